@@ -1,0 +1,68 @@
+"""`wm stats`: latency percentiles per URL as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from website_monitor import stats
+from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.config import parse_time, split_list
+from website_monitor.store import open_store
+
+
+@click.command("stats")
+@click.option(
+    "--url",
+    "urls",
+    multiple=True,
+    envvar="WM_STATS_URL",
+    show_envvar=True,
+    help="Only this URL; repeatable.",
+)
+@click.option(
+    "--since",
+    envvar="WM_STATS_SINCE",
+    show_envvar=True,
+    help="From this time: ISO 8601 or an age like 1h, 7d.",
+)
+@click.option(
+    "--until",
+    envvar="WM_STATS_UNTIL",
+    show_envvar=True,
+    help="Before this time: ISO 8601 or an age like 1h, 7d.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(stats.GROUPINGS),
+    envvar="WM_STATS_BY",
+    show_envvar=True,
+    help="Also group by HTTP status.",
+)
+@click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
+@store_options
+@common_options
+def command(
+    urls: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    by: str | None,
+    indent: int,
+    **kwargs: Any,
+) -> None:
+    """Print p50/p95/p99 response times per URL as {"stats": [...]}.
+
+    Percentiles are PostgreSQL's percentile_cont on both backends.
+    """
+    settings = load_settings(kwargs)
+    query = stats.StatsQuery(
+        urls=split_list(urls),
+        since=parse_time(since) if since else None,
+        until=parse_time(until) if until else None,
+        by=by,
+    )
+    with open_store(settings.store_url()) as repository:
+        entries = stats.probe_stats(repository, query)
+    click.echo(json.dumps({"stats": entries}, indent=indent or None))

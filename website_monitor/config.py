@@ -1,0 +1,308 @@
+"""The configuration layer shared by every command.
+
+Precedence, lowest first: built-in defaults < config file (`wm.toml`) <
+environment < command-line flags. Each setting is declared once, in `Settings`,
+with the environment variables that feed it; the CLI builds its options from the
+same declarations so names cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import platformdirs
+
+from website_monitor.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+APP_NAME = "website-monitor"
+CONFIG_ENVVAR = "WM_CONFIG"
+DATA_DIR_ENVVAR = "WM_DATA_DIR"
+
+
+def _setting(default: Any, *envvars: str, secret: bool = False) -> Any:
+    return dataclasses.field(default=default, metadata={"env": envvars, "secret": secret})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting any command reads, resolved from all sources."""
+
+    # store
+    db_connection_string: str | None = _setting(None, "WM_DB_CONNECTION_STRING", secret=True)
+    data_dir: str | None = _setting(None, DATA_DIR_ENVVAR)
+    # stream
+    bootstrap_servers: tuple[str, ...] = _setting(
+        (), "WM_STREAM_BOOTSTRAP_SERVER", "WM_STREAM_BOOTSTRAP_SERVERS"
+    )
+    topic: str = _setting("probes", "WM_STREAM_TOPIC")
+    consumer_group_id: str = _setting("wm-flush", "WM_STREAM_CONSUMER_GROUP_ID")
+    ssl: bool = _setting(False, "WM_STREAM_SSL")
+    ssl_cafile: str | None = _setting(None, "WM_STREAM_SSL_CA_FILE")
+    ssl_certfile: str | None = _setting(None, "WM_STREAM_SSL_CERT_FILE")
+    ssl_keyfile: str | None = _setting(None, "WM_STREAM_SSL_KEY_FILE")
+    sasl_mechanism: str | None = _setting(None, "WM_STREAM_SASL_MECHANISM")
+    sasl_username: str | None = _setting(None, "WM_STREAM_SASL_USERNAME")
+    sasl_password: str | None = _setting(None, "WM_STREAM_SASL_PASSWORD", secret=True)
+    # logging
+    log_level: str = _setting("info", "WM_LOG_LEVEL")
+    log_format: str = _setting("text", "WM_LOG_FORMAT")
+    # probe
+    urls: tuple[str, ...] = _setting((), "WM_URL")
+    urls_file: str | None = _setting(None, "WM_URLS_FILE")
+    timeout: float = _setting(10.0, "WM_PROBE_TIMEOUT")
+    expect_status: int | None = _setting(None, "WM_PROBE_EXPECT_STATUS")
+    expect_regex: str | None = _setting(None, "WM_PROBE_EXPECT_REGEX")
+    every: float | None = _setting(None, "WM_PROBE_EVERY")
+    concurrency: int = _setting(10, "WM_PROBE_CONCURRENCY")
+    # flush
+    batch_size: int = _setting(500, "WM_FLUSH_BATCH_SIZE")
+    drain: bool = _setting(False, "WM_FLUSH_DRAIN")
+    idle_timeout: float = _setting(3.0, "WM_FLUSH_IDLE_TIMEOUT")
+
+    @property
+    def uses_kafka(self) -> bool:
+        """Whether sources publish to Kafka rather than writing the store directly."""
+        return bool(self.bootstrap_servers)
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.ssl or any((self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile))
+
+    def store_url(self) -> str:
+        """The connection string, or the embedded SQLite default in the data directory."""
+        if self.db_connection_string:
+            return self.db_connection_string
+        return "sqlite:///" + str(self.data_path() / "wm.db")
+
+    def data_path(self) -> Path:
+        """Where website-monitor keeps its own files (embedded store, spool)."""
+        return Path(self.data_dir or platformdirs.user_data_dir(APP_NAME))
+
+    def __repr__(self) -> str:
+        shown = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.metadata.get("secret") and value:
+                value = redact(value) if field.name == "db_connection_string" else "***"
+            shown.append(f"{field.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def envvars(name: str) -> tuple[str, ...]:
+    """The environment variables that set `name`, for the CLI to declare."""
+    return tuple(FIELDS[name].metadata["env"])
+
+
+def resolve(
+    explicit: Mapping[str, Any] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge defaults, config file, environment and explicit values into `Settings`.
+
+    `explicit` holds values given on the command line (None means "not given");
+    click has already folded environment variables into them, so the CLI passes
+    `env={}`. Library users pass `env=os.environ` (the default) instead.
+    """
+    explicit = explicit or {}
+    env = os.environ if env is None else env
+    path = config_file or env.get(CONFIG_ENVVAR)
+    values: dict[str, Any] = {}
+    if path:
+        values.update(_read_config_file(Path(path)))
+    for name, field in FIELDS.items():
+        for var in field.metadata["env"]:
+            if env.get(var):
+                values[name] = _coerce(name, env[var], source=var)
+                break
+    for name, value in explicit.items():
+        if name not in FIELDS:
+            raise KeyError(name)
+        if value is None or value == ():
+            continue
+        values[name] = _coerce(name, value, source=_flag(name))
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist", hint="check --config / WM_CONFIG"
+        ) from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    values: dict[str, Any] = {}
+    for key, value in _flatten(data):
+        name = key.replace("-", "_")
+        if name == "bootstrap_server":
+            name = "bootstrap_servers"
+        if name not in FIELDS:
+            known = ", ".join(sorted(FIELDS))
+            raise ConfigError(f"unknown setting {key!r} in {path}", hint=f"known settings: {known}")
+        values[name] = _coerce(name, value, source=f"{path}:{key}")
+    return values
+
+
+def _flatten(data: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    """Accept both flat keys and one level of tables (`[stream] topic = …`)."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from value.items()
+        else:
+            yield key, value
+
+
+def split_list(values: str | Iterable[str]) -> tuple[str, ...]:
+    """Split values given as one string or many, separated by commas or whitespace."""
+    items = [values] if isinstance(values, str) else list(values)
+    out: list[str] = []
+    for item in items:
+        out.extend(part for part in re.split(r"[,\s]+", str(item)) if part)
+    return tuple(out)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(name: str, value: Any, *, source: str) -> Any:
+    """Turn a raw value from a file, the environment or a flag into the field's type."""
+    kind = str(FIELDS[name].type)
+    try:
+        if name in ("every", "timeout", "idle_timeout"):
+            return parse_duration(value) if value is not None else None
+        if kind.startswith("tuple"):
+            return split_list(value)
+        if kind.startswith("bool"):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE | _FALSE:
+                return text in _TRUE
+            raise ValueError(f"expected true or false, got {value!r}")
+        if kind.startswith("int"):
+            if isinstance(value, bool):
+                raise ValueError(f"expected an integer, got {value!r}")
+            return int(value)
+        return str(value) if value is not None else None
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _check(settings: Settings) -> None:
+    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "urls_file"):
+        path = getattr(settings, name)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{_flag(name)}: file {path!r} does not exist")
+    if settings.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    if settings.batch_size < 1:
+        raise ConfigError("--batch-size must be at least 1")
+    if settings.timeout <= 0:
+        raise ConfigError("--timeout must be positive")
+    if settings.every is not None and settings.every <= 0:
+        raise ConfigError("--every must be positive")
+    if settings.sasl_mechanism and settings.sasl_mechanism.upper() not in SASL_MECHANISMS:
+        raise ConfigError(
+            f"unsupported SASL mechanism {settings.sasl_mechanism!r}",
+            hint="use one of " + ", ".join(SASL_MECHANISMS),
+        )
+    if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(
+            f"unknown log level {settings.log_level!r}", hint="use debug, info, warning or error"
+        )
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"unknown log format {settings.log_format!r}", hint="use text or json")
+
+
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+DURATION_HINT = "use a number with a unit, e.g. 500ms, 30s, 5m, 1h, 7d"
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Seconds in a duration like `30s`, `5m`, `1h`, `7d`, `500ms` or a bare number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ConfigError(f"invalid duration {value!r}", hint=DURATION_HINT)
+    number, unit = match.groups()
+    return float(number) * _UNIT_SECONDS[unit or "s"]
+
+
+def parse_time(value: str, now: datetime | None = None) -> datetime:
+    """A point in time: ISO 8601 (naive means UTC) or a duration ago (`1h`, `7d`)."""
+    now = now or datetime.now(timezone.utc)
+    if _DURATION.match(value):
+        return now - timedelta(seconds=parse_duration(value))
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"invalid time {value!r}", hint="use ISO 8601 (2026-11-23T10:00:00Z) or an age (1h, 7d)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def redact(url: str) -> str:
+    """The connection string with its password replaced, safe to print."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable connection string>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def scrub(text: str, settings: Settings) -> str:
+    """Remove every secret of `settings` from a message before it is shown."""
+    secrets: list[str] = []
+    if settings.sasl_password:
+        secrets.append(settings.sasl_password)
+    if settings.db_connection_string:
+        password = _password(settings.db_connection_string)
+        if password:
+            secrets.append(password)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None

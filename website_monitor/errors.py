@@ -1,0 +1,60 @@
+"""The exception tree.
+
+Every failure the library expects carries a message fit for an operator and a
+hint saying what to try; the CLI prints them as one `Error:` line. Anything else
+reaching the top is a bug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class WebsiteMonitorError(Exception):
+    """Base of every error website-monitor raises on purpose."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(WebsiteMonitorError):
+    """A setting is missing, malformed or contradicts another."""
+
+
+class StoreError(WebsiteMonitorError):
+    """The store refused an operation."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached; retrying later may succeed."""
+
+
+class TransportError(WebsiteMonitorError):
+    """The message broker failed."""
+
+
+class BrokerUnavailable(TransportError):
+    """The broker cannot be reached; retrying later may succeed."""
+
+
+class DeliveryError(TransportError):
+    """Some events were not delivered; `undelivered` holds them so nothing is lost."""
+
+    def __init__(
+        self, message: str, hint: str | None = None, undelivered: Sequence[object] = ()
+    ) -> None:
+        super().__init__(message, hint)
+        self.undelivered = list(undelivered)
+
+
+class DecodeError(WebsiteMonitorError):
+    """Bytes that are not a valid event; `reason` says why in a few words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

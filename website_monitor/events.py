@@ -1,0 +1,221 @@
+"""Event types and their JSON codec, shared by every producer and the sink.
+
+A Kafka message value is UTF-8 JSON: the original probe fields (`url`,
+`timestamp`, `http_status_code`, `response_time_ms`) plus `kind`, a schema
+version `v` and a unique `event_id`. Decoding validates strictly and raises
+`DecodeError` with a short reason for anything else, so a bad message can be
+dead-lettered instead of crashing the sink.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import uuid
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from website_monitor.errors import DecodeError
+
+SCHEMA_VERSION = 1
+MAX_URL_LENGTH = 8192
+#: Namespace for ids derived from a message's position, for messages that carry none.
+LEGACY_NAMESPACE = uuid.UUID("5d1f8a3c-1f64-4d55-9a0a-7b1d4c9e2f10")
+
+ERROR_KINDS = ("dns", "refused", "timeout", "tls", "connection", "redirects", "invalid", "other")
+PHASES = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeResult:
+    """One HTTP check of one URL.
+
+    `http_status_code` and `response_time_ms` are None when the request failed;
+    `error` then names the failure kind. Phases are None where not measured
+    (for instance on a reused connection there is no DNS, connect or TLS).
+    """
+
+    kind: ClassVar[str] = "probe"
+
+    url: str
+    timestamp: datetime
+    http_status_code: int | None
+    response_time_ms: float | None
+    event_id: str = dataclasses.field(default_factory=new_event_id)
+    error: str | None = None
+    error_detail: str | None = None
+    content_match: bool | None = None
+    ok: bool | None = None
+    dns_ms: float | None = None
+    connect_ms: float | None = None
+    tls_ms: float | None = None
+    ttfb_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.ok is None:
+            healthy = (
+                self.error is None
+                and self.http_status_code is not None
+                and self.http_status_code < 400
+                and self.content_match is not False
+            )
+            object.__setattr__(self, "ok", healthy)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["timestamp"] = self.timestamp.isoformat()
+        return {"kind": self.kind, "v": SCHEMA_VERSION, **data}
+
+
+def encode(event: ProbeResult) -> bytes:
+    """The message value for `event`."""
+    return json.dumps(event.to_dict(), separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def message_key(event: ProbeResult) -> bytes:
+    """Partitioning key: one URL's events stay in order on one partition."""
+    return event.url.encode("utf-8")
+
+
+def legacy_event_id(topic: str, partition: int, offset: int) -> str:
+    """A stable id for a message that carries none, so redelivery stays idempotent."""
+    return str(uuid.uuid5(LEGACY_NAMESPACE, f"{topic}/{partition}/{offset}"))
+
+
+def decode(raw: bytes, *, fallback_id: str | None = None) -> ProbeResult:
+    """Parse a message value into an event, or raise `DecodeError` saying why.
+
+    Messages in the original format (no `kind`, `v` or `event_id`; naive
+    timestamp; integer response time) are accepted; `fallback_id` then supplies
+    the id (see `legacy_event_id`).
+    """
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise DecodeError("value is not bytes")
+    try:
+        text = bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("value is not valid UTF-8") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise DecodeError(f"value is not valid JSON: {_short(exc)}") from None
+    if not isinstance(data, dict):
+        raise DecodeError("value is not a JSON object")
+    kind = data.get("kind", "probe")
+    if kind != "probe":
+        raise DecodeError(f"unknown event kind {_short(kind)}")
+    version = data.get("v", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise DecodeError(f"unsupported schema version {_short(version)}")
+    return ProbeResult(
+        url=_url(data),
+        timestamp=_timestamp(data),
+        http_status_code=_status(data),
+        response_time_ms=_milliseconds(data, "response_time_ms"),
+        event_id=_event_id(data, fallback_id),
+        error=_optional_str(data, "error", 64),
+        error_detail=_optional_str(data, "error_detail", 2048),
+        content_match=_optional_bool(data, "content_match"),
+        ok=_optional_bool(data, "ok"),
+        dns_ms=_milliseconds(data, "dns_ms"),
+        connect_ms=_milliseconds(data, "connect_ms"),
+        tls_ms=_milliseconds(data, "tls_ms"),
+        ttfb_ms=_milliseconds(data, "ttfb_ms"),
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = str(value) if isinstance(value, Exception) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _url(data: dict[str, Any]) -> str:
+    url = data.get("url")
+    if not isinstance(url, str) or not url:
+        raise DecodeError("field 'url' is missing or not a non-empty string")
+    if len(url) > MAX_URL_LENGTH:
+        raise DecodeError(f"field 'url' is longer than {MAX_URL_LENGTH} characters")
+    if "\x00" in url:
+        raise DecodeError("field 'url' contains a NUL character")
+    return url
+
+
+def _timestamp(data: dict[str, Any]) -> datetime:
+    value = data.get("timestamp")
+    if not isinstance(value, str):
+        raise DecodeError("field 'timestamp' is missing or not a string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise DecodeError(f"field 'timestamp' is not ISO 8601: {_short(value)}") from None
+    if parsed.tzinfo is None:  # the original tool wrote naive UTC `str(datetime)`
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _status(data: dict[str, Any]) -> int | None:
+    if "http_status_code" not in data:
+        raise DecodeError("field 'http_status_code' is missing")
+    value = data["http_status_code"]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 999:
+        raise DecodeError(f"field 'http_status_code' is not an HTTP status: {_short(value)}")
+    return value
+
+
+def _milliseconds(data: dict[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    if value is None:
+        if name == "response_time_ms" and name not in data:
+            raise DecodeError("field 'response_time_ms' is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DecodeError(f"field {name!r} is not a number: {_short(value)}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or number > 1e9:
+        raise DecodeError(f"field {name!r} is out of range: {_short(value)}")
+    return number
+
+
+def _event_id(data: dict[str, Any], fallback_id: str | None) -> str:
+    value = data.get("event_id")
+    if value is None:
+        if fallback_id is None:
+            raise DecodeError("field 'event_id' is missing")
+        return fallback_id
+    if not isinstance(value, str):
+        raise DecodeError("field 'event_id' is not a string")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise DecodeError(f"field 'event_id' is not a UUID: {_short(value)}") from None
+
+
+def _optional_str(data: dict[str, Any], name: str, limit: int) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+        raise DecodeError(f"field {name!r} is not a string of at most {limit} characters")
+    return value
+
+
+def _optional_bool(data: dict[str, Any], name: str) -> bool | None:
+    value = data.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    raise DecodeError(f"field {name!r} is not true, false or null")

@@ -1,0 +1,58 @@
+"""Stores: a repository interface with PostgreSQL and SQLite implementations.
+
+The connection string picks the backend: `postgresql://…` (or `postgres://…`)
+or `sqlite:///path.db`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from website_monitor.config import redact
+from website_monitor.errors import ConfigError
+from website_monitor.store.base import DeadLetter, Repository, SchemaStatus
+
+__all__ = ["DeadLetter", "Repository", "SchemaStatus", "backend_of", "open_store"]
+
+CONNECTION_HINT = "use postgresql://user:password@host:5432/dbname or sqlite:///path/to/wm.db"
+
+
+def backend_of(url: str) -> str:
+    """`postgresql` or `sqlite`, or a ConfigError naming the scheme."""
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme in ("postgres", "postgresql"):
+        return "postgresql"
+    if scheme == "sqlite":
+        return "sqlite"
+    shown = repr(scheme) if scheme else f"in {redact(url)!r}"
+    raise ConfigError(f"unsupported connection string scheme {shown}", hint=CONNECTION_HINT)
+
+
+def sqlite_path(url: str) -> str:
+    """`sqlite:///rel.db` is relative, `sqlite:////abs.db` absolute, as is customary."""
+    path = url.split("://", 1)[1]
+    path = path[1:] if path.startswith("/") else path
+    if not path:
+        raise ConfigError("the SQLite connection string names no file", hint=CONNECTION_HINT)
+    return path
+
+
+def open_store(url: str, *, migrate: bool = True) -> Repository:
+    """Connect to the store `url` names and, unless told not to, bring its schema up to date."""
+    backend = backend_of(url)
+    repository: Repository
+    if backend == "postgresql":
+        from website_monitor.store.postgres import PostgresRepository
+
+        repository = PostgresRepository(url)
+    else:
+        from website_monitor.store.sqlite import SQLiteRepository
+
+        repository = SQLiteRepository(sqlite_path(url))
+    if migrate:
+        try:
+            repository.migrate()
+        except BaseException:
+            repository.close()
+            raise
+    return repository

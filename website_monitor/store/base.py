@@ -1,0 +1,126 @@
+"""The repository interface every store backend implements.
+
+Sources and the sink talk to this interface only, so the same code path is
+used whether events arrive through Kafka or are written directly.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from website_monitor.events import ProbeResult
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadLetter:
+    """A message the sink could not decode, kept with its position and the reason."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    reason: str
+    key: bytes | None = None
+    received_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaStatus:
+    backend: str
+    current: int
+    latest: int
+    applied: list[tuple[int, str, str]]
+
+    @property
+    def pending(self) -> int:
+        return self.latest - self.current
+
+
+class Repository(abc.ABC):
+    """One store: schema management, batched idempotent writes, and queries."""
+
+    backend: str
+    #: How the backend spells a query parameter.
+    placeholder: str
+
+    @abc.abstractmethod
+    def migrate(self) -> SchemaStatus:
+        """Bring the schema to the latest version; safe to call concurrently."""
+
+    @abc.abstractmethod
+    def schema_status(self) -> SchemaStatus:
+        """Which migrations are applied, without changing anything."""
+
+    @abc.abstractmethod
+    def write(self, probes: Sequence[ProbeResult], dead_letters: Sequence[DeadLetter] = ()) -> int:
+        """Store both in one transaction, skipping ids already stored.
+
+        Returns the number of probe rows actually inserted. Either everything
+        is committed or nothing is, so a caller may commit its offsets after.
+        """
+
+    @abc.abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a read-only query written for this backend's dialect."""
+
+    @abc.abstractmethod
+    def percentile_sql(self, fraction: float, column: str) -> str:
+        """An aggregate expression equal to PostgreSQL's percentile_cont."""
+
+    def count_probes(self) -> int:
+        return int(self.query("SELECT count(*) AS n FROM url_probes")[0]["n"])
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self.query(
+            'SELECT id, topic, partition, "offset", key, value, reason, received_at'
+            f" FROM dead_letters ORDER BY id LIMIT {self.placeholder}",
+            (limit,),
+        )
+        return [
+            DeadLetter(
+                id=row["id"],
+                topic=row["topic"],
+                partition=row["partition"],
+                offset=row["offset"],
+                key=bytes(row["key"]) if row["key"] is not None else None,
+                value=bytes(row["value"]) if row["value"] is not None else None,
+                reason=row["reason"],
+                received_at=row["received_at"],
+            )
+            for row in rows
+        ]
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+PROBE_COLUMNS = (
+    "event_id",
+    "url",
+    "timestamp",
+    "http_status_code",
+    "response_time_ms",
+    "error",
+    "error_detail",
+    "content_match",
+    "ok",
+    "dns_ms",
+    "connect_ms",
+    "tls_ms",
+    "ttfb_ms",
+)
+
+
+def probe_row(probe: ProbeResult) -> tuple[Any, ...]:
+    return tuple(getattr(probe, column) for column in PROBE_COLUMNS)

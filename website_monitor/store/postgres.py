@@ -1,0 +1,162 @@
+"""PostgreSQL repository (psycopg2): COPY into a staging table, then an idempotent insert."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+
+from website_monitor.config import redact
+from website_monitor.errors import StoreError, StoreUnavailable
+from website_monitor.events import ProbeResult
+from website_monitor.store.base import PROBE_COLUMNS, DeadLetter, Repository, probe_row
+from website_monitor.store.migrations import LATEST_VERSION, Migration
+from website_monitor.store.schema import SchemaStatus, apply_migrations
+
+#: Arbitrary constant naming the advisory lock that serialises migrations.
+_MIGRATION_LOCK = 0x776D_7363  # "wmsc"
+
+_STAGING = """CREATE TEMP TABLE IF NOT EXISTS wm_probes_staging
+    (LIKE url_probes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"""
+
+
+def _copy_text(value: Any) -> str:
+    """One field in COPY's text format."""
+    if value is None:
+        return r"\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+class PostgresRepository(Repository):
+    backend = "postgresql"
+    placeholder = "%s"
+
+    def __init__(self, dsn: str, connect_timeout: float = 10) -> None:
+        self.dsn = dsn
+        self.connect_timeout = connect_timeout
+        self._safe = redact(dsn)
+        self.conn = self._connect()
+
+    def _connect(self) -> psycopg2.extensions.connection:
+        try:
+            return psycopg2.connect(self.dsn, connect_timeout=max(1, int(self.connect_timeout)))
+        except psycopg2.OperationalError as exc:
+            raise StoreUnavailable(
+                f"cannot connect to PostgreSQL at {self._safe}: {self._reason(exc)}",
+                hint="check -d/--db-connection-string and that the server is running",
+            ) from None
+        except psycopg2.ProgrammingError as exc:
+            raise StoreError(
+                f"invalid PostgreSQL connection string {self._safe}: {self._reason(exc)}",
+                hint="use postgresql://user:password@host:5432/dbname",
+            ) from None
+
+    def _reason(self, exc: Exception) -> str:
+        """The driver's message on one line, without the password."""
+        text = " ".join(str(exc).split())
+        try:
+            password = psycopg2.extensions.parse_dsn(self.dsn).get("password")
+        except psycopg2.ProgrammingError:
+            password = None
+        return text.replace(password, "***") if password else text
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor in a transaction; reconnects first if the connection was lost."""
+        if self.conn.closed:
+            self.conn = self._connect()
+        try:
+            with self.conn, self.conn.cursor() as cursor:
+                yield cursor
+        except psycopg2.OperationalError as exc:
+            raise StoreUnavailable(
+                f"PostgreSQL at {self._safe} failed: {self._reason(exc)}",
+                hint="the server may be down or restarting",
+            ) from None
+        except psycopg2.InterfaceError as exc:
+            raise StoreUnavailable(f"PostgreSQL connection lost: {self._reason(exc)}") from None
+        except psycopg2.Error as exc:
+            raise StoreError(f"PostgreSQL error: {self._reason(exc)}") from None
+
+    def migrate(self) -> SchemaStatus:
+        with self.transaction() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            apply_migrations(cursor, self.backend, self.placeholder, self._run)
+        return self.schema_status()
+
+    @staticmethod
+    def _run(cursor: Any, migration: Migration) -> None:
+        for statement in migration.statements("postgresql"):
+            cursor.execute(statement)
+
+    def schema_status(self) -> SchemaStatus:
+        with self.transaction() as cursor:
+            cursor.execute("SELECT to_regclass('wm_schema') IS NOT NULL")
+            row = cursor.fetchone()
+            applied: list[tuple[int, str, str]] = []
+            if row and row[0]:
+                cursor.execute(
+                    "SELECT version, description, applied_at FROM wm_schema ORDER BY version"
+                )
+                applied = [(r[0], r[1], r[2]) for r in cursor.fetchall()]
+        current = max((a[0] for a in applied), default=0)
+        return SchemaStatus(self.backend, current, LATEST_VERSION, applied)
+
+    def write(self, probes: Sequence[ProbeResult], dead_letters: Sequence[DeadLetter] = ()) -> int:
+        inserted = 0
+        columns = ", ".join(PROBE_COLUMNS)
+        with self.transaction() as cursor:
+            if probes:
+                cursor.execute(_STAGING)
+                buffer = io.StringIO()
+                for probe in probes:
+                    buffer.write("\t".join(_copy_text(v) for v in probe_row(probe)))
+                    buffer.write("\n")
+                buffer.seek(0)
+                cursor.copy_expert(f"COPY wm_probes_staging ({columns}) FROM STDIN", buffer)
+                cursor.execute(
+                    f"INSERT INTO url_probes ({columns}) SELECT {columns} FROM wm_probes_staging"
+                    " ON CONFLICT (event_id) DO NOTHING"
+                )
+                inserted = cursor.rowcount
+            if dead_letters:
+                psycopg2.extras.execute_values(
+                    cursor,
+                    'INSERT INTO dead_letters (topic, partition, "offset", key, value, reason)'
+                    ' VALUES %s ON CONFLICT (topic, partition, "offset") DO NOTHING',
+                    [
+                        (
+                            d.topic,
+                            d.partition,
+                            d.offset,
+                            psycopg2.Binary(d.key) if d.key is not None else None,
+                            psycopg2.Binary(d.value) if d.value is not None else None,
+                            d.reason,
+                        )
+                        for d in dead_letters
+                    ],
+                )
+        return inserted
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.transaction() as cursor:
+            cursor.execute(sql, tuple(params))
+            names = [c.name for c in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def percentile_sql(self, fraction: float, column: str) -> str:
+        return f"percentile_cont({float(fraction)!r}) WITHIN GROUP (ORDER BY {column})"
+
+    def close(self) -> None:
+        self.conn.close()

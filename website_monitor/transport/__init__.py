@@ -1,0 +1,29 @@
+"""Moving events from sources to the store: Kafka, or a direct write (the embedded default)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from website_monitor.config import Settings
+from website_monitor.events import ProbeResult
+
+
+class Publisher(Protocol):
+    """Where a source hands its events. Raises DeliveryError for anything not delivered."""
+
+    def publish(self, events: Sequence[ProbeResult]) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def open_publisher(settings: Settings, topic: str | None = None) -> Publisher:
+    """Kafka when a bootstrap server is configured, else a direct write to the store."""
+    if settings.uses_kafka:
+        from website_monitor.transport.kafka import KafkaPublisher
+
+        return KafkaPublisher(settings, topic or settings.topic)
+    from website_monitor.store import open_store
+    from website_monitor.transport.direct import StoreWriter
+
+    return StoreWriter(open_store(settings.store_url()))

@@ -1,0 +1,149 @@
+"""Kafka through kafka-python: client options from settings, a publisher and a consumer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from website_monitor import log
+from website_monitor.config import Settings
+from website_monitor.errors import BrokerUnavailable, DeliveryError
+from website_monitor.events import ProbeResult, encode, message_key
+
+logger = log.get("kafka")
+
+BROKER_HINT = "check -b/--bootstrap-server and that the broker is running"
+DEFAULT_PARTITIONS = 3
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Connection and security options shared by producer, consumer and admin client."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": list(settings.bootstrap_servers),
+        "client_id": "website-monitor",
+        "bootstrap_timeout_ms": 10_000,
+        "request_timeout_ms": 15_000,
+    }
+    protocol = "SSL" if settings.uses_ssl else "PLAINTEXT"
+    if settings.uses_ssl:
+        options.update(
+            ssl_cafile=settings.ssl_cafile,
+            ssl_certfile=settings.ssl_certfile,
+            ssl_keyfile=settings.ssl_keyfile,
+            ssl_check_hostname=True,
+        )
+    if settings.sasl_mechanism:
+        protocol = "SASL_SSL" if settings.uses_ssl else "SASL_PLAINTEXT"
+        options.update(
+            sasl_mechanism=settings.sasl_mechanism.upper(),
+            sasl_plain_username=settings.sasl_username,
+            sasl_plain_password=settings.sasl_password,
+        )
+    options["security_protocol"] = protocol
+    return options
+
+
+def _servers(settings: Settings) -> str:
+    return ",".join(settings.bootstrap_servers)
+
+
+def unavailable(settings: Settings, exc: Exception) -> BrokerUnavailable:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    if settings.sasl_password:
+        reason = reason.replace(settings.sasl_password, "***")
+    return BrokerUnavailable(
+        f"cannot reach Kafka at {_servers(settings)}: {reason}", hint=BROKER_HINT
+    )
+
+
+def ensure_topic(settings: Settings, topic: str, partitions: int = DEFAULT_PARTITIONS) -> None:
+    """Create `topic` if the broker lacks it; a broker that forbids this is left alone."""
+    try:
+        admin = KafkaAdminClient(**client_options(settings))
+    except KafkaError as exc:
+        raise unavailable(settings, exc) from None
+    try:
+        if topic not in admin.list_topics():
+            admin.create_topics([NewTopic(topic, partitions, 1)])
+            logger.info("created topic %s with %d partitions", topic, partitions)
+    except TopicAlreadyExistsError:
+        pass
+    except KafkaError as exc:
+        logger.debug("could not create topic %s: %s", topic, exc)
+    finally:
+        admin.close()
+
+
+class KafkaPublisher:
+    """Publishes events keyed by URL and waits until the broker acknowledged each one."""
+
+    def __init__(self, settings: Settings, topic: str, *, max_block_s: float = 10.0) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.max_block_s = max_block_s
+        try:
+            self.producer = KafkaProducer(
+                **client_options(settings),
+                acks="all",
+                retries=5,
+                linger_ms=5,
+                max_block_ms=int(max_block_s * 1000),
+                delivery_timeout_ms=int(max_block_s * 1000) + 15_000,
+            )
+        except KafkaError as exc:
+            raise unavailable(settings, exc) from None
+
+    def publish(self, events: Sequence[ProbeResult]) -> int:
+        pending = []
+        failed: list[tuple[ProbeResult, str]] = []
+        for event in events:
+            try:
+                future = self.producer.send(self.topic, key=message_key(event), value=encode(event))
+            except KafkaError as exc:
+                failed.append((event, str(exc)))
+                continue
+            pending.append((event, future))
+        try:
+            self.producer.flush(timeout=self.max_block_s + 15)
+        except KafkaError as exc:
+            logger.warning("flush of the producer failed: %s", exc)
+        for event, future in pending:
+            try:
+                future.get(timeout=1)
+            except KafkaError as exc:
+                failed.append((event, str(exc) or type(exc).__name__))
+        if failed:
+            raise DeliveryError(
+                f"{len(failed)} of {len(events)} results were not acknowledged by Kafka at "
+                f"{_servers(self.settings)}: {failed[0][1]}",
+                hint=BROKER_HINT,
+                undelivered=[event for event, _ in failed],
+            )
+        return len(events)
+
+    def close(self) -> None:
+        self.producer.close(timeout=5)
+
+
+def open_consumer(
+    settings: Settings, topic: str, *, session_timeout_ms: int = 10_000
+) -> KafkaConsumer:
+    """A consumer in the configured group that commits offsets only when told to."""
+    ensure_topic(settings, topic)
+    try:
+        return KafkaConsumer(
+            topic,
+            **client_options(settings),
+            group_id=settings.consumer_group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=settings.batch_size,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(1000, session_timeout_ms // 5),
+        )
+    except KafkaError as exc:
+        raise unavailable(settings, exc) from None

@@ -1,0 +1,221 @@
+"""The sink behind `wm flush`: poll a batch, store it, then commit the offsets.
+
+Order matters: the database commit happens before the offset commit, so a crash
+in between redelivers messages the store already holds, and the unique
+`event_id` turns that redelivery into a no-op (at-least-once delivery,
+exactly-once effect). Undecodable messages are dead-lettered in the same
+transaction as the good ones, so they too are never lost or skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from website_monitor import log
+from website_monitor.errors import DecodeError, StoreUnavailable, WebsiteMonitorError
+from website_monitor.events import ProbeResult, decode, legacy_event_id
+from website_monitor.store import DeadLetter, Repository
+
+logger = log.get("flush")
+
+
+class Consumer(Protocol):
+    """The part of kafka-python's KafkaConsumer the sink uses."""
+
+    def poll(self, timeout_ms: int = ..., max_records: int | None = ...) -> dict[Any, Any]: ...
+
+    def commit(self, offsets: Any = ...) -> Any: ...
+
+    def assignment(self) -> set[Any]: ...
+
+
+class FlushInterrupted(WebsiteMonitorError):
+    """Stopped while a batch could not be stored; it will be delivered again."""
+
+
+@dataclasses.dataclass
+class FlushStats:
+    consumed: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    started: float = dataclasses.field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.consumed / elapsed if elapsed > 0 else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff between retries, capped."""
+
+    initial: float = 0.5
+    factor: float = 2.0
+    maximum: float = 30.0
+
+    def delays(self) -> Iterable[float]:
+        delay = self.initial
+        while True:
+            yield delay
+            delay = min(delay * self.factor, self.maximum)
+
+
+def split_batch(records: Iterable[Any]) -> tuple[list[ProbeResult], list[DeadLetter]]:
+    """Decode polled records into events and dead letters (with the reason)."""
+    events: list[ProbeResult] = []
+    dead: list[DeadLetter] = []
+    for record in records:
+        if record.value is None:
+            reason = "empty message (no value)"
+        else:
+            try:
+                fallback = legacy_event_id(record.topic, record.partition, record.offset)
+                events.append(decode(record.value, fallback_id=fallback))
+                continue
+            except DecodeError as exc:
+                reason = exc.reason
+        dead.append(
+            DeadLetter(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+                reason=reason,
+            )
+        )
+        logger.warning(
+            "dead-lettered message %s/%d/%d: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+            extra={"event": "dead_letter", "reason": reason},
+        )
+    return events, dead
+
+
+class Sink:
+    """Moves batches from a consumer into a repository, committing DB before offsets."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        repository: Repository,
+        *,
+        batch_size: int = 500,
+        backoff: Backoff | None = None,
+        progress_every: float = 5.0,
+        on_progress: Callable[[FlushStats], None] | None = None,
+    ) -> None:
+        self.consumer = consumer
+        self.repository = repository
+        self.batch_size = batch_size
+        self.backoff = backoff or Backoff()
+        self.progress_every = progress_every
+        self.on_progress = on_progress or _log_progress
+        self.stats = FlushStats()
+
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        drain: bool = False,
+        idle_timeout: float = 3.0,
+        assignment_timeout: float = 60.0,
+    ) -> FlushStats:
+        """Flush until `stop` is set, or (with `drain`) until no message came for `idle_timeout`."""
+        last_activity = time.monotonic()
+        last_report = time.monotonic()
+        assigned = False
+        while not stop.is_set():
+            polled = self.consumer.poll(timeout_ms=500, max_records=self.batch_size)
+            now = time.monotonic()
+            if polled:
+                self.process(polled, stop)
+                last_activity = now
+            if not assigned and self.consumer.assignment():
+                assigned = True
+                last_activity = now
+            if now - last_report >= self.progress_every:
+                self.on_progress(self.stats)
+                last_report = now
+            if drain:
+                if assigned and now - last_activity >= idle_timeout:
+                    break
+                if not assigned and now - last_activity >= assignment_timeout:
+                    raise WebsiteMonitorError(
+                        f"no partition was assigned within {assignment_timeout:.0f}s",
+                        hint="another consumer in the group may hold every partition",
+                    )
+        self.on_progress(self.stats)
+        return self.stats
+
+    def process(self, polled: dict[Any, list[Any]], stop: threading.Event) -> None:
+        """Store one polled batch, then commit its offsets."""
+        records = [record for batch in polled.values() for record in batch]
+        events, dead = split_batch(records)
+        inserted = self._write(events, dead, stop)
+        self.stats.consumed += len(records)
+        self.stats.stored += inserted
+        self.stats.duplicates += len(events) - inserted
+        self.stats.dead_lettered += len(dead)
+        self.stats.batches += 1
+        self._commit(polled)
+
+    def _write(
+        self, events: list[ProbeResult], dead: list[DeadLetter], stop: threading.Event
+    ) -> int:
+        for attempt, delay in enumerate(self.backoff.delays(), start=1):
+            try:
+                return self.repository.write(events, dead)
+            except StoreUnavailable as exc:
+                logger.warning(
+                    "store unavailable (attempt %d), retrying in %.1fs: %s",
+                    attempt,
+                    delay,
+                    exc.message,
+                    extra={"event": "retry", "attempt": attempt},
+                )
+                if stop.wait(delay):
+                    raise FlushInterrupted(
+                        "stopped while the store was unavailable; the pending batch was not "
+                        "committed and will be delivered again"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def _commit(self, polled: dict[Any, list[Any]]) -> None:
+        from kafka.structs import OffsetAndMetadata
+
+        offsets = {
+            partition: OffsetAndMetadata(max(r.offset for r in records) + 1, "", -1)
+            for partition, records in polled.items()
+            if records
+        }
+        try:
+            self.consumer.commit(offsets)
+        except Exception as exc:  # a later commit covers these offsets; redelivery is harmless
+            logger.warning(
+                "offset commit failed, the batch may be delivered again: %s",
+                exc,
+                extra={"event": "commit_failed"},
+            )
+
+
+def _log_progress(stats: FlushStats) -> None:
+    logger.info(
+        "flushed %d messages (%.0f msg/s): %d stored, %d duplicates, %d dead-lettered",
+        stats.consumed,
+        stats.rate,
+        stats.stored,
+        stats.duplicates,
+        stats.dead_lettered,
+        extra={"event": "progress"},
+    )
