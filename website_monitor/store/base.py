@@ -69,6 +69,18 @@ class Repository(abc.ABC):
         """Run a read-only query written for this backend's dialect."""
 
     @abc.abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one write statement per row in a single transaction; returns rows affected.
+
+        For feature modules that own their tables: write SQL with
+        `self.placeholder` and both backends accept it. Datetimes are adapted.
+        """
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement in its own transaction; returns rows affected."""
+        return self.executemany(sql, [params])
+
+    @abc.abstractmethod
     def percentile_sql(self, fraction: float, column: str) -> str:
         """An aggregate expression equal to PostgreSQL's percentile_cont."""
 

