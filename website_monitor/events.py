@@ -13,8 +13,9 @@ import dataclasses
 import json
 import math
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from website_monitor.errors import DecodeError
 
@@ -75,15 +76,37 @@ class ProbeResult:
         data["timestamp"] = self.timestamp.isoformat()
         return {"kind": self.kind, "v": SCHEMA_VERSION, **data}
 
+    def key(self) -> bytes:
+        return self.url.encode("utf-8")
 
-def encode(event: ProbeResult) -> bytes:
+
+class Event(Protocol):
+    """What every event kind provides: a kind name, a unique id and a JSON form."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def event_id(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def key(self) -> bytes:
+        """Partitioning key: events of one URL (or station) stay in order."""
+        ...
+
+
+#: Decoders by `kind`: each takes the parsed JSON object and the fallback id.
+DECODERS: dict[str, Callable[[dict[str, Any], str | None], Event]] = {}
+
+
+def encode(event: Event) -> bytes:
     """The message value for `event`."""
     return json.dumps(event.to_dict(), separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def message_key(event: ProbeResult) -> bytes:
-    """Partitioning key: one URL's events stay in order on one partition."""
-    return event.url.encode("utf-8")
+def message_key(event: Event) -> bytes:
+    return event.key()
 
 
 def legacy_event_id(topic: str, partition: int, offset: int) -> str:
@@ -91,13 +114,34 @@ def legacy_event_id(topic: str, partition: int, offset: int) -> str:
     return str(uuid.uuid5(LEGACY_NAMESPACE, f"{topic}/{partition}/{offset}"))
 
 
-def decode(raw: bytes, *, fallback_id: str | None = None) -> ProbeResult:
-    """Parse a message value into an event, or raise `DecodeError` saying why.
+def decode(raw: bytes, *, fallback_id: str | None = None) -> Event:
+    """Parse a message value into an event of any kind, or raise `DecodeError` saying why.
 
     Messages in the original format (no `kind`, `v` or `event_id`; naive
-    timestamp; integer response time) are accepted; `fallback_id` then supplies
+    timestamp; integer response time) are probes; `fallback_id` then supplies
     the id (see `legacy_event_id`).
     """
+    data = parse_object(raw)
+    kind = data.get("kind", "probe")
+    decoder = DECODERS.get(kind) if isinstance(kind, str) else None
+    if decoder is None:
+        raise DecodeError(f"unknown event kind {_short(kind)}")
+    version = data.get("v", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise DecodeError(f"unsupported schema version {_short(version)}")
+    return decoder(data, fallback_id)
+
+
+def decode_probe(raw: bytes, *, fallback_id: str | None = None) -> ProbeResult:
+    """Like `decode`, for a value that must be a probe result."""
+    event = decode(raw, fallback_id=fallback_id)
+    if not isinstance(event, ProbeResult):
+        raise DecodeError(f"expected a probe, got kind {event.kind!r}")
+    return event
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """The JSON object in a message value, or DecodeError."""
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         raise DecodeError("value is not bytes")
     try:
@@ -110,12 +154,10 @@ def decode(raw: bytes, *, fallback_id: str | None = None) -> ProbeResult:
         raise DecodeError(f"value is not valid JSON: {_short(exc)}") from None
     if not isinstance(data, dict):
         raise DecodeError("value is not a JSON object")
-    kind = data.get("kind", "probe")
-    if kind != "probe":
-        raise DecodeError(f"unknown event kind {_short(kind)}")
-    version = data.get("v", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION or isinstance(version, bool):
-        raise DecodeError(f"unsupported schema version {_short(version)}")
+    return data
+
+
+def _decode_probe(data: dict[str, Any], fallback_id: str | None) -> ProbeResult:
     return ProbeResult(
         url=_url(data),
         timestamp=_timestamp(data),
@@ -131,6 +173,9 @@ def decode(raw: bytes, *, fallback_id: str | None = None) -> ProbeResult:
         tls_ms=_milliseconds(data, "tls_ms"),
         ttfb_ms=_milliseconds(data, "ttfb_ms"),
     )
+
+
+DECODERS["probe"] = _decode_probe
 
 
 def _reject_constant(name: str) -> Any:

@@ -6,13 +6,57 @@ or `sqlite:///path.db`.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from website_monitor.config import redact
-from website_monitor.errors import ConfigError
+from website_monitor.errors import ConfigError, StoreError
+from website_monitor.events import Event, ProbeResult
 from website_monitor.store.base import DeadLetter, Repository, SchemaStatus
 
-__all__ = ["DeadLetter", "Repository", "SchemaStatus", "backend_of", "open_store"]
+__all__ = [
+    "EVENT_WRITERS",
+    "DeadLetter",
+    "Repository",
+    "SchemaStatus",
+    "backend_of",
+    "open_store",
+    "store_events",
+]
+
+#: Writers for event kinds other than probes: kind -> function(repository, events) -> rows
+#: inserted (idempotent on event_id). Modules in EVENT_MODULES register themselves here.
+EVENT_WRITERS: dict[str, Callable[[Repository, Sequence[Event]], int]] = {}
+#: Feature modules that own the tables of further event kinds.
+EVENT_MODULES: tuple[str, ...] = ()
+
+
+def store_events(
+    repository: Repository, events: Sequence[Event], dead_letters: Sequence[DeadLetter] = ()
+) -> int:
+    """Store events of any kind, plus dead letters; returns the rows actually inserted.
+
+    Probes and dead letters share one transaction; each further kind has its
+    own. All are idempotent on `event_id`, so a caller commits its offsets only
+    after this returns and a redelivery after a crash changes nothing.
+    """
+    probes = [e for e in events if isinstance(e, ProbeResult)]
+    inserted = repository.write(probes, dead_letters)
+    others: dict[str, list[Event]] = {}
+    for event in events:
+        if not isinstance(event, ProbeResult):
+            others.setdefault(event.kind, []).append(event)
+    if others:
+        for module in EVENT_MODULES:
+            importlib.import_module(module)
+    for kind, batch in others.items():
+        writer = EVENT_WRITERS.get(kind)
+        if writer is None:
+            raise StoreError(f"no table stores events of kind {kind!r}")
+        inserted += writer(repository, batch)
+    return inserted
+
 
 CONNECTION_HINT = "use postgresql://user:password@host:5432/dbname or sqlite:///path/to/wm.db"
 

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from website_monitor.config import Settings
-from website_monitor.events import ProbeResult
+from website_monitor.events import Event
 
 
 class Publisher(Protocol):
     """Where a source hands its events. Raises DeliveryError for anything not delivered."""
 
-    def publish(self, events: Sequence[ProbeResult]) -> int: ...
+    def publish(self, events: Sequence[Event]) -> int: ...
 
     def close(self) -> None: ...
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from website_monitor.errors import DeliveryError, StoreError
-from website_monitor.events import ProbeResult
-from website_monitor.store import Repository
+from website_monitor.events import Event
+from website_monitor.store import Repository, store_events
 
 
 class StoreWriter:
@@ -15,9 +15,9 @@ class StoreWriter:
     def __init__(self, repository: Repository) -> None:
         self.repository = repository
 
-    def publish(self, events: Sequence[ProbeResult]) -> int:
+    def publish(self, events: Sequence[Event]) -> int:
         try:
-            self.repository.write(events)
+            store_events(self.repository, events)
         except StoreError as exc:
             raise DeliveryError(
                 f"{len(events)} results were not stored: {exc.message}",

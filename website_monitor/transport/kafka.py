@@ -12,7 +12,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from website_monitor import log
 from website_monitor.config import Settings
 from website_monitor.errors import BrokerUnavailable, DeliveryError
-from website_monitor.events import ProbeResult, encode, message_key
+from website_monitor.events import Event, encode, message_key
 
 logger = log.get("kafka")
 
@@ -97,9 +97,9 @@ class KafkaPublisher:
         except KafkaError as exc:
             raise unavailable(settings, exc) from None
 
-    def publish(self, events: Sequence[ProbeResult]) -> int:
+    def publish(self, events: Sequence[Event]) -> int:
         pending = []
-        failed: list[tuple[ProbeResult, str]] = []
+        failed: list[tuple[Event, str]] = []
         for event in events:
             try:
                 future = self.producer.send(self.topic, key=message_key(event), value=encode(event))

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from website_monitor import log
 from website_monitor.errors import DecodeError, StoreUnavailable, WebsiteMonitorError
-from website_monitor.events import ProbeResult, decode, legacy_event_id
-from website_monitor.store import DeadLetter, Repository
+from website_monitor.events import Event, decode, legacy_event_id
+from website_monitor.store import DeadLetter, Repository, store_events
 
 logger = log.get("flush")
 
@@ -67,9 +67,9 @@ class Backoff:
             delay = min(delay * self.factor, self.maximum)
 
 
-def split_batch(records: Iterable[Any]) -> tuple[list[ProbeResult], list[DeadLetter]]:
+def split_batch(records: Iterable[Any]) -> tuple[list[Event], list[DeadLetter]]:
     """Decode polled records into events and dead letters (with the reason)."""
-    events: list[ProbeResult] = []
+    events: list[Event] = []
     dead: list[DeadLetter] = []
     for record in records:
         if record.value is None:
@@ -170,12 +170,10 @@ class Sink:
         self.stats.batches += 1
         self._commit(polled)
 
-    def _write(
-        self, events: list[ProbeResult], dead: list[DeadLetter], stop: threading.Event
-    ) -> int:
+    def _write(self, events: list[Event], dead: list[DeadLetter], stop: threading.Event) -> int:
         for attempt, delay in enumerate(self.backoff.delays(), start=1):
             try:
-                return self.repository.write(events, dead)
+                return store_events(self.repository, events, dead)
             except StoreUnavailable as exc:
                 logger.warning(
                     "store unavailable (attempt %d), retrying in %.1fs: %s",
