@@ -3,17 +3,49 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime, timedelta, timezone
 
 from click.testing import CliRunner
+from kafka import KafkaConsumer, KafkaProducer
 
 from tests.services import HTTPTestServer
 from website_monitor.cli import main
+from website_monitor.events import ProbeResult, encode
+from website_monitor.store import open_store, store_events
+from website_monitor.transport.sink import split_batch
+
+SESSION = ["--session-timeout-ms", "6000", "--idle-timeout", "2s"]
 
 
 def run(*args: str) -> str:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+    assert result.exit_code == 0, result.output + result.stderr
+    return result.stdout
+
+
+def flush(bootstrap: str, topic: str, db: str, group: str | None = None) -> str:
+    return run(
+        "flush",
+        "--drain",
+        "-b",
+        bootstrap,
+        "-t",
+        topic,
+        "-d",
+        db,
+        "-c",
+        group or f"group-{topic}",
+        *SESSION,
+    )
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes], key: bytes = b"k") -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for value in values:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
 
 
 def test_probe_through_kafka_into_postgres(
@@ -23,26 +55,137 @@ def test_probe_through_kafka_into_postgres(
     missing = f"{http_server.url}/status/404"
     for _ in range(3):
         run("probe", slow, missing, "-b", kafka_bootstrap, "-t", topic, "-q")
-    run(
-        "flush",
-        "--drain",
-        "-b",
-        kafka_bootstrap,
-        "-t",
-        topic,
-        "-d",
-        pg_url,
-        "-c",
-        f"group-{topic}",
-        "--session-timeout-ms",
-        "6000",
-        "--idle-timeout",
-        "2s",
-    )
+    flush(kafka_bootstrap, topic, pg_url)
     stats = json.loads(run("stats", "-d", pg_url))["stats"]
     assert [entry["url"] for entry in stats] == sorted([slow, missing])
     by_url = {entry["url"]: entry for entry in stats}
     assert by_url[slow]["probes"] == 3
     assert 150 <= by_url[slow]["p50_ms"] < 400
+    assert by_url[missing]["probes"] == 3
     assert by_url[missing]["availability"] == 0.0
     assert by_url[slow]["availability"] == 1.0
+    # flushing again finds nothing new
+    flush(kafka_bootstrap, topic, pg_url)
+    assert json.loads(run("stats", "-d", pg_url))["stats"] == stats
+
+
+def test_exact_percentiles_through_the_pipeline(
+    kafka_bootstrap: str, topic: str, pg_url: str
+) -> None:
+    start = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+    events = [
+        ProbeResult(
+            url="https://example.org",
+            timestamp=start + timedelta(seconds=i),
+            http_status_code=200,
+            response_time_ms=ms,
+        )
+        for i, ms in enumerate([1000.0, 2000.0, 3000.0])
+    ]
+    produce(kafka_bootstrap, topic, [encode(e) for e in events])
+    flush(kafka_bootstrap, topic, pg_url)
+    assert json.loads(run("stats", "-d", pg_url)) == {
+        "stats": [
+            {
+                "url": "https://example.org",
+                "probes": 3,
+                "p50_ms": 2000.0,
+                "p95_ms": 2900.0,
+                "p99_ms": 2980.0,
+                "errors": 0,
+                "availability": 1.0,
+            }
+        ]
+    }
+
+
+def test_embedded_default_needs_nothing_running(http_server: HTTPTestServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`wm probe -u URL && wm stats` with no broker and no -d: SQLite in the data directory."""
+    for _ in range(2):
+        run("probe", "-u", f"{http_server.url}/delay/30", "-q")
+    stats = json.loads(run("stats"))["stats"]
+    assert stats[0]["probes"] == 2 and 30 <= stats[0]["p50_ms"] < 300
+    assert (tmp_path / "data" / "wm.db").exists()
+
+
+def test_empty_store_prints_empty_list() -> None:
+    assert json.loads(run("stats")) == {"stats": []}
+
+
+def test_redelivery_after_a_crash_before_offset_commit(
+    kafka_bootstrap: str, topic: str, pg_url: str
+) -> None:
+    start = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+    events = [
+        ProbeResult(
+            url=f"https://site-{i % 4}",
+            timestamp=start + timedelta(seconds=i),
+            http_status_code=200,
+            response_time_ms=float(i),
+        )
+        for i in range(200)
+    ]
+    produce(kafka_bootstrap, topic, [encode(e) for e in events])
+    group = f"crash-{topic}"
+    # A consumer that stores a batch and "crashes" before committing its offsets.
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    records: list = []  # type: ignore[type-arg]
+    deadline = time.monotonic() + 30
+    while len(records) < 120 and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            records.extend(batch)
+    assert len(records) >= 120
+    decoded, dead = split_batch(records)
+    with open_store(pg_url) as repository:
+        assert store_events(repository, decoded, dead) == len(records)
+    consumer.close(autocommit=False)
+    # The restarted flush gets those messages again and must not duplicate them.
+    flush(kafka_bootstrap, topic, pg_url, group=group)
+    with open_store(pg_url) as repository:
+        assert repository.count_probes() == 200
+        [row] = repository.query("SELECT count(DISTINCT event_id) AS n FROM url_probes")
+        assert row["n"] == 200
+
+
+def test_bad_messages_are_dead_lettered_and_flush_goes_on(
+    kafka_bootstrap: str, topic: str, pg_url: str
+) -> None:
+    good = ProbeResult(
+        url="https://ok",
+        timestamp=datetime.now(timezone.utc),
+        http_status_code=200,
+        response_time_ms=5.0,
+    )
+    legacy = json.dumps(
+        {
+            "url": "https://legacy",
+            "timestamp": "2026-11-23 10:00:00.123456",
+            "http_status_code": 200,
+            "response_time_ms": 592,
+        }
+    ).encode()
+    bad = [b"not json", b"\xff\xfe\x00", b'{"url": 5}', b"[]", b'{"kind": "probe", "v": 9}']
+    produce(kafka_bootstrap, topic, [bad[0], encode(good), *bad[1:], legacy])
+    flush(kafka_bootstrap, topic, pg_url)
+    with open_store(pg_url) as repository:
+        urls = sorted(r["url"] for r in repository.query("SELECT url FROM url_probes"))
+        letters = repository.dead_letters()
+    assert urls == ["https://legacy", "https://ok"]
+    assert sorted(d.value for d in letters) == sorted(bad)
+    reasons = {d.value: d.reason for d in letters}
+    assert reasons[b"\xff\xfe\x00"] == "value is not valid UTF-8"
+    assert reasons[b'{"kind": "probe", "v": 9}'] == "unsupported schema version 9"
+    assert all(d.topic == topic and d.offset >= 0 for d in letters)
+    # Redelivering the legacy message (same position) keeps one row: its id is derived from it.
+    flush(kafka_bootstrap, topic, pg_url, group=f"second-{topic}")
+    with open_store(pg_url) as repository:
+        assert repository.count_probes() == 2
+        assert len(repository.dead_letters()) == len(bad)

@@ -177,12 +177,22 @@ def _flatten(data: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
             yield key, value
 
 
-def split_list(values: str | Iterable[str]) -> tuple[str, ...]:
-    """Split values given as one string or many, separated by commas or whitespace."""
+_SEPARATORS = re.compile(r"[,\s]+")
+#: Whitespace, or a comma that starts a new URL: a comma inside a URL stays.
+_URL_SEPARATORS = re.compile(r"\s+|\s*,\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def split_list(values: str | Iterable[str], *, urls: bool = False) -> tuple[str, ...]:
+    """Split values given as one string or many, separated by whitespace or commas.
+
+    With `urls`, only a comma followed by `scheme://` separates, so
+    `http://a/x,y` stays whole while `http://a,http://b` splits.
+    """
+    pattern = _URL_SEPARATORS if urls else _SEPARATORS
     items = [values] if isinstance(values, str) else list(values)
     out: list[str] = []
     for item in items:
-        out.extend(part for part in re.split(r"[,\s]+", str(item)) if part)
+        out.extend(part for part in pattern.split(str(item)) if part)
     return tuple(out)
 
 
@@ -197,7 +207,7 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
         if name in ("every", "timeout", "idle_timeout"):
             return parse_duration(value) if value is not None else None
         if kind.startswith("tuple"):
-            return split_list(value)
+            return split_list(value, urls=name == "urls")
         if kind.startswith("bool"):
             if isinstance(value, bool):
                 return value

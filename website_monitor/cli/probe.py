@@ -62,7 +62,7 @@ def command(url_args: tuple[str, ...], as_json: bool, quiet: bool, **kwargs: Any
     one they are written to the store directly. Exits non-zero if any result
     could not be published or stored, not because a site is down.
     """
-    kwargs["urls"] = split_list([*url_args, *(kwargs["urls"] or ())])
+    kwargs["urls"] = split_list([*url_args, *(kwargs["urls"] or ())], urls=True)
     settings = load_settings(kwargs)
     urls = probe.collect_urls(settings.urls, settings.urls_file)
     options = probe.CheckOptions(

@@ -9,7 +9,7 @@ import click
 
 from website_monitor import stats
 from website_monitor.cli._options import common_options, load_settings, store_options
-from website_monitor.config import parse_time, split_list
+from website_monitor.config import parse_time
 from website_monitor.store import open_store
 
 
@@ -58,7 +58,7 @@ def command(
     """
     settings = load_settings(kwargs)
     query = stats.StatsQuery(
-        urls=split_list(urls),
+        urls=urls,
         since=parse_time(since) if since else None,
         until=parse_time(until) if until else None,
         by=by,

@@ -10,7 +10,6 @@ import importlib
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from website_monitor.config import redact
 from website_monitor.errors import ConfigError, StoreError
 from website_monitor.events import Event, ProbeResult
 from website_monitor.store.base import DeadLetter, Repository, SchemaStatus
@@ -68,8 +67,9 @@ def backend_of(url: str) -> str:
         return "postgresql"
     if scheme == "sqlite":
         return "sqlite"
-    shown = repr(scheme) if scheme else f"in {redact(url)!r}"
-    raise ConfigError(f"unsupported connection string scheme {shown}", hint=CONNECTION_HINT)
+    if not scheme:  # not a URL, so no way to tell a password apart: echo nothing
+        raise ConfigError("the connection string has no scheme", hint=CONNECTION_HINT)
+    raise ConfigError(f"unsupported connection string scheme {scheme!r}", hint=CONNECTION_HINT)
 
 
 def sqlite_path(url: str) -> str:

@@ -1,0 +1,148 @@
+"""Bad input on the command line: one exact `Error:` line, a hint, a non-zero exit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from website_monitor.cli import main
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), prog_name="wm")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def test_unknown_scheme() -> None:
+    code, output = invoke("stats", "-d", "mysql://root:pw@localhost/wm")
+    assert code == 1
+    assert output == (
+        "Error: unsupported connection string scheme 'mysql' (hint: use "
+        "postgresql://user:password@host:5432/dbname or sqlite:///path/to/wm.db)\n"
+    )
+
+
+def test_connection_string_without_scheme_does_not_echo_password() -> None:
+    code, output = invoke("stats", "-d", "wm:hunter2@localhost/wm")
+    assert code == 1
+    assert output == (
+        "Error: the connection string has no scheme (hint: use "
+        "postgresql://user:password@host:5432/dbname or sqlite:///path/to/wm.db)\n"
+    )
+
+
+def test_unreachable_database_hides_password() -> None:
+    code, output = invoke("stats", "-d", "postgresql://wm:hunter2@127.0.0.1:1/wm")
+    assert code == 1
+    assert output.startswith(
+        "Error: cannot connect to PostgreSQL at postgresql://wm:***@127.0.0.1:1/wm: "
+    )
+    assert output.endswith(
+        "(hint: check -d/--db-connection-string and that the server is running)\n"
+    )
+    assert "hunter2" not in output
+    assert output.count("\n") == 1
+
+
+def test_invalid_url() -> None:
+    code, output = invoke("probe", "-u", "example.org")
+    assert (code, output) == (
+        1,
+        "Error: invalid URL 'example.org' (hint: give an absolute http:// or https:// URL)\n",
+    )
+
+
+def test_no_url() -> None:
+    code, output = invoke("probe")
+    assert (code, output) == (
+        1,
+        "Error: no URL to probe (hint: give URLs as arguments, with -u/--url, WM_URL or --urls-file)\n",
+    )
+
+
+@pytest.mark.parametrize("option", ["--every", "--timeout"])
+def test_bad_duration(option: str) -> None:
+    code, output = invoke("probe", "-u", "http://127.0.0.1/", option, "soon")
+    assert (code, output) == (
+        1,
+        f"Error: {option}: invalid duration 'soon' (hint: use a number with a unit, "
+        "e.g. 500ms, 30s, 5m, 1h, 7d)\n",
+    )
+
+
+def test_bad_since() -> None:
+    code, output = invoke("stats", "--since", "last tuesday")
+    assert (code, output) == (
+        1,
+        "Error: invalid time 'last tuesday' (hint: use ISO 8601 (2026-11-23T10:00:00Z) "
+        "or an age (1h, 7d))\n",
+    )
+
+
+def test_missing_ssl_file_is_a_usage_error_naming_the_path() -> None:
+    code, output = invoke("probe", "-u", "http://127.0.0.1/", "-ca", "/nope/ca.pem")
+    assert code == 2
+    assert output.endswith(
+        "Error: Invalid value for '-ca' / '--ssl-cafile' (env var: 'WM_STREAM_SSL_CA_FILE'): "
+        "File '/nope/ca.pem' does not exist.\n"
+    )
+
+
+def test_missing_ssl_file_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WM_STREAM_SSL_KEY_FILE", "/nope/key.pem")
+    code, output = invoke("probe", "-u", "http://127.0.0.1/")
+    assert code == 2
+    assert "'/nope/key.pem' does not exist" in output
+
+
+def test_unreachable_broker() -> None:
+    code, output = invoke("probe", "-u", "http://127.0.0.1:1/", "-b", "127.0.0.1:1", "-q")
+    assert code == 1
+    assert output.startswith("Error: cannot reach Kafka at 127.0.0.1:1: ")
+    assert output.endswith("(hint: check -b/--bootstrap-server and that the broker is running)\n")
+    assert output.count("\n") == 1
+
+
+def test_flush_needs_a_broker() -> None:
+    code, output = invoke("flush")
+    assert (code, output) == (
+        1,
+        "Error: wm flush needs a Kafka bootstrap server (hint: give -b/--bootstrap-server or "
+        "WM_STREAM_BOOTSTRAP_SERVER; without Kafka, wm probe writes to the store directly)\n",
+    )
+
+
+def test_unknown_config_key(tmp_path: Path) -> None:
+    path = tmp_path / "wm.toml"
+    path.write_text("colour = 'blue'\n")
+    code, output = invoke("stats", "--config", str(path))
+    assert code == 1
+    assert output.startswith(f"Error: unknown setting 'colour' in {path} (hint: known settings: ")
+
+
+def test_help_shows_environment_variables_and_no_secret() -> None:
+    code, output = invoke("flush", "--help")
+    assert code == 0
+    for name in (
+        "WM_DB_CONNECTION_STRING",
+        "WM_STREAM_BOOTSTRAP_SERVER",
+        "WM_STREAM_TOPIC",
+        "WM_STREAM_CONSUMER_GROUP_ID",
+        "WM_STREAM_SSL_CA_FILE",
+        "WM_STREAM_SSL_CERT_FILE",
+        "WM_STREAM_SSL_KEY_FILE",
+        "WM_STREAM_SASL_PASSWORD",
+    ):
+        assert name in output
+
+
+def test_help_never_shows_secret_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WM_DB_CONNECTION_STRING", "postgresql://u:hunter2@h/d")
+    monkeypatch.setenv("WM_STREAM_SASL_PASSWORD", "sasl-secret")
+    for command in ("probe", "flush", "stats"):
+        code, output = invoke(command, "--help")
+        assert code == 0
+        assert "hunter2" not in output and "sasl-secret" not in output

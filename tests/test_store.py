@@ -1,0 +1,155 @@
+"""Repositories on real PostgreSQL and SQLite: schema, idempotent writes, dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import psycopg2
+import pytest
+from click.testing import CliRunner
+
+from website_monitor.cli import main
+from website_monitor.events import ProbeResult
+from website_monitor.store import DeadLetter, open_store
+from website_monitor.store.migrations import LATEST_VERSION
+
+WHEN = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+
+
+def result(url: str = "https://example.org", **kw: object) -> ProbeResult:
+    fields: dict[str, object] = {
+        "url": url,
+        "timestamp": WHEN,
+        "http_status_code": 200,
+        "response_time_ms": 12.5,
+    }
+    fields.update(kw)
+    return ProbeResult(**fields)  # type: ignore[arg-type]
+
+
+def test_schema_is_created_and_versioned(store_url: str) -> None:
+    with open_store(store_url) as repository:
+        status = repository.schema_status()
+        assert status.current == LATEST_VERSION
+        assert status.pending == 0
+        again = repository.migrate()
+        assert again.applied == status.applied
+
+
+def test_writes_are_idempotent_on_event_id(store_url: str) -> None:
+    batch = [
+        result(),
+        result(url="https://b"),
+        result(url="https://c", http_status_code=None, response_time_ms=None, error="dns"),
+    ]
+    with open_store(store_url) as repository:
+        assert repository.write(batch) == 3
+        assert repository.write(batch) == 0
+        assert repository.write([*batch, result()]) == 1
+        assert repository.count_probes() == 4
+
+
+def test_all_fields_survive(store_url: str) -> None:
+    event = result(
+        dns_ms=1.25,
+        connect_ms=2.5,
+        tls_ms=3.75,
+        ttfb_ms=10.0,
+        content_match=False,
+        error_detail="tab\there\nnewline \\ backslash",
+    )
+    with open_store(store_url) as repository:
+        repository.write([event])
+        [row] = repository.query("SELECT * FROM url_probes")
+    assert row["url"] == event.url
+    assert str(row["event_id"]) == event.event_id
+    assert row["dns_ms"] == 1.25 and row["connect_ms"] == 2.5 and row["tls_ms"] == 3.75
+    assert row["ttfb_ms"] == 10.0
+    assert bool(row["content_match"]) is False
+    assert bool(row["ok"]) is False
+    assert row["error_detail"] == "tab\there\nnewline \\ backslash"
+
+
+def test_sql_injection_lands_as_data(store_url: str) -> None:
+    nasty = "https://example.org/?q=1'; DROP TABLE url_probes; --\"\\"
+    with open_store(store_url) as repository:
+        repository.write([result(url=nasty)])
+        [row] = repository.query("SELECT url FROM url_probes")
+        assert row["url"] == nasty
+    output = CliRunner().invoke(main, ["stats", "-d", store_url, "--url", nasty]).output
+    assert '"probes": 1' in output
+
+
+def test_dead_letters_keep_bytes_position_and_reason(store_url: str) -> None:
+    letters = [
+        DeadLetter(
+            topic="probes",
+            partition=1,
+            offset=7,
+            value=b"\xff\x00raw",
+            reason="value is not valid UTF-8",
+            key=b"k",
+        ),
+        DeadLetter(
+            topic="probes", partition=1, offset=8, value=None, reason="empty message (no value)"
+        ),
+    ]
+    with open_store(store_url) as repository:
+        repository.write([], letters)
+        repository.write([], letters)  # redelivered: still once each
+        stored = repository.dead_letters()
+    assert [(d.topic, d.partition, d.offset, d.value, d.key, d.reason) for d in stored] == [
+        ("probes", 1, 7, b"\xff\x00raw", b"k", "value is not valid UTF-8"),
+        ("probes", 1, 8, None, None, "empty message (no value)"),
+    ]
+
+
+def test_adopts_a_table_created_by_the_original_tool(pg_url: str) -> None:
+    conn = psycopg2.connect(pg_url)
+    with conn, conn.cursor() as cur:
+        cur.execute("""CREATE TABLE url_probes (id SERIAL PRIMARY KEY, url TEXT NOT NULL,
+                       timestamp TIMESTAMPTZ NOT NULL, http_status_code INTEGER NOT NULL,
+                       response_time_ms INTEGER NOT NULL)""")
+        cur.execute(
+            "INSERT INTO url_probes (url, timestamp, http_status_code, response_time_ms)"
+            " VALUES ('https://old', now(), 200, 592)"
+        )
+    conn.close()
+    with open_store(pg_url) as repository:
+        repository.write(
+            [
+                result(
+                    url="https://new", http_status_code=None, response_time_ms=None, error="timeout"
+                )
+            ]
+        )
+        rows = repository.query("SELECT url, response_time_ms FROM url_probes ORDER BY id")
+    assert rows == [
+        {"url": "https://old", "response_time_ms": 592.0},
+        {"url": "https://new", "response_time_ms": None},
+    ]
+
+
+def test_db_commands(sqlite_url: str) -> None:
+    runner = CliRunner()
+    status = runner.invoke(main, ["db", "status", "-d", sqlite_url])
+    assert status.exit_code == 0
+    assert '"version": 0' in status.output and f'"pending": {LATEST_VERSION}' in status.output
+    upgrade = runner.invoke(main, ["db", "upgrade", "-d", sqlite_url])
+    assert upgrade.output == f"{sqlite_url}: schema version 0 -> {LATEST_VERSION}\n"
+    again = runner.invoke(main, ["db", "upgrade", "-d", sqlite_url])
+    assert again.output == f"{sqlite_url}: schema is up to date (version {LATEST_VERSION})\n"
+
+
+def test_db_status_hides_password(pg_url: str) -> None:
+    url = pg_url.replace("postgres@", "postgres:not-the-password@")
+    output = CliRunner().invoke(main, ["db", "status", "-d", url]).output
+    assert "not-the-password" not in output
+    assert "postgres:***@" in output
+
+
+@pytest.mark.parametrize("url", ["sqlite:///", "sqlite://"])
+def test_sqlite_url_without_path(url: str) -> None:
+    result_ = CliRunner().invoke(main, ["stats", "-d", url])
+    assert result_.exit_code == 1
+    assert result_.output.startswith("Error: the SQLite connection string names no file")
