@@ -19,7 +19,7 @@ from website_monitor.cli._signals import stop_on_signals
 from website_monitor.config import split_list
 from website_monitor.errors import DeliveryError
 from website_monitor.events import ProbeResult
-from website_monitor.transport import open_publisher
+from website_monitor.transport import open_spooling_publisher
 
 
 @click.command("probe")
@@ -78,7 +78,7 @@ def command(url_args: tuple[str, ...], as_json: bool, quiet: bool, **kwargs: Any
         if outcome.error is not None:
             click.echo(f"Error: {_describe(outcome.error)}", err=True)
 
-    publisher = open_publisher(settings)
+    publisher = open_spooling_publisher(settings)
     try:
         with probe.Prober(options, settings.concurrency) as prober, stop_on_signals() as stop:
             failed = probe.run_rounds(

@@ -17,6 +17,20 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
+def destination(settings: Settings, topic: str | None = None) -> str:
+    """A name for where events go, used to name the spool."""
+    return f"kafka-{topic or settings.topic}" if settings.uses_kafka else "store"
+
+
+def open_spooling_publisher(settings: Settings, topic: str | None = None) -> Publisher:
+    """Like `open_publisher`, but undelivered events go to the local spool, and are sent first
+    next time."""
+    from website_monitor.transport.spool import Spool, SpoolingPublisher
+
+    spool = Spool.for_destination(settings.data_path(), destination(settings, topic))
+    return SpoolingPublisher(lambda: open_publisher(settings, topic), spool)
+
+
 def open_publisher(settings: Settings, topic: str | None = None) -> Publisher:
     """Kafka when a bootstrap server is configured, else a direct write to the store."""
     if settings.uses_kafka:

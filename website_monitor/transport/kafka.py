@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -135,8 +135,7 @@ def open_consumer(
     """A consumer in the configured group that commits offsets only when told to."""
     ensure_topic(settings, topic)
     try:
-        return KafkaConsumer(
-            topic,
+        consumer = KafkaConsumer(
             **client_options(settings),
             group_id=settings.consumer_group_id,
             enable_auto_commit=False,
@@ -147,3 +146,27 @@ def open_consumer(
         )
     except KafkaError as exc:
         raise unavailable(settings, exc) from None
+    consumer.subscribe([topic], listener=RebalanceLogger())
+    return consumer
+
+
+class RebalanceLogger(ConsumerRebalanceListener):  # type: ignore[misc]
+    """One log line per rebalance, so an operator sees partitions move."""
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        logger.info(
+            "partitions revoked: %s",
+            _partitions(revoked),
+            extra={"event": "rebalance", "revoked": _partitions(revoked)},
+        )
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        logger.info(
+            "partitions assigned: %s",
+            _partitions(assigned),
+            extra={"event": "rebalance", "assigned": _partitions(assigned)},
+        )
+
+
+def _partitions(partitions: Any) -> str:
+    return ", ".join(sorted(f"{tp.topic}/{tp.partition}" for tp in partitions)) or "none"
