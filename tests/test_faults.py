@@ -329,6 +329,12 @@ def test_ten_thousand_poison_messages_are_dead_lettered(
         if '"event": "dead_letter"' in line
     ]
     assert len(logged) == 10_000
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assigned = [entry for entry in lines if entry.get("event") == "rebalance"]
+    assert assigned and assigned[0]["message"].startswith(f"partitions assigned: {topic}/")
+    progress = [entry for entry in lines if entry.get("event") == "progress"]
+    assert progress[-1]["message"].startswith("flushed 20000 messages (")
+    assert progress[-1]["message"].endswith("10000 stored, 0 duplicates, 10000 dead-lettered")
 
 
 def test_dlq_list_and_replay(sqlite_url: str) -> None:

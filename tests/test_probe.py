@@ -149,3 +149,39 @@ def test_store_failure_exits_non_zero(http_server: HTTPTestServer, pg_url: str) 
     assert result.exit_code == 1
     assert result.output.startswith("Error: 1 results were not stored: PostgreSQL error: ")
     assert "refuse_all" in result.output
+
+
+def test_every_stops_cleanly_on_sigterm(
+    http_server: HTTPTestServer, sqlite_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "website_monitor",
+            "probe",
+            http_server.url,
+            "--every",
+            "300ms",
+            "-d",
+            sqlite_url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
+    deadline = time.monotonic() + 20
+    while http_server.hits < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    rounds = out.decode().count(http_server.url)
+    assert rounds >= 3
+    with open_store(sqlite_url) as repository:
+        assert repository.count_probes() == rounds

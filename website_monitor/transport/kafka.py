@@ -154,6 +154,8 @@ class RebalanceLogger(ConsumerRebalanceListener):  # type: ignore[misc]
     """One log line per rebalance, so an operator sees partitions move."""
 
     def on_partitions_revoked(self, revoked: Any) -> None:
+        if not revoked:  # the first join revokes nothing: not worth a line
+            return
         logger.info(
             "partitions revoked: %s",
             _partitions(revoked),
