@@ -89,7 +89,7 @@ def test_probe_and_flush_over_tls(
 def test_plaintext_client_cannot_use_the_tls_listener(
     tls_broker: tuple[str, dict[str, str]], http_server: HTTPTestServer
 ) -> None:
-    bootstrap, files = tls_broker
+    bootstrap, _ = tls_broker
     result = CliRunner().invoke(main, ["probe", http_server.url, "-b", bootstrap, "-q"])
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: cannot reach Kafka at {bootstrap}")
