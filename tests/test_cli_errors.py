@@ -102,6 +102,17 @@ def test_unreachable_broker() -> None:
     code, output = invoke("probe", "-u", "http://127.0.0.1:1/", "-b", "127.0.0.1:1", "-q")
     assert code == 1
     assert output.startswith("Error: cannot reach Kafka at 127.0.0.1:1: ")
+    assert "; 1 results spooled to " in output
+    assert output.endswith(
+        "(hint: they are sent by the next wm probe, or now by `wm spool send`)\n"
+    )
+    assert output.count("\n") == 1
+
+
+def test_flush_unreachable_broker(sqlite_url: str) -> None:
+    code, output = invoke("flush", "-b", "127.0.0.1:1", "-d", sqlite_url)
+    assert code == 1
+    assert output.startswith("Error: cannot reach Kafka at 127.0.0.1:1: ")
     assert output.endswith("(hint: check -b/--bootstrap-server and that the broker is running)\n")
     assert output.count("\n") == 1
 

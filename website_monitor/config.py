@@ -32,8 +32,12 @@ CONFIG_ENVVAR = "WM_CONFIG"
 DATA_DIR_ENVVAR = "WM_DATA_DIR"
 
 
-def _setting(default: Any, *envvars: str, secret: bool = False) -> Any:
-    return dataclasses.field(default=default, metadata={"env": envvars, "secret": secret})
+def _setting(default: Any, *envvars: str, secret: bool = False, duration: bool = False) -> Any:
+    """Declare a setting: its default, the environment variables that feed it, and how to
+    treat it (secrets are never shown; durations accept `30s`, `5m`…)."""
+    return dataclasses.field(
+        default=default, metadata={"env": envvars, "secret": secret, "duration": duration}
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,15 +66,15 @@ class Settings:
     # probe
     urls: tuple[str, ...] = _setting((), "WM_URL")
     urls_file: str | None = _setting(None, "WM_URLS_FILE")
-    timeout: float = _setting(10.0, "WM_PROBE_TIMEOUT")
+    timeout: float = _setting(10.0, "WM_PROBE_TIMEOUT", duration=True)
     expect_status: int | None = _setting(None, "WM_PROBE_EXPECT_STATUS")
     expect_regex: str | None = _setting(None, "WM_PROBE_EXPECT_REGEX")
-    every: float | None = _setting(None, "WM_PROBE_EVERY")
+    every: float | None = _setting(None, "WM_PROBE_EVERY", duration=True)
     concurrency: int = _setting(10, "WM_PROBE_CONCURRENCY")
     # flush
     batch_size: int = _setting(500, "WM_FLUSH_BATCH_SIZE")
     drain: bool = _setting(False, "WM_FLUSH_DRAIN")
-    idle_timeout: float = _setting(3.0, "WM_FLUSH_IDLE_TIMEOUT")
+    idle_timeout: float = _setting(3.0, "WM_FLUSH_IDLE_TIMEOUT", duration=True)
 
     @property
     def uses_kafka(self) -> bool:
@@ -202,9 +206,10 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 def _coerce(name: str, value: Any, *, source: str) -> Any:
     """Turn a raw value from a file, the environment or a flag into the field's type."""
-    kind = str(FIELDS[name].type)
+    field = FIELDS[name]
+    kind = str(field.type)
     try:
-        if name in ("every", "timeout", "idle_timeout"):
+        if field.metadata["duration"]:
             return parse_duration(value) if value is not None else None
         if kind.startswith("tuple"):
             return split_list(value, urls=name == "urls")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from website_monitor.store.base import SchemaStatus
@@ -32,13 +33,7 @@ def apply_migrations(
         cursor.execute(
             f"INSERT INTO wm_schema (version, description, applied_at)"
             f" VALUES ({placeholder}, {placeholder}, {placeholder})",
-            (migration.version, migration.description, _now()),
+            (migration.version, migration.description, datetime.now(timezone.utc).isoformat()),
         )
         done.append(migration.version)
     return done
-
-
-def _now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
