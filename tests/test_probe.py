@@ -67,7 +67,7 @@ def test_concurrency_is_bounded_and_timings_stay_honest(http_server: HTTPTestSer
         results = prober.run(urls)
         elapsed = time.perf_counter() - started
     assert [r.url for r in results] == urls
-    assert 0.4 <= elapsed < 1.5  # two waves of ten, not twenty sequential requests
+    assert 0.4 <= elapsed < 3.0  # two waves of ten; twenty sequential requests take 4 s
     times = sorted(r.response_time_ms or 0 for r in results)
     assert 200 <= times[len(times) // 2] < 300
 
@@ -100,7 +100,7 @@ def test_every_repeats_until_stopped(http_server: HTTPTestServer, sqlite_url: st
         elapsed = time.monotonic() - started
     assert failed == 0
     assert rounds == [1, 1, 1]
-    assert 0.35 <= elapsed < 1.0
+    assert 0.35 <= elapsed < 2.0
     assert writer.repository.count_probes() == 3
     writer.close()
 
