@@ -54,6 +54,8 @@ BAD = [
     (header(b"llppstts", 5, 3) + b"web", llpp.TRUNCATED),
     (header(b"llppdprt", 1, 8) + b"a" + b"\x00" * 7, llpp.TRUNCATED),
     (header(b"llppxxxx", 1, 0) + b"a", llpp.WRONG_MAGIC),
+    (b"garbage\x00", llpp.WRONG_MAGIC),
+    (b"", llpp.TRUNCATED),
     (header(b"LLPPRRVL", 1, 0) + b"a", llpp.WRONG_MAGIC),
     (header(b"llpprrvl", 1, 0) + b"ab", llpp.LENGTH_MISMATCH),
     (header(b"llpprrvl", 1, 2) + b"aok", llpp.LENGTH_MISMATCH),

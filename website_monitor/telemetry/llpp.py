@@ -76,11 +76,12 @@ def decode(data: bytes) -> Message:
     size = len(data)
     if size > MAX_DATAGRAM:
         raise DatagramError(TOO_LARGE, f"{size} bytes, at most {MAX_DATAGRAM}")
+    head = bytes(data[:8])
+    if not any(magic.startswith(head) for magic in MAGICS):
+        raise DatagramError(WRONG_MAGIC, f"unknown magic {head!r}")
     if size < HEADER.size:
         raise DatagramError(TRUNCATED, f"{size} bytes, shorter than the {HEADER.size}-byte header")
     magic, name_length, content_length = HEADER.unpack_from(data)
-    if magic not in MAGICS:
-        raise DatagramError(WRONG_MAGIC, f"unknown magic {magic!r}")
     expected = HEADER.size + name_length + content_length
     if size < expected:
         raise DatagramError(TRUNCATED, f"{size} bytes, the header announces {expected}")
