@@ -258,3 +258,40 @@ def _json(data: dict[str, object]) -> bytes:
     import json
 
     return json.dumps(data).encode()
+
+
+# --- a fuzzed listener never stops ----------------------------------------------------
+
+
+def test_fuzzed_listener_keeps_running(sqlite_url: str) -> None:
+    from tests.listen_helpers import running_listener
+    from website_monitor.telemetry.listener import INTERNAL_ERROR
+    from website_monitor.telemetry.sender import Sender
+    from website_monitor.telemetry.store import bucket_stats
+
+    with (
+        running_listener(sqlite_url, flush_interval=0.02) as listener,
+        Sender(listener.address) as sender,
+    ):
+        sent = 0
+
+        @settings(max_examples=300, deadline=None)
+        @given(data=st.one_of(llpp_like, st.binary(max_size=1500)))
+        def fuzz(data: bytes) -> None:
+            nonlocal sent
+            sender.send(data)
+            sent += 1
+
+        fuzz()
+        sender.arrival("still-alive")
+        listener.wait_received(sent + 1)
+        listener.flush_now()
+        assert listener.stats.handled == sent + 1
+        assert listener.stats.bad[INTERNAL_ERROR] == 0
+        assert listener._worker is not None and listener._worker.is_alive()
+        assert listener._receiver is not None and listener._receiver.is_alive()
+        from website_monitor.store import open_store
+
+        with open_store(sqlite_url) as repository:
+            names = {entry["name"] for entry in bucket_stats(repository)}
+        assert "still-alive" in names
