@@ -35,9 +35,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from website_monitor.cli import db, flush, probe, stats
+    from website_monitor.cli import db, flush, listen, probe, send, stations, stats
 
-    for module in (probe, flush, stats, db):
+    for module in (probe, flush, stats, db, listen, send, stations):
         main.add_command(module.command)
 
 

@@ -215,3 +215,14 @@ def _entry(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     if metric_type == "timer":
         entry.update(p50=_number(row["p50"]), p95=_number(row["p95"]), p99=_number(row["p99"]))
     return entry
+
+
+def telemetry_document(
+    repository: Repository,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    names: Sequence[str] = (),
+) -> dict[str, Any]:
+    """What `wm stations` and `wm stats --telemetry` print: `{"stations": [bucket, …]}`."""
+    return {"stations": bucket_stats(repository, since=since, until=until, names=names)}
