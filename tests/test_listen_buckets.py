@@ -203,3 +203,17 @@ def test_bad_datagrams_are_counted_per_reason_and_never_stop_the_listener(
     line = describe_bad(reports[-1].bad)
     for _, reason in sequence:
         assert f"{reason}={Counter(r for _, r in sequence)[reason]}" in line
+
+
+def test_stop_handles_everything_sent_before_it(sqlite_url: str) -> None:
+    values = service_times(7, 150)
+    with (
+        running_listener(sqlite_url, flush_interval=3600) as listener,
+        Sender(listener.address) as sender,
+    ):
+        for value in values:
+            sender.departure("late", value)
+        # no waiting: stop() must still take what the socket buffers
+    assert listener.stats.received == len(values)
+    (entry,) = stored(sqlite_url)
+    check_station(entry, values, arrivals=0)

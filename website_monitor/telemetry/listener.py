@@ -228,6 +228,9 @@ class Listener:
                 time.sleep(0.01)
                 continue
             if stopping.is_set():
+                if data:  # sent before the stop; the empty datagram is the wake-up call
+                    stats.received += 1
+                    append((clock(), data))
                 self._drain()
                 return
             stats.received += 1
