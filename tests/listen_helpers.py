@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import time
 from collections.abc import Iterator
 
 from website_monitor.store import open_store
@@ -46,3 +47,10 @@ def running_listener(
     finally:
         listener.stop()
         writer.close()
+
+
+def clear_of_bucket_boundary(bucket_seconds: float = 600, margin: float = 15) -> None:
+    """Wait, if needed, so that the next `margin` seconds of wall time stay in one bucket."""
+    remaining = bucket_seconds - time.time() % bucket_seconds
+    if remaining < margin:
+        time.sleep(remaining + 0.05)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.listen_helpers import BUCKET_START
+from tests.listen_helpers import BUCKET_START, clear_of_bucket_boundary
 from website_monitor.cli import main
 from website_monitor.store import open_store, store_events
 from website_monitor.telemetry import llpp
@@ -127,6 +127,7 @@ def test_stations_json_on_both_backends(store_url: str) -> None:
     old = [3.5, 7.25, 1.0]
     recent = [10.0, 12.5, 20.0, 11.0]
     store_buckets(store_url, BUCKET_START + 5, old)
+    clear_of_bucket_boundary()
     now = time.time()
     store_buckets(store_url, now - now % 600, recent)
     store_buckets(store_url, BUCKET_START + 5, [1.0], station="db")
@@ -223,6 +224,7 @@ def stop_listen(process: subprocess.Popen[str]) -> str:
 
 def test_listen_writes_the_store_and_stops_cleanly_on_sigterm(sqlite_url: str) -> None:
     values = [4.0, 8.0, 15.0, 16.0, 23.0, 42.0]
+    clear_of_bucket_boundary()
     process, address = start_listen("-d", sqlite_url, "--flush-interval", "1h")
     with Sender(address) as sender:
         for value in values:
@@ -240,6 +242,7 @@ def test_listen_publishes_to_kafka_and_flush_stores(
 ) -> None:
     values = [float(v) for v in range(1, 41)]
     timings = [2.0, 4.0, 9.0]
+    clear_of_bucket_boundary()
     process, address = start_listen("-b", kafka_bootstrap, "-t", topic, "--flush-interval", "0.3s")
     with Sender(address) as sender:
         for value in values[:20]:
@@ -269,8 +272,6 @@ def test_listen_publishes_to_kafka_and_flush_stores(
     )
     entries = {e["name"]: e for e in json.loads(run("stations", "-d", pg_url))["stations"]}
     station = entries["kafka-station"]
-    if station["bucket_start"] != entries["api.latency"]["bucket_start"]:
-        pytest.fail("the test crossed a 10-minute bucket boundary; run it again")
     assert station["arrivals"] == 20
     assert station["count"] == len(values)
     assert station["mean"] == pytest.approx(statistics.fmean(values))

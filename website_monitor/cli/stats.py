@@ -65,6 +65,8 @@ def command(
 
     Percentiles are PostgreSQL's percentile_cont on both backends.
     """
+    if telemetry and (urls or by):
+        raise click.UsageError("--telemetry takes --since/--until only, not --url or --by")
     settings = load_settings(kwargs)
     query = stats.StatsQuery(
         urls=split_list(urls),

@@ -28,6 +28,7 @@ MAGIC_STATUS = b"llppstts"
 MAGIC_ARRIVAL = b"llpprrvl"
 MAGIC_DEPARTURE = b"llppdprt"
 MAGICS = (MAGIC_STATUS, MAGIC_ARRIVAL, MAGIC_DEPARTURE)
+_MAGIC_SET = frozenset(MAGICS)
 
 # Reasons a datagram is rejected; the listener counts each separately.
 TOO_LARGE = "too_large"
@@ -77,7 +78,7 @@ def decode(data: bytes) -> Message:
     if size > MAX_DATAGRAM:
         raise DatagramError(TOO_LARGE, f"{size} bytes, at most {MAX_DATAGRAM}")
     head = bytes(data[:8])
-    if not any(magic.startswith(head) for magic in MAGICS):
+    if head not in _MAGIC_SET and not any(magic.startswith(head) for magic in MAGICS):
         raise DatagramError(WRONG_MAGIC, f"unknown magic {head!r}")
     if size < HEADER.size:
         raise DatagramError(TRUNCATED, f"{size} bytes, shorter than the {HEADER.size}-byte header")
