@@ -12,7 +12,7 @@ import pytest
 from tests.listen_helpers import BUCKET_START, SteppingClock, running_listener
 from website_monitor.events import decode, encode
 from website_monitor.store import open_store, store_events
-from website_monitor.telemetry import llpp
+from website_monitor.telemetry import llpp, statsd
 from website_monitor.telemetry.buckets import Aggregator
 from website_monitor.telemetry.listener import describe_bad
 from website_monitor.telemetry.sender import Sender, service_ns
@@ -217,3 +217,75 @@ def test_stop_handles_everything_sent_before_it(sqlite_url: str) -> None:
     assert listener.stats.received == len(values)
     (entry,) = stored(sqlite_url)
     check_station(entry, values, arrivals=0)
+
+
+def test_distinct_names_past_the_series_limit_are_counted_not_kept(sqlite_url: str) -> None:
+    with (
+        running_listener(sqlite_url, flush_interval=3600, max_series=3) as listener,
+        Sender(listener.address) as sender,
+    ):
+        for name in ("a", "b", "c", "d", "e"):
+            sender.arrival(name)
+        sender.send(b"f:1|c\nf:2|c")
+        sender.arrival("a")  # a known name is still aggregated
+        listener.wait_received(7)
+        listener.flush_now()
+        assert listener.stats.bad == Counter({"too_many_series": 4})
+    assert {(e["name"], e.get("arrivals")) for e in stored(sqlite_url)} == {
+        ("a", 2),
+        ("b", 1),
+        ("c", 1),
+    }
+
+
+def test_timer_samples_are_bounded_by_a_reservoir() -> None:
+    aggregator = Aggregator(600, max_samples=50, rng=random.Random(8))
+    values = [float(v) for v in range(1000)]
+    for value in values:
+        aggregator.add(statsd.Metric("t", value, "ms"), BUCKET_START)
+    (bucket,) = aggregator.buckets.values()
+    assert len(bucket.samples) == 50
+    assert set(bucket.samples) <= set(values)
+    (event,) = aggregator.flush(BUCKET_START + 1)
+    assert event.samples == len(values)  # the statistics still cover every value
+    assert event.sum_value == sum(values)
+    assert event.p50 is not None and min(values) <= event.p50 <= max(values)
+
+
+class FlakyPublisher:
+    """Fails its first `failures` publishes, then stores."""
+
+    def __init__(self, store_url: str, failures: int) -> None:
+        self.repository = open_store(store_url)
+        self.failures = failures
+        self.attempts = 0
+
+    def publish(self, events: list[object]) -> int:
+        from website_monitor.errors import DeliveryError
+
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise DeliveryError("store down", undelivered=events)
+        return store_events(self.repository, events)  # type: ignore[arg-type]
+
+
+def test_unpublished_deltas_are_retried_at_the_next_flush(store_url: str) -> None:
+    from website_monitor.telemetry.listener import Listener
+
+    publisher = FlakyPublisher(store_url, failures=2)
+    listener = Listener(
+        publisher, bind="127.0.0.1:0", clock=SteppingClock(BUCKET_START), flush_interval=3600
+    )
+    values = service_times(9, 30)
+    with listener, Sender(listener.address) as sender:
+        for i, value in enumerate(values):
+            sender.departure("retry", value)
+            if i % 10 == 9:
+                listener.wait_received(i + 1)
+                listener.flush_now()
+    # two failed flushes, the third publishes everything; nothing is left for the final one
+    assert publisher.attempts == 3
+    assert listener.stats.publish_failures == 2
+    (entry,) = stored(store_url)
+    check_station(entry, values, arrivals=0)
+    publisher.repository.close()

@@ -31,11 +31,15 @@ from typing import Any
 
 from website_monitor.events import TelemetryBucket
 from website_monitor.store._sql import percentile_cont
-from website_monitor.telemetry.llpp import Arrival, Departure, Message, Status
+from website_monitor.telemetry.llpp import Arrival, DatagramError, Departure, Message, Status
 from website_monitor.telemetry.statsd import COUNTER, GAUGE, Metric
 
 DEFAULT_BUCKET_SECONDS = 600
 DEFAULT_MAX_SAMPLES = 10_000
+#: Open buckets kept in memory at most; past it, new names are refused (a flood of distinct
+#: names must not exhaust memory). Known names keep being aggregated.
+DEFAULT_MAX_SERIES = 100_000
+TOO_MANY_SERIES = "too_many_series"
 PERCENTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 
 
@@ -112,12 +116,14 @@ class Aggregator:
         bucket_seconds: int = DEFAULT_BUCKET_SECONDS,
         *,
         max_samples: int = DEFAULT_MAX_SAMPLES,
+        max_series: int = DEFAULT_MAX_SERIES,
         rng: random.Random | None = None,
     ) -> None:
         if bucket_seconds < 1:
             raise ValueError("bucket_seconds must be at least 1")
         self.bucket_seconds = int(bucket_seconds)
         self.max_samples = max_samples
+        self.max_series = max_series
         self.rng = rng or random.Random()  # noqa: S311 - sampling, not secrets
         self.buckets: dict[Key, _Bucket] = {}
 
@@ -128,12 +134,19 @@ class Aggregator:
         key = (name, metric_type, self.bucket_start(at))
         bucket = self.buckets.get(key)
         if bucket is None:
+            if len(self.buckets) >= self.max_series:
+                raise DatagramError(
+                    TOO_MANY_SERIES, f"{self.max_series} open buckets already, {name!r} refused"
+                )
             bucket = self.buckets[key] = _Bucket()
         bucket.delta.changed = True
         return bucket
 
     def add(self, item: Message | Metric, at: float) -> None:
-        """Account one decoded llpp message or StatsD metric received at Unix time `at`."""
+        """Account one decoded llpp message or StatsD metric received at Unix time `at`.
+
+        Raises `DatagramError` (`too_many_series`) for a new name past `max_series`.
+        """
         if isinstance(item, Metric):
             self.add_metric(item, at)
         else:

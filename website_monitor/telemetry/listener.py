@@ -32,7 +32,7 @@ from website_monitor import log
 from website_monitor.errors import DeliveryError, WebsiteMonitorError
 from website_monitor.events import Event, TelemetryBucket
 from website_monitor.telemetry import llpp, statsd
-from website_monitor.telemetry.buckets import DEFAULT_BUCKET_SECONDS, Aggregator
+from website_monitor.telemetry.buckets import DEFAULT_BUCKET_SECONDS, DEFAULT_MAX_SERIES, Aggregator
 from website_monitor.telemetry.net import (
     DEFAULT_ADDRESS,
     Address,
@@ -91,6 +91,7 @@ class Listener:
         flush_interval: float = 10.0,
         report_interval: float = 60.0,
         max_pending: int = 1_000_000,
+        max_series: int = DEFAULT_MAX_SERIES,
         clock: Callable[[], float] = time.time,
         on_report: Callable[[ListenerStats], None] | None = None,
     ) -> None:
@@ -98,7 +99,7 @@ class Listener:
             raise ValueError("intervals must be positive")
         self.publisher = publisher
         self.bind = parse_address(bind)
-        self.aggregator = Aggregator(bucket_seconds)
+        self.aggregator = Aggregator(bucket_seconds, max_series=max_series)
         self.flush_interval = flush_interval
         self.report_interval = report_interval
         self.max_pending = max_pending
@@ -304,19 +305,22 @@ class Listener:
                 stats.bad[llpp.TOO_LARGE] += 1
             elif llpp.is_llpp(data):
                 try:
-                    message = llpp.decode(data)
+                    self.aggregator.add_message(llpp.decode(data), at)
                 except llpp.DatagramError as exc:
                     stats.bad[exc.reason] += 1
                     return
-                self.aggregator.add_message(message, at)
                 stats.messages += 1
             else:
                 metrics, errors = statsd.decode_lenient(data)
                 for error in errors:
                     stats.bad[error.reason] += 1
                 for metric in metrics:
-                    self.aggregator.add_metric(metric, at)
-                stats.metrics += len(metrics)
+                    try:
+                        self.aggregator.add_metric(metric, at)
+                    except llpp.DatagramError as exc:
+                        stats.bad[exc.reason] += 1
+                        continue
+                    stats.metrics += 1
         except Exception:  # never stop on one datagram
             stats.bad[INTERNAL_ERROR] += 1
             logger.exception("unexpected error handling a datagram of %d bytes", len(data))
