@@ -131,7 +131,8 @@ class Aggregator:
         return math.floor(at / self.bucket_seconds) * self.bucket_seconds
 
     def _bucket(self, name: str, metric_type: str, at: float) -> _Bucket:
-        key = (name, metric_type, self.bucket_start(at))
+        seconds = self.bucket_seconds
+        key = (name, metric_type, int(at // seconds) * seconds)
         bucket = self.buckets.get(key)
         if bucket is None:
             if len(self.buckets) >= self.max_series:

@@ -49,6 +49,7 @@ _WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - on
 RECEIVE_BUFFER = 4 * 1024 * 1024
 MAX_RECEIVE = 65536  # larger than any UDP payload, so oversized datagrams are seen whole
 MAX_UNPUBLISHED = 100_000
+WORK_BATCH = 5_000  # datagrams handled between two looks at the flush and report clocks
 
 
 class Publisher(Protocol):
@@ -262,11 +263,11 @@ class Listener:
         next_flush = time.monotonic() + self.flush_interval
         next_report = time.monotonic() + self.report_interval
         while True:
-            busy = False
-            while pending:
+            batch = 0
+            while pending and batch < WORK_BATCH:  # bounded, so flushes happen under load too
                 at, data = popleft()
                 handle(at, data)
-                busy = True
+                batch += 1
             now = time.monotonic()
             if self._flush_requests:
                 requests = []
@@ -294,7 +295,7 @@ class Listener:
                 for request in self._flush_requests:
                     request.set()
                 return
-            if not busy:
+            if not batch:
                 time.sleep(0.001)
 
     def _handle(self, at: float, data: bytes) -> None:
