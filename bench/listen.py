@@ -17,6 +17,7 @@ table with the ratio listener / baseline.
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing
 import socket
 import tempfile
@@ -140,27 +141,38 @@ def listener_run(
         publisher.close()
 
 
+def _rate(result: tuple[int, float]) -> float:
+    handled, seconds = result
+    return handled / seconds if seconds > 0 else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--count", type=int, default=50_000, help="datagrams per run")
     parser.add_argument("--burst", type=int, default=1000, help="datagrams per burst")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per run at most")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per receiver, interleaved; the fastest counts"
+    )
     args = parser.parse_args()
+    results: dict[str, list[tuple[int, float]]] = {}
+    common = (args.count, args.burst, args.timeout)
     with tempfile.TemporaryDirectory() as tmp:
-        store_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        runs = [
-            ("bare socket recv loop (baseline)", baseline(args.count, args.burst, args.timeout)),
-            ("Listener, null publisher", listener_run(args.count, args.burst, args.timeout, None)),
-            (
-                "Listener, SQLite store",
-                listener_run(args.count, args.burst, args.timeout, store_url),
-            ),
-        ]
+        for attempt in range(args.repeat):
+            store_url = f"sqlite:///{Path(tmp) / f'bench-{attempt}.db'}"
+            measures: list[tuple[str, Callable[[], tuple[int, float]]]] = [
+                ("bare socket recv loop (baseline)", functools.partial(baseline, *common)),
+                ("Listener, null publisher", functools.partial(listener_run, *common, None)),
+                ("Listener, SQLite store", functools.partial(listener_run, *common, store_url)),
+            ]
+            for name, measure in measures:
+                results.setdefault(name, []).append(measure())
+    runs = [(name, max(found, key=_rate)) for name, found in results.items()]
     base_handled, base_seconds = runs[0][1]
     base_rate = base_handled / base_seconds if base_seconds > 0 else 0.0
     print(
-        f"{args.count} datagrams per run in bursts of {args.burst}, "
-        "from another process to 127.0.0.1\n"
+        f"{args.count} datagrams per run in bursts of {args.burst}, from another process to "
+        f"127.0.0.1; fastest of {args.repeat} runs each\n"
     )
     print("| receiver | handled | lost | seconds | datagrams/s | ratio to baseline |")
     print("|---|---:|---:|---:|---:|---:|")
