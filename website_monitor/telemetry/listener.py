@@ -150,8 +150,8 @@ class Listener:
 
         Returns True when every bucket was published.
         """
-        if self._sock is None:
-            return True
+        if self._sock is None:  # never started, or already stopped
+            return not self._unpublished
         self._stopping.set()
         self._wake_receiver()
         if self._receiver is not None:
