@@ -170,10 +170,13 @@ def test_listen_on_a_busy_port_is_one_error_line(udp_socket: socket.socket) -> N
     port = udp_socket.getsockname()[1]
     result = invoke("listen", "--bind", f"127.0.0.1:{port}")
     assert result.exit_code == 1
-    assert result.output == (
+    expected = (
         f"Error: cannot listen on 127.0.0.1:{port} (udp): address already in use "
         "(hint: another process uses this port; stop it or choose another with --bind)\n"
     )
+    assert result.output == expected
+    from_env = CliRunner(env={"WM_LISTEN_BIND": f"127.0.0.1:{port}"}).invoke(main, ["listen"])
+    assert (from_env.exit_code, from_env.output) == (1, expected)
 
 
 @pytest.mark.parametrize(
@@ -282,3 +285,14 @@ def test_listen_publishes_to_kafka_and_flush_stores(
     with open_store(pg_url) as repository:
         flushed = repository.query("SELECT applied_events FROM telemetry_buckets")
     assert max(row["applied_events"].count(";") for row in flushed) >= 2
+
+
+@pytest.mark.parametrize("name", ["listen", "send", "stations"])
+def test_every_option_has_an_environment_variable(name: str) -> None:
+    import click
+
+    command = main.commands[name]
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name != "help":
+            assert param.envvar, f"wm {name} {param.opts[0]} has no environment variable"
+            assert param.show_envvar, f"wm {name} {param.opts[0]} hides its environment variable"

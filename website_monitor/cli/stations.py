@@ -34,7 +34,15 @@ from website_monitor.telemetry.store import telemetry_document
     show_envvar=True,
     help="Only this station or metric name; repeatable.",
 )
-@click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
+@click.option(
+    "--indent",
+    type=int,
+    default=2,
+    show_default=True,
+    envvar="WM_STATIONS_INDENT",
+    show_envvar=True,
+    help="JSON indentation (0: one line).",
+)
 @store_options
 @common_options
 def command(
