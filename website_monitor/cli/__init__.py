@@ -35,9 +35,19 @@ def main() -> None:
 
 
 def _register() -> None:
-    from website_monitor.cli import db, dlq, flush, probe, spool, stats
+    from website_monitor.cli import (
+        db,
+        dlq,
+        flush,
+        listen,
+        probe,
+        send,
+        spool,
+        stations,
+        stats,
+    )
 
-    for module in (probe, flush, stats, db, dlq, spool):
+    for module in (probe, flush, stats, db, dlq, spool, listen, send, stations):
         main.add_command(module.command)
 
 

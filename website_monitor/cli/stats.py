@@ -11,6 +11,7 @@ from website_monitor import stats
 from website_monitor.cli._options import common_options, load_settings, store_options
 from website_monitor.config import parse_time
 from website_monitor.store import open_store
+from website_monitor.telemetry.store import telemetry_document
 
 
 @click.command("stats")
@@ -41,6 +42,13 @@ from website_monitor.store import open_store
     show_envvar=True,
     help="Also group by HTTP status.",
 )
+@click.option(
+    "--telemetry",
+    is_flag=True,
+    envvar="WM_STATS_TELEMETRY",
+    show_envvar=True,
+    help="Print UDP telemetry buckets instead (as wm stations does).",
+)
 @click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
 @store_options
 @common_options
@@ -49,6 +57,7 @@ def command(
     since: str | None,
     until: str | None,
     by: str | None,
+    telemetry: bool,
     indent: int,
     **kwargs: Any,
 ) -> None:
@@ -56,6 +65,8 @@ def command(
 
     Percentiles are PostgreSQL's percentile_cont on both backends.
     """
+    if telemetry and (urls or by):
+        raise click.UsageError("--telemetry takes --since/--until only, not --url or --by")
     settings = load_settings(kwargs)
     query = stats.StatsQuery(
         urls=urls,
@@ -64,5 +75,9 @@ def command(
         by=by,
     )
     with open_store(settings.store_url()) as repository:
+        if telemetry:
+            document = telemetry_document(repository, since=query.since, until=query.until)
+            click.echo(json.dumps(document, indent=indent or None))
+            return
         entries = stats.probe_stats(repository, query)
     click.echo(json.dumps({"stats": entries}, indent=indent or None))

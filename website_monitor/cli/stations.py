@@ -1,0 +1,65 @@
+"""`wm stations`: telemetry buckets per station and metric as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.config import parse_time
+from website_monitor.store import open_store
+from website_monitor.telemetry.store import telemetry_document
+
+
+@click.command("stations")
+@click.option(
+    "--since",
+    envvar="WM_STATIONS_SINCE",
+    show_envvar=True,
+    help="Buckets ending after this time: ISO 8601 or an age like 1h, 7d.",
+)
+@click.option(
+    "--until",
+    envvar="WM_STATIONS_UNTIL",
+    show_envvar=True,
+    help="Buckets starting before this time: ISO 8601 or an age.",
+)
+@click.option(
+    "--station",
+    "names",
+    multiple=True,
+    envvar="WM_STATIONS_STATION",
+    show_envvar=True,
+    help="Only this station or metric name; repeatable.",
+)
+@click.option(
+    "--indent",
+    type=int,
+    default=2,
+    show_default=True,
+    envvar="WM_STATIONS_INDENT",
+    show_envvar=True,
+    help="JSON indentation (0: one line).",
+)
+@store_options
+@common_options
+def command(
+    since: str | None, until: str | None, names: tuple[str, ...], indent: int, **kwargs: Any
+) -> None:
+    """Print current and past telemetry buckets as {"stations": [...]}.
+
+    Per station (llpp) or StatsD metric and bucket: counts, mean, population
+    variance, min, max, first and last (milliseconds for service times and
+    timers), percentiles for timers; `current` marks the open bucket.
+    """
+    settings = load_settings(kwargs)
+    with open_store(settings.store_url()) as repository:
+        document = telemetry_document(
+            repository,
+            since=parse_time(since) if since else None,
+            until=parse_time(until) if until else None,
+            names=names,
+        )
+    click.echo(json.dumps(document, indent=indent or None))

@@ -1,0 +1,400 @@
+"""The UDP listener behind `wm listen`.
+
+Two threads keep receiving apart from everything slow:
+
+* the receive thread does nothing but `recv` and append `(arrival time,
+  bytes)` to an in-memory queue (bounded: past `max_pending` datagrams are
+  counted as dropped rather than exhausting memory);
+* the worker thread decodes, aggregates into buckets, publishes the buckets'
+  deltas every `flush_interval` (to Kafka or the store, through a
+  `Publisher`) and logs a progress line every `report_interval` with the
+  counts of bad datagrams per reason.
+
+Bad input is counted, never fatal; an unexpected error while handling one
+datagram is logged and counted as `internal_error`. Deltas that could not be
+published are kept and retried at the next flush. `stop()` (SIGTERM, Ctrl-C in
+the CLI) stops receiving, handles what is queued and flushes every open bucket.
+The socket binds to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import errno
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from website_monitor import log
+from website_monitor.errors import DeliveryError, WebsiteMonitorError
+from website_monitor.events import Event, TelemetryBucket
+from website_monitor.telemetry import llpp, statsd
+from website_monitor.telemetry.buckets import DEFAULT_BUCKET_SECONDS, DEFAULT_MAX_SERIES, Aggregator
+from website_monitor.telemetry.net import (
+    DEFAULT_ADDRESS,
+    Address,
+    family,
+    is_loopback,
+    parse_address,
+    show,
+)
+
+logger = log.get("listen")
+
+INTERNAL_ERROR = "internal_error"
+_WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - only to send to
+RECEIVE_BUFFER = 4 * 1024 * 1024
+MAX_RECEIVE = 65536  # larger than any UDP payload, so oversized datagrams are seen whole
+MAX_UNPUBLISHED = 100_000
+WORK_BATCH = 5_000  # datagrams handled between two looks at the flush and report clocks
+
+
+class Publisher(Protocol):
+    def publish(self, events: Sequence[Event]) -> int: ...
+
+
+class ListenError(WebsiteMonitorError):
+    """The listener could not bind its socket."""
+
+
+@dataclasses.dataclass
+class ListenerStats:
+    """Counters since start; read them from any thread (values may be a moment old)."""
+
+    received: int = 0
+    handled: int = 0
+    dropped: int = 0
+    messages: int = 0
+    metrics: int = 0
+    bad: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    flushes: int = 0
+    buckets_published: int = 0
+    publish_failures: int = 0
+    unpublished: int = 0
+
+    @property
+    def bad_total(self) -> int:
+        return sum(self.bad.values())
+
+
+class Listener:
+    """Receives llpp and StatsD datagrams on UDP and publishes aggregated buckets."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        bind: str | Address = DEFAULT_ADDRESS,
+        bucket_seconds: int = DEFAULT_BUCKET_SECONDS,
+        flush_interval: float = 10.0,
+        report_interval: float = 60.0,
+        max_pending: int = 1_000_000,
+        max_series: int = DEFAULT_MAX_SERIES,
+        clock: Callable[[], float] = time.time,
+        on_report: Callable[[ListenerStats], None] | None = None,
+    ) -> None:
+        if flush_interval <= 0 or report_interval <= 0:
+            raise ValueError("intervals must be positive")
+        self.publisher = publisher
+        self.bind = parse_address(bind)
+        self.aggregator = Aggregator(bucket_seconds, max_series=max_series)
+        self.flush_interval = flush_interval
+        self.report_interval = report_interval
+        self.max_pending = max_pending
+        self.clock = clock
+        self.on_report = on_report or _log_report
+        self.stats = ListenerStats()
+        self._pending: collections.deque[tuple[float, bytes]] = collections.deque()
+        self._unpublished: list[TelemetryBucket] = []
+        self._stopping = threading.Event()
+        self._flush_requests: collections.deque[threading.Event] = collections.deque()
+        self._sock: socket.socket | None = None
+        self._receiver: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
+        self.address: Address = self.bind
+
+    # --- life cycle -----------------------------------------------------------------
+
+    def start(self) -> Address:
+        """Bind the socket and start both threads; returns the bound address."""
+        host, port = self.bind
+        sock = socket.socket(family(host), socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise bind_error(self.bind, exc) from None
+        self._sock = sock
+        self.address = sock.getsockname()[:2]
+        if not is_loopback(host):
+            logger.warning("listening on %s: reachable from other hosts", show(self.address))
+        self._receiver = threading.Thread(target=self._receive, name="wm-listen-recv", daemon=True)
+        self._worker = threading.Thread(target=self._work, name="wm-listen-work", daemon=True)
+        self._receiver.start()
+        self._worker.start()
+        logger.info(
+            "listening on %s (udp), buckets of %ds, flush every %gs",
+            show(self.address),
+            self.aggregator.bucket_seconds,
+            self.flush_interval,
+            extra={"event": "listening", "address": show(self.address)},
+        )
+        return self.address
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop receiving, handle what is queued, flush every open bucket.
+
+        Returns True when every bucket was published.
+        """
+        if self._sock is None:  # never started, or already stopped
+            return not self._unpublished
+        self._stopping.set()
+        self._wake_receiver()
+        if self._receiver is not None:
+            self._receiver.join(timeout)
+        if self._worker is not None:
+            self._worker.join(timeout)
+        self._sock.close()
+        self._sock = None
+        return not self._unpublished
+
+    def run(self, stop: threading.Event) -> bool:
+        """Start, run until `stop` is set, then stop; returns what `stop()` returns."""
+        self.start()
+        try:
+            stop.wait()
+        finally:
+            published = self.stop()
+        return published
+
+    def flush_now(self, timeout: float = 30.0) -> None:
+        """Handle every datagram received so far and publish the deltas (for tests and tools)."""
+        done = threading.Event()
+        self._flush_requests.append(done)
+        if not done.wait(timeout):
+            raise TimeoutError("the listener did not flush in time")
+
+    def wait_received(self, count: int, timeout: float = 10.0) -> None:
+        """Block until `count` datagrams have been received (for tests)."""
+        deadline = time.monotonic() + timeout
+        while self.stats.received < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"received {self.stats.received} of {count} datagrams")
+            time.sleep(0.002)
+
+    def __enter__(self) -> Listener:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- receive thread -------------------------------------------------------------
+
+    def _wake_receiver(self) -> None:
+        """A blocked recv() returns on a datagram: send the socket an empty one."""
+        if self._sock is None:
+            return
+        host, port = self.address
+        host = _WILDCARD_TO_LOOPBACK.get(host, host)
+        try:
+            with socket.socket(family(host), socket.SOCK_DGRAM) as waker:
+                waker.sendto(b"", (host, port))
+        except OSError:
+            self._sock.settimeout(0.1)  # recv then returns within 0.1 s
+
+    def _receive(self) -> None:
+        assert self._sock is not None
+        recv = self._sock.recv
+        pending = self._pending
+        append = pending.append
+        clock = self.clock
+        stats = self.stats
+        stopping = self._stopping
+        while True:
+            try:
+                data = recv(MAX_RECEIVE)
+            except TimeoutError:
+                if stopping.is_set():
+                    self._drain()
+                    return
+                continue
+            except OSError as exc:
+                if stopping.is_set():
+                    return
+                logger.warning("receive failed: %s", exc, extra={"event": "recv_error"})
+                time.sleep(0.01)
+                continue
+            if stopping.is_set():
+                if data:  # sent before the stop; the empty datagram is the wake-up call
+                    stats.received += 1
+                    append((clock(), data))
+                self._drain()
+                return
+            stats.received += 1
+            if len(pending) >= self.max_pending:
+                stats.dropped += 1
+                continue
+            append((clock(), data))
+
+    def _drain(self) -> None:
+        """On stop: take what the kernel still buffers, so nothing sent before the stop is lost."""
+        assert self._sock is not None
+        self._sock.setblocking(False)
+        while True:
+            try:
+                data = self._sock.recv(MAX_RECEIVE)
+            except OSError:
+                return
+            if data:  # the empty datagram is the wake-up call
+                self.stats.received += 1
+                self._pending.append((self.clock(), data))
+
+    # --- worker thread --------------------------------------------------------------
+
+    def _work(self) -> None:
+        pending = self._pending
+        popleft = pending.popleft
+        handle = self._handle
+        next_flush = time.monotonic() + self.flush_interval
+        next_report = time.monotonic() + self.report_interval
+        while True:
+            batch = 0
+            while pending and batch < WORK_BATCH:  # bounded, so flushes happen under load too
+                at, data = popleft()
+                handle(at, data)
+                batch += 1
+            now = time.monotonic()
+            if self._flush_requests:
+                requests = []
+                while self._flush_requests:
+                    requests.append(self._flush_requests.popleft())
+                while pending:  # whatever arrived before the request
+                    at, data = popleft()
+                    handle(at, data)
+                self._flush()
+                for request in requests:
+                    request.set()
+                next_flush = now + self.flush_interval
+            elif now >= next_flush:
+                self._flush()
+                next_flush = now + self.flush_interval
+            if now >= next_report:
+                self._report()
+                next_report = now + self.report_interval
+            if self._stopping.is_set() and not (self._receiver and self._receiver.is_alive()):
+                while pending:
+                    at, data = popleft()
+                    handle(at, data)
+                self._flush(final=True)
+                self._report()
+                for request in self._flush_requests:
+                    request.set()
+                return
+            if not batch:
+                time.sleep(0.001)
+
+    def _handle(self, at: float, data: bytes) -> None:
+        stats = self.stats
+        stats.handled += 1
+        try:
+            if len(data) > llpp.MAX_DATAGRAM:
+                stats.bad[llpp.TOO_LARGE] += 1
+            elif llpp.is_llpp(data):
+                try:
+                    self.aggregator.add_message(llpp.decode(data), at)
+                except llpp.DatagramError as exc:
+                    stats.bad[exc.reason] += 1
+                    return
+                stats.messages += 1
+            else:
+                metrics, errors = statsd.decode_lenient(data)
+                for error in errors:
+                    stats.bad[error.reason] += 1
+                for metric in metrics:
+                    try:
+                        self.aggregator.add_metric(metric, at)
+                    except llpp.DatagramError as exc:
+                        stats.bad[exc.reason] += 1
+                        continue
+                    stats.metrics += 1
+        except Exception:  # never stop on one datagram
+            stats.bad[INTERNAL_ERROR] += 1
+            logger.exception("unexpected error handling a datagram of %d bytes", len(data))
+
+    def _flush(self, *, final: bool = False) -> None:
+        events = self._unpublished + self.aggregator.flush(self.clock(), final=final)
+        self._unpublished = []
+        self.stats.flushes += 1
+        if not events:
+            return
+        try:
+            self.publisher.publish(events)
+        except DeliveryError as exc:
+            failed = [e for e in exc.undelivered if isinstance(e, TelemetryBucket)]
+            self._keep(failed, exc)
+        except WebsiteMonitorError as exc:
+            self._keep(events, exc)
+        else:
+            self.stats.buckets_published += len(events)
+            return
+        self.stats.buckets_published += len(events) - len(self._unpublished)
+
+    def _keep(self, events: list[TelemetryBucket], exc: WebsiteMonitorError) -> None:
+        self.stats.publish_failures += 1
+        if len(events) > MAX_UNPUBLISHED:
+            logger.error("dropping %d unpublished buckets", len(events) - MAX_UNPUBLISHED)
+            events = events[-MAX_UNPUBLISHED:]
+        self._unpublished = events
+        self.stats.unpublished = len(events)
+        logger.warning(
+            "%d buckets not published, retrying at the next flush: %s",
+            len(events),
+            exc.message,
+            extra={"event": "publish_failed"},
+        )
+
+    def _report(self) -> None:
+        self.stats.unpublished = len(self._unpublished)
+        self.on_report(self.stats)
+
+
+def describe_bad(bad: collections.Counter[str]) -> str:
+    return ", ".join(f"{reason}={count}" for reason, count in sorted(bad.items())) or "none"
+
+
+def _log_report(stats: ListenerStats) -> None:
+    logger.info(
+        "received %d datagrams (%d llpp messages, %d statsd metrics), %d dropped, "
+        "%d bad: %s; %d bucket deltas published, %d pending",
+        stats.received,
+        stats.messages,
+        stats.metrics,
+        stats.dropped,
+        stats.bad_total,
+        describe_bad(stats.bad),
+        stats.buckets_published,
+        stats.unpublished,
+        extra={"event": "listen_progress", "bad": dict(stats.bad)},
+    )
+
+
+_BIND_HINTS = {
+    errno.EADDRINUSE: "another process uses this port; stop it or choose another with --bind",
+    errno.EADDRNOTAVAIL: "bind to an address of this host, e.g. 127.0.0.1:8125",
+    errno.EACCES: "ports below 1024 need privileges; choose another with --bind",
+}
+
+
+def bind_error(address: Address, exc: OSError) -> ListenError:
+    reason = (
+        (exc.strerror or str(exc)).lower()
+        if not isinstance(exc, socket.gaierror)
+        else (f"unknown host {address[0]!r}")
+    )
+    hint = _BIND_HINTS.get(exc.errno or 0, "check --bind")
+    return ListenError(f"cannot listen on {show(address)} (udp): {reason}", hint=hint)
