@@ -35,9 +35,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from website_monitor.cli import db, flush, probe, stats
+    from website_monitor.cli import alerts, db, flush, probe, stats, tail
 
-    for module in (probe, flush, stats, db):
+    for module in (probe, flush, stats, db, tail, alerts):
         main.add_command(module.command)
 
 

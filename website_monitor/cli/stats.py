@@ -41,6 +41,14 @@ from website_monitor.store import open_store
     show_envvar=True,
     help="Also group by HTTP status.",
 )
+@click.option(
+    "--hits",
+    "hits",
+    is_flag=True,
+    envvar="WM_STATS_HITS",
+    show_envvar=True,
+    help="Access-log hits per section (from wm tail --publish) instead of probes.",
+)
 @click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
 @store_options
 @common_options
@@ -49,12 +57,15 @@ def command(
     since: str | None,
     until: str | None,
     by: str | None,
+    hits: bool,
     indent: int,
     **kwargs: Any,
 ) -> None:
     """Print p50/p95/p99 response times per URL as {"stats": [...]}.
 
-    Percentiles are PostgreSQL's percentile_cont on both backends.
+    Percentiles are PostgreSQL's percentile_cont on both backends. With
+    --hits: {"hits": [...]} with hits, 5xx error rate and response-size
+    percentiles per section.
     """
     settings = load_settings(kwargs)
     query = stats.StatsQuery(
@@ -63,6 +74,13 @@ def command(
         until=parse_time(until) if until else None,
         by=by,
     )
+    if hits:
+        from website_monitor.logs.report import hit_stats
+
+        with open_store(settings.store_url()) as repository:
+            sections = hit_stats(repository, since=query.since, until=query.until)
+        click.echo(json.dumps({"hits": sections}, indent=indent or None))
+        return
     with open_store(settings.store_url()) as repository:
         entries = stats.probe_stats(repository, query)
     click.echo(json.dumps({"stats": entries}, indent=indent or None))
