@@ -130,12 +130,11 @@ class Monitor:
             parser = self.parsers[chunk.source] = LineParser(self.options.fmt)
         elif chunk.reset:
             parser.reset()
-        parse = parser.parse
         add = self.windows.add
         wall = self.wall
         collect = self.records.append if self.collect_hits else None
         for line in chunk.lines:
-            record = parse(line)
+            record = parser.parse_line(line)
             if record is None:
                 if not line.strip() or parser.is_directive(line):
                     continue

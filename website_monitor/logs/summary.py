@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime, timezone
 from typing import Any
 
-from website_monitor.logs.formats import LogRecord, endpoint_of, section_of
+from website_monitor.logs.formats import LogRecord, path_keys
 
 TOP = 5
 
@@ -44,12 +44,10 @@ class WindowStats:
             self.users.add(record.user)
         self.hosts.add(record.remote_host)
         self.statuses[record.status // 100] += 1
-        path = record.path
+        section, endpoint = path_keys(record.path)
         sections = self.sections
-        section = section_of(path)
         sections[section] = sections.get(section, 0) + 1
         endpoints = self.endpoints
-        endpoint = endpoint_of(path)
         endpoints[endpoint] = endpoints.get(endpoint, 0) + 1
 
     def summary(self, start: float, end: float, top: int = TOP) -> WindowSummary:
