@@ -219,8 +219,22 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert out.startswith("Error: --alert-webhook 'ftp://x' is not an http(s) URL")
 
 
-def test_missing_file_with_exit_at_eof_prints_nothing(tmp_path: Path) -> None:
-    assert run("tail", str(tmp_path / "none.log"), "--exit-at-eof") == ""
+def test_missing_file_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "none.log"
+    result = CliRunner().invoke(main, ["tail", str(missing), "--exit-at-eof"])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert f"cannot read {missing} (No such file or directory); waiting for it" in result.stderr
+
+
+def test_incorrect_lines_are_rate_limited_and_counted(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    bad = [f"junk {i}" for i in range(40)]
+    log.write_text("\n".join([SMALL[0], *bad]) + "\n")
+    out = run("tail", str(log), "--from-start", "--exit-at-eof").splitlines()
+    assert out[:5] == [f"Incorrect log line format: junk {i}" for i in range(5)]
+    assert "| 40 incorrect lines" in out[6]
+    assert len(out) == 7
 
 
 def test_empty_alert_history() -> None:

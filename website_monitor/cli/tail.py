@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from website_monitor import log
 from website_monitor.cli._options import (
     common_options,
     load_settings,
@@ -24,6 +25,8 @@ from website_monitor.logs import monitor, output
 from website_monitor.logs.follower import Follower
 from website_monitor.logs.formats import FORMATS
 from website_monitor.logs.notify import Notifiers
+
+logger = log.get("tail")
 
 HITS_TOPIC = "hits"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -209,6 +212,8 @@ def command(paths: tuple[str, ...], **kwargs: Any) -> None:
             options, _Fanout(reporter, notifiers), collect_hits=hits is not None
         )
         follower = stack.enter_context(Follower(list(paths), from_start=own["from_start"]))
+        for path, reason in follower.problems():
+            logger.warning("cannot read %s (%s); waiting for it", path, reason)
         stop = stack.enter_context(stop_on_signals())
         monitor.run(
             follower,

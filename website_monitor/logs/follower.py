@@ -57,13 +57,16 @@ class _FileSource:
         self.position = 0
         self.partial = b""
         self.reset_pending = False
+        self.error: str | None = None
         self._open(from_end=not from_start)
 
     def _open(self, *, from_end: bool) -> bool:
         try:
             handle = open(self.path, "rb")  # noqa: SIM115 - kept open while following
-        except OSError:
+        except OSError as exc:
+            self.error = exc.strerror or type(exc).__name__
             return False
+        self.error = None
         stat = os.fstat(handle.fileno())
         self.file = handle
         self.identity = (stat.st_dev, stat.st_ino)
@@ -221,6 +224,14 @@ class Follower:
     @property
     def missing(self) -> list[str]:
         return [s.path for s in self.sources if isinstance(s, _FileSource) and s.file is None]
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(path, reason) for every file that cannot be opened now."""
+        return [
+            (s.path, s.error or "not open")
+            for s in self.sources
+            if isinstance(s, _FileSource) and s.file is None
+        ]
 
     def close(self) -> None:
         for source in self.sources:

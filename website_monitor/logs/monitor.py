@@ -119,6 +119,7 @@ class Monitor:
         self.collect_hits = collect_hits
         self.records: list[LogRecord] = []
         self.bad_shown = 0
+        self.bad_shown_since = -math.inf
         self.lines = 0
         self.bad = 0
         self.summaries = 0
@@ -153,6 +154,11 @@ class Monitor:
 
     def tick(self, now: float) -> None:
         """Close the windows that wall time `now` completes; report summaries and alerts."""
+        if now - self.bad_shown_since >= self.options.interval:
+            # Incorrect lines are shown at most `bad_lines_shown` per window or per interval
+            # of wall time, whichever comes first (no window closes if no line parses).
+            self.bad_shown = 0
+            self.bad_shown_since = now
         for summary in self.windows.advance(now):
             self._report(summary)
 

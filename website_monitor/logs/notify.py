@@ -1,13 +1,15 @@
 """Telling someone about an alert: a command to run, a webhook to call, the alert history.
 
-Notifications run in background threads with a timeout, so a slow receiver
-never stalls the monitor; failures are logged, never fatal.
+Notifications run in one background thread, in order (a recovery never
+overtakes its trigger), each with a timeout, so a slow receiver never stalls
+the monitor; failures are logged, never fatal.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import shlex
 import subprocess
 import threading
@@ -44,20 +46,25 @@ class Notifiers:
         self.webhook = webhook
         self.open_history = history
         self.source = source
-        self.threads: list[threading.Thread] = []
+        self._queue: queue.Queue[AlertEvent | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
         self._history: object = None
 
     def alert(self, event: AlertEvent) -> None:
         self._record(event)
-        if self.argv:
-            self._start(self._run_command, event)
-        if self.webhook:
-            self._start(self._post, event)
+        if not (self.argv or self.webhook):
+            return
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, daemon=True)
+            self._worker.start()
+        self._queue.put(event)
 
-    def _start(self, target: Callable[[AlertEvent], None], event: AlertEvent) -> None:
-        thread = threading.Thread(target=target, args=(event,), daemon=True)
-        thread.start()
-        self.threads.append(thread)
+    def _work(self) -> None:
+        while (event := self._queue.get()) is not None:
+            if self.argv:
+                self._run_command(event)
+            if self.webhook:
+                self._post(event)
 
     def payload(self, event: AlertEvent) -> dict[str, object]:
         return {**event.to_dict(), "source": self.source, "messages": event.messages}
@@ -112,10 +119,11 @@ class Notifiers:
         except WebsiteMonitorError as exc:
             logger.warning("alert not recorded in the store: %s", exc.message)
 
-    def close(self, timeout: float = TIMEOUT) -> None:
-        """Wait for notifications still running, then close the history store."""
-        for thread in self.threads:
-            thread.join(timeout)
+    def close(self, timeout: float = 3 * TIMEOUT) -> None:
+        """Wait (a bounded time) for notifications still queued, then close the history store."""
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join(timeout)
         from website_monitor.logs.store import AlertHistory
 
         if isinstance(self._history, AlertHistory):
