@@ -116,7 +116,7 @@ def test_monitor_on_log_lines_prints_exact_alert_and_recovery_lines() -> None:
         TextReporter(out.append),
     )
     # Lines arrive in batches as their second passes; the fake wall clock follows them.
-    wall = 1_000_000.0
+    wall = float(T0 + 3)  # the wall clock a little ahead of the log
     by_second: dict[int, list[str]] = {}
     for line in lines:
         by_second.setdefault(int(_ts(line)), []).append(line)

@@ -141,3 +141,13 @@ def test_hit_fields_are_made_safe_for_the_store(store_url: str) -> None:
     assert "\x00" not in hit.remote_host + hit.path
     with open_store(store_url) as repository:
         assert store_events(repository, [hit]) == 1
+
+
+def test_a_line_from_the_far_future_is_incorrect_not_a_clock_jump() -> None:
+    collect = Collect()
+    monitor = Monitor(TailOptions(), collect)
+    now = T0 + 30
+    monitor.feed(Chunk("a", [clf(T0 + 1), clf(T0 + 86_400 * 365), clf(T0 + 2)]), now=now)
+    monitor.feed(Chunk("a", [clf(T0 + 3)]), now=now)
+    monitor.finish()
+    assert [(s.hits, s.bad_lines, s.late_lines) for s in collect.summaries] == [(3, 1, 0)]

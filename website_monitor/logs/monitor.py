@@ -43,6 +43,9 @@ class TailOptions:
     top: int = 5
     #: Incorrect lines shown per window; the rest are only counted.
     bad_lines_shown: int = 5
+    #: With the log clock, a line stamped further than this ahead of the wall clock is
+    #: incorrect: one bogus future timestamp would otherwise close every window until then.
+    max_future: float = 3600.0
 
     def check(self) -> None:
         if self.fmt not in FORMATS:
@@ -133,12 +136,16 @@ class Monitor:
             parser.reset()
         add = self.windows.add
         wall = self.wall
+        future = math.inf if wall else now + self.options.max_future
         collect = self.records.append if self.collect_hits else None
         for line in chunk.lines:
             record = parser.parse_line(line)
             if record is None:
                 if not line.strip() or parser.is_directive(line):
                     continue
+                self._bad(line)
+                continue
+            if record.timestamp > future:
                 self._bad(line)
                 continue
             self.lines += 1
