@@ -223,6 +223,8 @@ def command(paths: tuple[str, ...], **kwargs: Any) -> None:
             poll_interval=poll_interval,
             publisher=hits,
         )
+    if engine.bad and not engine.lines:
+        logger.warning("%d incorrect lines and no request parsed; check --format", engine.bad)
     if hits is not None and hits.failed:
         raise DeliveryError(
             f"{hits.failed} of {hits.failed + hits.published} hits were not published",
