@@ -151,3 +151,24 @@ def test_a_line_from_the_far_future_is_incorrect_not_a_clock_jump() -> None:
     monitor.feed(Chunk("a", [clf(T0 + 3)]), now=now)
     monitor.finish()
     assert [(s.hits, s.bad_lines, s.late_lines) for s in collect.summaries] == [(3, 1, 0)]
+
+
+def test_a_new_file_is_detected_again_after_rotation() -> None:
+    collect = Collect()
+    monitor = Monitor(TailOptions(), collect)
+    now = T0 + 60
+    monitor.feed(Chunk("a", [clf(T0 + 1), clf(T0 + 2)]), now=now)
+    # Rotated: the new file is W3C, its columns in another order after a restart.
+    w3c = [
+        "#Fields: date time cs-uri-stem sc-status sc-bytes",
+        "2018-05-09 16:00:03 /shop/a 200 5",
+        "#Fields: sc-status date time cs-uri-stem",
+        "404 2018-05-09 16:00:04 /shop/b",
+    ]
+    monitor.feed(Chunk("a", w3c, reset=True), now=now)
+    monitor.feed(Chunk("a", [clf(T0 + 5)], reset=True), now=now)
+    monitor.finish()
+    [summary] = collect.summaries
+    assert (summary.hits, summary.bad_lines) == (5, 0)
+    assert summary.top_sections == [("/a", 3), ("/shop", 2)]
+    assert summary.status_classes["4xx"] == 1
