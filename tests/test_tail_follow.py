@@ -177,7 +177,7 @@ def test_wm_tail_process_counts_every_line_once_through_rotation_and_truncation(
     env = {**os.environ, "WM_DATA_DIR": str(tmp_path / "data")}
     process = subprocess.Popen(
         [sys.executable, "-m", "website_monitor", "tail", str(path), "--json",
-         "--poll-interval", "20ms", "--no-record-alerts"],
+         "--from-start", "--poll-interval", "20ms", "--no-record-alerts"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -195,7 +195,7 @@ def test_wm_tail_process_counts_every_line_once_through_rotation_and_truncation(
         written += count
 
     try:
-        time.sleep(1.5)  # started, at the end of the empty file
+        time.sleep(1.0)  # --from-start: lines written before it opened the file count too
         append(50)
         time.sleep(0.3)
         os.rename(path, tmp_path / "access.log.1")
