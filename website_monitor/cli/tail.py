@@ -178,6 +178,8 @@ def command(paths: tuple[str, ...], **kwargs: Any) -> None:
     )
     options.check()
     poll_interval = parse_duration(own["poll_interval"])
+    if poll_interval <= 0:
+        raise ConfigError("--poll-interval must be positive", hint="e.g. 250ms")
     source = own["source"] or socket.gethostname()
 
     def open_history() -> Any:
