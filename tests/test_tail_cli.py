@@ -262,3 +262,18 @@ def test_live_panel_renders_summary_and_alert() -> None:
         "High traffic generated an alert - hits = 12.50, triggered at 2018-05-09T16:00:10Z" in text
     )
     assert "ALERT since 2018-05-09T16:00:10Z" in text
+
+
+def test_unreachable_store_for_publish_is_one_error_line(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(SMALL) + "\n")
+    out = run(
+        "tail", str(log), "--from-start", "--exit-at-eof", "--publish",
+        "-d", "postgresql://postgres@127.0.0.1:1/none", code=1,
+    )  # fmt: skip
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "Error: cannot connect to PostgreSQL at postgresql://postgres@127.0.0.1:1/none"
+    )
+    assert "Traceback" not in out
