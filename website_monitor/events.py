@@ -9,6 +9,7 @@ dead-lettered instead of crashing the sink.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import math
@@ -264,6 +265,75 @@ def _optional_bool(data: dict[str, Any], name: str) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     raise DecodeError(f"field {name!r} is not true, false or null")
+
+
+MAX_PATH_LENGTH = 8192
+
+
+@dataclasses.dataclass(frozen=True)
+class Hit:
+    """One request read from an access log by `wm tail`.
+
+    `source` names where the log was read (a host name by default); it is the
+    partitioning key, so one server's hits stay in order. `user` is None for
+    `-`; `bytes` is the response size (0 for `-`).
+    """
+
+    kind: ClassVar[str] = "hit"
+
+    timestamp: datetime
+    source: str
+    remote_host: str
+    user: str | None
+    method: str
+    path: str
+    section: str
+    status: int
+    bytes: int
+    event_id: str = dataclasses.field(default_factory=new_event_id)
+    referer: str | None = None
+    user_agent: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["timestamp"] = self.timestamp.isoformat()
+        return {"kind": self.kind, "v": SCHEMA_VERSION, **data}
+
+    def key(self) -> builtins.bytes:
+        return self.source.encode("utf-8")
+
+
+def _decode_hit(data: dict[str, Any], fallback_id: str | None) -> Hit:
+    status = data.get("status")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:
+        raise DecodeError(f"field 'status' is not an HTTP status: {_short(status)}")
+    size = data.get("bytes")
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 2**63:
+        raise DecodeError(f"field 'bytes' is not a size: {_short(size)}")
+    return Hit(
+        timestamp=_timestamp(data),
+        source=_required_str(data, "source", 255),
+        remote_host=_required_str(data, "remote_host", 255),
+        user=_optional_str(data, "user", 255),
+        method=_required_str(data, "method", 64),
+        path=_required_str(data, "path", MAX_PATH_LENGTH),
+        section=_required_str(data, "section", MAX_PATH_LENGTH),
+        status=status,
+        bytes=size,
+        event_id=_event_id(data, fallback_id),
+        referer=_optional_str(data, "referer", MAX_PATH_LENGTH),
+        user_agent=_optional_str(data, "user_agent", 2048),
+    )
+
+
+def _required_str(data: dict[str, Any], name: str, limit: int) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
+        raise DecodeError(f"field {name!r} is missing or not a string of 1 to {limit} characters")
+    return value
+
+
+DECODERS["hit"] = _decode_hit
 
 
 # --- telemetry ----------------------------------------------------------------------------

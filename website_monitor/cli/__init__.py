@@ -36,6 +36,7 @@ def main() -> None:
 
 def _register() -> None:
     from website_monitor.cli import (
+        alerts,
         db,
         dlq,
         flush,
@@ -45,9 +46,10 @@ def _register() -> None:
         spool,
         stations,
         stats,
+        tail,
     )
 
-    for module in (probe, flush, stats, db, dlq, spool, listen, send, stations):
+    for module in (probe, flush, stats, db, dlq, spool, tail, alerts, listen, send, stations):
         main.add_command(module.command)
 
 

@@ -49,6 +49,14 @@ from website_monitor.telemetry.store import telemetry_document
     show_envvar=True,
     help="Print UDP telemetry buckets instead (as wm stations does).",
 )
+@click.option(
+    "--hits",
+    "hits",
+    is_flag=True,
+    envvar="WM_STATS_HITS",
+    show_envvar=True,
+    help="Access-log hits per section (from wm tail --publish) instead of probes.",
+)
 @click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
 @store_options
 @common_options
@@ -58,15 +66,20 @@ def command(
     until: str | None,
     by: str | None,
     telemetry: bool,
+    hits: bool,
     indent: int,
     **kwargs: Any,
 ) -> None:
     """Print p50/p95/p99 response times per URL as {"stats": [...]}.
 
-    Percentiles are PostgreSQL's percentile_cont on both backends.
+    Percentiles are PostgreSQL's percentile_cont on both backends. With
+    --hits: {"hits": [...]} with hits, 5xx error rate and response-size
+    percentiles per section.
     """
     if telemetry and (urls or by):
         raise click.UsageError("--telemetry takes --since/--until only, not --url or --by")
+    if telemetry and hits:
+        raise click.UsageError("--telemetry and --hits are different reports: give one")
     settings = load_settings(kwargs)
     query = stats.StatsQuery(
         urls=urls,
@@ -74,6 +87,13 @@ def command(
         until=parse_time(until) if until else None,
         by=by,
     )
+    if hits:
+        from website_monitor.logs.report import hit_stats
+
+        with open_store(settings.store_url()) as repository:
+            sections = hit_stats(repository, since=query.since, until=query.until)
+        click.echo(json.dumps({"hits": sections}, indent=indent or None))
+        return
     with open_store(settings.store_url()) as repository:
         if telemetry:
             document = telemetry_document(repository, since=query.since, until=query.until)

@@ -28,7 +28,7 @@ __all__ = [
 #: inserted (idempotent on event_id). Modules in EVENT_MODULES register themselves here.
 EVENT_WRITERS: dict[str, Callable[[Repository, Sequence[Event]], int]] = {}
 #: Feature modules that own the tables of further event kinds.
-EVENT_MODULES: tuple[str, ...] = ("website_monitor.telemetry.store",)
+EVENT_MODULES: tuple[str, ...] = ("website_monitor.logs.store", "website_monitor.telemetry.store")
 
 
 def store_events(

@@ -1,0 +1,34 @@
+"""`wm alerts`: the history of high-traffic alerts raised by `wm tail`, as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.logs.store import list_alerts
+from website_monitor.store import open_store
+
+
+@click.command("alerts")
+@click.option(
+    "--source",
+    envvar="WM_ALERTS_SOURCE",
+    show_envvar=True,
+    help="Only alerts of this source (wm tail --source).",
+)
+@click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
+@store_options
+@common_options
+def command(source: str | None, indent: int, **kwargs: Any) -> None:
+    """Print past and ongoing incidents as {"alerts": [...]}: start, end, peak.
+
+    `ended_at` is null while an alert is active; `peak` is the highest average
+    hits per second seen during the incident.
+    """
+    settings = load_settings(kwargs)
+    with open_store(settings.store_url()) as repository:
+        incidents = list_alerts(repository, source=source)
+    click.echo(json.dumps({"alerts": incidents}, indent=indent or None))

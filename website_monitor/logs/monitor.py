@@ -1,0 +1,257 @@
+"""The access-log monitor: lines in; summaries, alerts and hits out.
+
+`Monitor` is driven by its caller with explicit times (`feed`, `tick`,
+`finish`), so it is deterministic under test; `run` is the loop `wm tail`
+uses: poll the follower, feed, tick, publish hits in batches, sleep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Protocol
+
+from website_monitor import log
+from website_monitor.errors import ConfigError, DeliveryError
+from website_monitor.events import Event, Hit
+from website_monitor.logs.alerts import AlertEvent, HighTrafficAlert
+from website_monitor.logs.follower import Chunk, Follower
+from website_monitor.logs.formats import FORMATS, LineParser, LogRecord, section_of
+from website_monitor.logs.summary import WindowSummary
+from website_monitor.logs.windows import Windows
+
+logger = log.get("tail")
+
+CLOCKS = ("log", "wall")
+
+
+@dataclasses.dataclass(frozen=True)
+class TailOptions:
+    """How `wm tail` reads and judges traffic. Durations in seconds."""
+
+    fmt: str = "auto"
+    interval: float = 10.0
+    lateness: float = 5.0
+    alert_window: float = 120.0
+    threshold: float = 10.0
+    hysteresis: float = 0.1
+    clock: str = "log"
+    top: int = 5
+    #: Incorrect lines shown per window; the rest are only counted.
+    bad_lines_shown: int = 5
+    #: With the log clock, a line stamped further than this ahead of the wall clock is
+    #: incorrect: one bogus future timestamp would otherwise close every window until then.
+    max_future: float = 3600.0
+
+    def check(self) -> None:
+        if self.fmt not in FORMATS:
+            raise ConfigError(f"unknown log format {self.fmt!r}", hint="use " + "|".join(FORMATS))
+        if self.clock not in CLOCKS:
+            raise ConfigError(f"unknown clock {self.clock!r}", hint="use log or wall")
+        for name in ("interval", "alert_window", "threshold"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive")
+        if not (math.isfinite(self.lateness) and self.lateness >= 0):
+            raise ConfigError("--lateness must not be negative")
+        if not 0 <= self.hysteresis < 1:
+            raise ConfigError("--hysteresis must be at least 0 and below 1", hint="e.g. 0.1")
+        if self.top < 1:
+            raise ConfigError("--top must be at least 1")
+
+
+class Reporter(Protocol):
+    """Where the monitor's output goes."""
+
+    def summary(self, summary: WindowSummary) -> None: ...
+
+    def alert(self, event: AlertEvent) -> None: ...
+
+    def bad_line(self, line: str) -> None: ...
+
+
+MAX_FIELD = 2048
+
+
+def _clean(text: str, limit: int = MAX_FIELD) -> str:
+    """Fit for any store: no NUL, bounded length."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    return text[:limit]
+
+
+def hit_from_record(record: LogRecord, source: str) -> Hit:
+    path = _clean(record.path, 8192)
+    return Hit(
+        timestamp=datetime.fromtimestamp(record.timestamp, timezone.utc),
+        source=_clean(source, 255) or "-",
+        remote_host=_clean(record.remote_host, 255) or "-",
+        user=_clean(record.user, 255) if record.user else None,
+        method=_clean(record.method, 64) or "-",
+        path=path or "-",
+        section=section_of(path) or "-",
+        status=record.status,
+        bytes=min(record.bytes, 2**63 - 1),
+        referer=_clean(record.referer, 8192) if record.referer is not None else None,
+        user_agent=_clean(record.user_agent) if record.user_agent is not None else None,
+    )
+
+
+class Monitor:
+    """Parses lines per source, windows them, summarises, alerts, and collects hits."""
+
+    def __init__(
+        self, options: TailOptions, reporter: Reporter, *, collect_hits: bool = False
+    ) -> None:
+        options.check()
+        self.options = options
+        self.reporter = reporter
+        self.wall = options.clock == "wall"
+        self.windows = Windows(
+            options.interval,
+            0.0 if self.wall else options.lateness,
+            max_empty_run=math.ceil(options.alert_window / options.interval) + 1,
+            top=options.top,
+        )
+        self.alert = HighTrafficAlert(options.threshold, options.alert_window, options.hysteresis)
+        self.parsers: dict[str, LineParser] = {}
+        self.collect_hits = collect_hits
+        self.records: list[LogRecord] = []
+        self.bad_shown = 0
+        self.bad_shown_since = -math.inf
+        self.lines = 0
+        self.bad = 0
+        self.summaries = 0
+
+    def feed(self, chunk: Chunk, now: float) -> None:
+        """Lines of one source that arrived at wall time `now`."""
+        parser = self.parsers.get(chunk.source)
+        if parser is None:
+            parser = self.parsers[chunk.source] = LineParser(self.options.fmt)
+        elif chunk.reset:
+            parser.reset()
+        add = self.windows.add
+        wall = self.wall
+        future = math.inf if wall else now + self.options.max_future
+        collect = self.records.append if self.collect_hits else None
+        for line in chunk.lines:
+            record = parser.parse_line(line)
+            if record is None:
+                if not line.strip() or parser.is_directive(line):
+                    continue
+                self._bad(line)
+                continue
+            if record.timestamp > future:
+                self._bad(line)
+                continue
+            self.lines += 1
+            if add(record, now if wall else record.timestamp, now) and collect is not None:
+                collect(record)
+
+    def _bad(self, line: str) -> None:
+        self.bad += 1
+        self.windows.add_bad()
+        if self.bad_shown < self.options.bad_lines_shown:
+            self.bad_shown += 1
+            self.reporter.bad_line(line[:1000])
+
+    def tick(self, now: float) -> None:
+        """Close the windows that wall time `now` completes; report summaries and alerts."""
+        if now - self.bad_shown_since >= self.options.interval:
+            # Incorrect lines are shown at most `bad_lines_shown` per window or per interval
+            # of wall time, whichever comes first (no window closes if no line parses).
+            self.bad_shown = 0
+            self.bad_shown_since = now
+        for summary in self.windows.advance(now):
+            self._report(summary)
+
+    def finish(self) -> None:
+        """End of input: report every window that saw traffic."""
+        for summary in self.windows.close_all():
+            self._report(summary)
+
+    def _report(self, summary: WindowSummary) -> None:
+        self.summaries += 1
+        self.bad_shown = 0
+        self.reporter.summary(summary)
+        event = self.alert.observe(summary.end, summary.hits)
+        if event is not None:
+            self.reporter.alert(event)
+
+    def take_records(self) -> list[LogRecord]:
+        records, self.records = self.records, []
+        return records
+
+
+class Publisher(Protocol):
+    def publish(self, events: Sequence[Event]) -> int: ...
+
+
+class HitPublisher:
+    """Sends hits in batches; a failed batch is logged and counted, never fatal."""
+
+    def __init__(self, publisher: Publisher, source: str, batch_size: int = 1000) -> None:
+        self.publisher = publisher
+        self.source = source
+        self.batch_size = batch_size
+        self.published = 0
+        self.failed = 0
+
+    def publish(self, records: list[LogRecord]) -> None:
+        for start in range(0, len(records), self.batch_size):
+            chunk = records[start : start + self.batch_size]
+            batch = [hit_from_record(record, self.source) for record in chunk]
+            try:
+                self.published += self.publisher.publish(batch)
+            except DeliveryError as exc:
+                self.failed += len(exc.undelivered) or len(batch)
+                self.published += len(batch) - (len(exc.undelivered) or len(batch))
+                logger.error("%s", exc.message)
+
+
+def run(
+    follower: Follower,
+    monitor: Monitor,
+    stop: threading.Event,
+    *,
+    exit_at_eof: bool = False,
+    poll_interval: float = 0.25,
+    publisher: HitPublisher | None = None,
+    publish_every: float = 1.0,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Follow until `stop` is set, standard input ends, or (with `exit_at_eof`) all is read.
+
+    At the end, unterminated last lines are read and every window that saw
+    traffic is reported, so processing a file with `exit_at_eof` reports all of it.
+    """
+    last_publish = clock()
+    only_streams = bool(follower.sources) and not any(
+        source.path != "-" for source in follower.sources
+    )
+    while not stop.is_set():
+        chunks = follower.poll()
+        now = clock()
+        for chunk in chunks:
+            monitor.feed(chunk, now)
+        monitor.tick(now)
+        if publisher is not None and (
+            len(monitor.records) >= publisher.batch_size or now - last_publish >= publish_every
+        ):
+            publisher.publish(monitor.take_records())
+            last_publish = now
+        idle = not any(chunk.lines for chunk in chunks)
+        if idle and follower.streams_done and (exit_at_eof or only_streams):
+            break
+        if idle:
+            stop.wait(poll_interval)
+    now = clock()
+    for chunk in follower.poll(final=True):
+        monitor.feed(chunk, now)
+    monitor.finish()
+    if publisher is not None:
+        publisher.publish(monitor.take_records())
