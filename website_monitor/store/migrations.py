@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from website_monitor import rollups
+
 
 @dataclasses.dataclass(frozen=True)
 class Migration:
@@ -93,6 +95,12 @@ MIGRATIONS: list[Migration] = [
                 UNIQUE (topic, partition, "offset")
             )""",
         ),
+    ),
+    Migration(
+        4,
+        "latency rollups (hour and day summaries and histograms), filled from url_probes",
+        postgres=rollups.schema_statements("postgresql"),
+        sqlite=rollups.schema_statements("sqlite"),
     ),
 ]
 
