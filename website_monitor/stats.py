@@ -5,7 +5,7 @@ Two sources answer the same question:
 * exact: PostgreSQL's `percentile_cont` (linear interpolation between closest
   ranks) over the raw rows; SQLite gets the same function as a registered
   aggregate;
-* rollups (see `website_monitor.rollups`): hour and day histograms merged in
+* rollups (see `website_monitor.rollups`): week, day and hour histograms merged in
   SQL, plus the raw rows of partial hours at the edges of the range; p50, p95
   and p99 are within 0.5 % (relative) of the exact values, counts, errors and
   availability are exact.

@@ -76,7 +76,7 @@ def command(
 
     Percentiles are PostgreSQL's percentile_cont on both backends when the
     range holds at most 100,000 probes (or with --exact); beyond that they come
-    from the hour/day rollups, within 0.5 % of the exact values.
+    from the week/day/hour rollups, within 0.5 % of the exact values.
     """
     settings = load_settings(kwargs)
     query = stats.StatsQuery(

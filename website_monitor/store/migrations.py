@@ -98,7 +98,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         4,
-        "latency rollups (hour and day summaries and histograms), filled from url_probes",
+        "latency rollups (hour, day and week summaries and histograms), from url_probes",
         postgres=rollups.schema_statements("postgresql"),
         sqlite=rollups.schema_statements("sqlite"),
     ),
