@@ -215,6 +215,11 @@ def run(rows: int, batch: int) -> list[Result]:
     return results
 
 
+def run_size(size: str) -> list[Result]:
+    """What `python -m bench --size SIZE` runs."""
+    return run(SIZES[size], 500)
+
+
 def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="small")

@@ -170,6 +170,11 @@ def run(count: int, concurrencies: list[int], sample: int) -> list[Result]:
     return results
 
 
+def run_size(size: str) -> list[Result]:
+    """What `python -m bench --size SIZE` runs."""
+    return run(1000, [10, RECOMMENDED_CONCURRENCY, 100], 200)
+
+
 def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=["small", "large"], default="small")
