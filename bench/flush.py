@@ -29,7 +29,7 @@ from website_monitor import config
 from website_monitor.events import ProbeResult
 from website_monitor.store import open_store
 from website_monitor.store.base import PROBE_COLUMNS, probe_row
-from website_monitor.store.postgres import PostgresRepository, _copy_text
+from website_monitor.store.postgres import _STAGING, PostgresRepository, _copy_text
 from website_monitor.transport.kafka import KafkaPublisher, open_consumer
 from website_monitor.transport.sink import Sink, split_batch
 
@@ -76,6 +76,26 @@ def store_write(repository: PostgresRepository, probes: list[ProbeResult], batch
     with Timer() as timer:
         for i in range(0, len(probes), batch):
             repository.write(probes[i : i + batch])
+    return timer.elapsed
+
+
+def plain_write(repository: PostgresRepository, probes: list[ProbeResult], batch: int) -> float:
+    """The write path without rollups (as before them): COPY to staging, INSERT ON CONFLICT."""
+    columns = ", ".join(PROBE_COLUMNS)
+    with Timer() as timer:
+        for i in range(0, len(probes), batch):
+            with repository.transaction() as cursor:
+                cursor.execute(_STAGING)
+                buffer = io.StringIO()
+                for probe in probes[i : i + batch]:
+                    buffer.write("\t".join(_copy_text(v) for v in probe_row(probe)))
+                    buffer.write("\n")
+                buffer.seek(0)
+                cursor.copy_expert(f"COPY wm_probes_staging ({columns}) FROM STDIN", buffer)
+                cursor.execute(
+                    f"INSERT INTO url_probes ({columns}) SELECT {columns} FROM wm_probes_staging"
+                    " ON CONFLICT (event_id) DO NOTHING"
+                )
     return timer.elapsed
 
 
@@ -169,6 +189,9 @@ def run(rows: int, batch: int) -> list[Result]:
         write_s = store_write(repository, probes, batch)
         assert repository.count_probes() == rows
         reset(repository)
+        plain_s = plain_write(repository, probes, batch)
+        assert repository.count_probes() == rows
+        reset(repository)
         log(f"flush: raw COPY {rows / copy_s:,.0f} rows/s, store write {rows / write_s:,.0f}")
         with services.kafka_broker() as bootstrap:
             topic = f"bench-{uuid.uuid4().hex[:8]}"
@@ -210,6 +233,18 @@ def run(rows: int, batch: int) -> list[Result]:
                 "rows/s",
                 "raw COPY of the same rows",
                 copy_rate,
+            )
+        )
+        results.append(
+            Result(
+                "flush/plain",
+                f"store write without rollups (COPY + insert only, batch {batch})",
+                rows / plain_s,
+                "rows/s",
+                "raw COPY of the same rows",
+                copy_rate,
+                note="what the rollups cost: one summary and one histogram upsert per level"
+                " (hour, day, week) for each stored probe, in the same transaction",
             )
         )
     return results
