@@ -316,3 +316,33 @@ def test_cli_small_store_prints_exact_percentiles(store_url: str) -> None:
     assert rebuilt["url_probes"] == 3
     assert rebuilt["rollup_summary"] == len(rollups.LEVELS)  # one period of each level
     assert json.loads(run("db", "status", "-d", store_url))["version"] >= 4
+
+
+def test_flush_redelivered_through_kafka_counts_once(
+    kafka_bootstrap: str, topic: str, pg_url: str
+) -> None:
+    """A second consumer group re-reads every message: rows and rollups stay as they were."""
+    from website_monitor import config
+    from website_monitor.transport.kafka import KafkaPublisher
+
+    probes = generate(300, seed=21)
+    settings = config.resolve({"bootstrap_servers": kafka_bootstrap}, env={})
+    publisher = KafkaPublisher(settings, topic)
+    try:
+        publisher.publish(probes)
+    finally:
+        publisher.close()
+    flush = (
+        "flush", "--drain", "-b", kafka_bootstrap, "-t", topic, "-d", pg_url,
+        "--session-timeout-ms", "6000", "--idle-timeout", "1s",
+    )  # fmt: skip
+    run(*flush, "-c", f"first-{topic}")
+    with open_store(pg_url) as repository:
+        first = snapshot(repository)
+        assert repository.count_probes() == len(probes)
+    run(*flush, "-c", f"second-{topic}")
+    with open_store(pg_url) as repository:
+        assert repository.count_probes() == len(probes)
+        assert snapshot(repository) == first
+        exact = stats.probe_stats(repository, stats.StatsQuery(source="exact"))
+        assert_close(exact, stats.probe_stats(repository, stats.StatsQuery(source="rollups")))
