@@ -334,7 +334,7 @@ def test_flush_redelivered_through_kafka_counts_once(
         publisher.close()
     flush = (
         "flush", "--drain", "-b", kafka_bootstrap, "-t", topic, "-d", pg_url,
-        "--session-timeout-ms", "6000", "--idle-timeout", "1s",
+        "--session-timeout-ms", "6000", "--idle-timeout", "3s",
     )  # fmt: skip
     run(*flush, "-c", f"first-{topic}")
     with open_store(pg_url) as repository:
