@@ -44,6 +44,19 @@ def status(**kwargs: Any) -> None:
     click.echo(json.dumps(_as_json(current, redact(settings.store_url())), indent=2))
 
 
+@command.command("rebuild-rollups")
+@store_options
+@common_options
+def rebuild_rollups(**kwargs: Any) -> None:
+    """Recompute the latency rollups from the raw probe rows."""
+    from website_monitor.rollups import rebuild
+
+    settings = load_settings(kwargs)
+    with open_store(settings.store_url()) as repository:
+        counts = rebuild(repository)
+    click.echo(json.dumps({"store": redact(settings.store_url()), **counts}, indent=2))
+
+
 def _as_json(status: SchemaStatus, store: str) -> dict[str, Any]:
     return {
         "store": store,

@@ -40,7 +40,25 @@ from website_monitor.telemetry.store import telemetry_document
     type=click.Choice(stats.GROUPINGS),
     envvar="WM_STATS_BY",
     show_envvar=True,
-    help="Also group by HTTP status.",
+    help="Also group by HTTP status, or per hour / day (UTC) as a time series.",
+)
+@click.option(
+    "--exact",
+    "source",
+    flag_value="exact",
+    help="Exact percentile_cont over the raw rows, however many.",
+)
+@click.option(
+    "--rollups",
+    "source",
+    flag_value="rollups",
+    help="Answer from the rollups (within 0.5 %), however few rows.",
+)
+@click.option(
+    "--phases",
+    is_flag=True,
+    default=False,
+    help="Also dns/connect/tls/ttfb percentiles (exact, from the raw rows).",
 )
 @click.option(
     "--telemetry",
@@ -67,14 +85,19 @@ def command(
     by: str | None,
     telemetry: bool,
     hits: bool,
+    source: str | None,
+    phases: bool,
     indent: int,
     **kwargs: Any,
 ) -> None:
     """Print p50/p95/p99 response times per URL as {"stats": [...]}.
 
-    Percentiles are PostgreSQL's percentile_cont on both backends. With
-    --hits: {"hits": [...]} with hits, 5xx error rate and response-size
-    percentiles per section.
+    Percentiles are PostgreSQL's percentile_cont on both backends when the
+    range holds at most 100,000 probes (or with --exact); beyond that they come
+    from the week/day/hour rollups, within 0.5 % of the exact values.
+
+    With --hits: {"hits": [...]} with hits, 5xx error rate and response-size
+    percentiles per section; with --telemetry: UDP telemetry buckets.
     """
     if telemetry and (urls or by):
         raise click.UsageError("--telemetry takes --since/--until only, not --url or --by")
@@ -86,6 +109,8 @@ def command(
         since=parse_time(since) if since else None,
         until=parse_time(until) if until else None,
         by=by,
+        source=source or "auto",
+        phases=phases,
     )
     if hits:
         from website_monitor.logs.report import hit_stats

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from website_monitor import rollups
+
 
 @dataclasses.dataclass(frozen=True)
 class Migration:
@@ -219,6 +221,12 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS telemetry_buckets_start"
             " ON telemetry_buckets (bucket_start)",
         ),
+    ),
+    Migration(
+        4,
+        "latency rollups (hour, day and week summaries and histograms), from url_probes",
+        postgres=rollups.schema_statements("postgresql"),
+        sqlite=rollups.schema_statements("sqlite"),
     ),
 ]
 

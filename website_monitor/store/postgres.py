@@ -12,6 +12,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
+from website_monitor import rollups
 from website_monitor.config import redact
 from website_monitor.errors import StoreError, StoreUnavailable
 from website_monitor.events import ProbeResult
@@ -24,6 +25,11 @@ _MIGRATION_LOCK = 0x776D_7363  # "wmsc"
 
 _STAGING = """CREATE TEMP TABLE IF NOT EXISTS wm_probes_staging
     (LIKE url_probes INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"""
+
+
+_COLUMNS = ", ".join(PROBE_COLUMNS)
+#: Insert the staged rows and add the inserted ones to the rollups.
+_WRITE = rollups.pg_write_sql(_COLUMNS)
 
 
 def _copy_text(value: Any) -> str:
@@ -114,8 +120,12 @@ class PostgresRepository(Repository):
         return SchemaStatus(self.backend, current, LATEST_VERSION, applied)
 
     def write(self, probes: Sequence[ProbeResult], dead_letters: Sequence[DeadLetter] = ()) -> int:
+        """COPY the batch into a staging table, then insert it and update the rollups.
+
+        One statement inserts the new rows (ON CONFLICT DO NOTHING) and adds
+        exactly those rows to the rollups, so a redelivered batch changes nothing.
+        """
         inserted = 0
-        columns = ", ".join(PROBE_COLUMNS)
         with self.transaction() as cursor:
             if probes:
                 cursor.execute(_STAGING)
@@ -124,12 +134,10 @@ class PostgresRepository(Repository):
                     buffer.write("\t".join(_copy_text(v) for v in probe_row(probe)))
                     buffer.write("\n")
                 buffer.seek(0)
-                cursor.copy_expert(f"COPY wm_probes_staging ({columns}) FROM STDIN", buffer)
-                cursor.execute(
-                    f"INSERT INTO url_probes ({columns}) SELECT {columns} FROM wm_probes_staging"
-                    " ON CONFLICT (event_id) DO NOTHING"
-                )
-                inserted = cursor.rowcount
+                cursor.copy_expert(f"COPY wm_probes_staging ({_COLUMNS}) FROM STDIN", buffer)
+                cursor.execute(_WRITE)
+                row = cursor.fetchone()
+                inserted = int(row[0]) if row else 0
             if dead_letters:
                 psycopg2.extras.execute_values(
                     cursor,

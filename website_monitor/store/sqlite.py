@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from website_monitor import rollups
 from website_monitor.errors import StoreError, StoreUnavailable
 from website_monitor.events import ProbeResult
 from website_monitor.store._sql import percentile_cont
@@ -74,6 +76,9 @@ class SQLiteRepository(Repository):
             ) from None
         self.conn.row_factory = sqlite3.Row
         self.conn.create_aggregate("percentile_cont", 2, _PercentileCont)  # type: ignore[arg-type]
+        self.conn.create_function(
+            rollups.SQLITE_BUCKET_FUNCTION, 1, rollups.sqlite_bucket, deterministic=True
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -120,17 +125,38 @@ class SQLiteRepository(Repository):
         return SchemaStatus(self.backend, current, LATEST_VERSION, applied)
 
     def write(self, probes: Sequence[ProbeResult], dead_letters: Sequence[DeadLetter] = ()) -> int:
+        """Insert the batch and add the rows actually inserted to the rollups, in one transaction.
+
+        total_changes tells, row by row, whether ON CONFLICT skipped it.
+        """
         columns = ", ".join(PROBE_COLUMNS)
         marks = ", ".join("?" for _ in PROBE_COLUMNS)
+        sql = (
+            f"INSERT INTO url_probes ({columns}) VALUES ({marks}) ON CONFLICT (event_id) DO NOTHING"
+        )
         try:
             with self.transaction() as cursor:
-                before = self.conn.total_changes
-                cursor.executemany(
-                    f"INSERT INTO url_probes ({columns}) VALUES ({marks})"
-                    " ON CONFLICT (event_id) DO NOTHING",
-                    [tuple(_adapt(v) for v in probe_row(p)) for p in probes],
-                )
-                inserted = self.conn.total_changes - before
+                new: list[ProbeResult] = []
+                for probe in probes:
+                    before = self.conn.total_changes
+                    cursor.execute(sql, tuple(_adapt(v) for v in probe_row(probe)))
+                    if self.conn.total_changes != before:
+                        new.append(probe)
+                inserted = len(new)
+                if new:
+                    summary, latency = rollups.aggregate(
+                        (
+                            p.url,
+                            p.http_status_code,
+                            math.floor(p.timestamp.timestamp()),
+                            p.response_time_ms,
+                            p.error,
+                            p.ok,
+                        )
+                        for p in new
+                    )
+                    cursor.executemany(rollups.SQLITE_SUMMARY_UPSERT, summary)
+                    cursor.executemany(rollups.SQLITE_LATENCY_UPSERT, latency)
                 cursor.executemany(
                     'INSERT INTO dead_letters (topic, partition, "offset", key, value, reason)'
                     " VALUES (?, ?, ?, ?, ?, ?)"

@@ -1,0 +1,104 @@
+"""Shared pieces of the benchmarks: results, a table, scratch databases."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+# The test services (broker, HTTP server, PostgreSQL helpers) live in tests/services.py.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests import services  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("WM_BENCH_DB_URL", services.pg_admin_url())
+
+
+@dataclasses.dataclass
+class Result:
+    """One measured figure and the baseline it is compared to, measured in the same run."""
+
+    bench: str
+    measured: str
+    value: float
+    unit: str
+    baseline: str
+    baseline_value: float
+    target: float | None = None  # minimum ratio value / baseline_value
+    higher_is_better: bool = True
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        if self.higher_is_better:
+            return self.value / self.baseline_value if self.baseline_value else float("inf")
+        return self.baseline_value / self.value if self.value else float("inf")
+
+    @property
+    def met(self) -> str:
+        if self.target is None:
+            return ""
+        return "yes" if self.ratio >= self.target else "NO"
+
+
+def fmt(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| bench | measured | value | baseline (same run) | baseline value | ratio | target"
+        " | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        ratio = f"{r.ratio:.2f}x" if r.higher_is_better else f"{r.ratio:.1f}x faster"
+        target = "" if r.target is None else f">= {r.target:g}x"
+        lines.append(
+            f"| {r.bench} | {r.measured} | {fmt(r.value)} {r.unit} | {r.baseline} |"
+            f" {fmt(r.baseline_value)} {r.unit} | {ratio} | {target} | {r.met} |"
+        )
+    notes = [f"- {r.bench}: {r.note}" for r in results if r.note]
+    return "\n".join(lines + (["", *notes] if notes else []))
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database for one bench, dropped afterwards."""
+    import psycopg2
+
+    name = f"wm_bench_{prefix}_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield services.with_database(PG_ADMIN_URL, name)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+class Timer:
+    def __enter__(self) -> Timer:
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.elapsed = time.perf_counter() - self.started
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,270 @@
+"""Flush: N probe messages in Kafka -> the real sink -> PostgreSQL, against a raw COPY.
+
+Figures (rows/s):
+* flush: `website_monitor.transport.sink.Sink` with the consumer `wm flush` opens
+  (decode, one transaction per batch with rollups, offset commit), timed from the
+  first batch to the last stored one (the consumer group join is not counted);
+* store write: `PostgresRepository.write` alone on the same decoded rows, in
+  batches of the same size (the part of the flush this project controls);
+* baseline: a raw COPY of the same rows (text format, psycopg2) into the same
+  table with the same indexes, no staging, no conflict check, no rollups.
+
+Usage: python -m bench.flush [--rows N] [--batch-size B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import random
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bench._common import Result, Timer, log, scratch_database, services, table
+from website_monitor import config
+from website_monitor.events import ProbeResult
+from website_monitor.store import open_store
+from website_monitor.store.base import PROBE_COLUMNS, probe_row
+from website_monitor.store.postgres import _STAGING, PostgresRepository, _copy_text
+from website_monitor.transport.kafka import KafkaPublisher, open_consumer
+from website_monitor.transport.sink import Sink, split_batch
+
+SIZES = {"small": 50_000, "large": 200_000}
+
+
+def generate(count: int, urls: int = 200, seed: int = 1) -> list[ProbeResult]:
+    """`urls` URLs probed every 30 s, ending now, lognormal latencies, 2 % errors."""
+    rng = random.Random(seed)
+    now = datetime.now(timezone.utc)
+    rounds = math.ceil(count / urls)
+    start = now - timedelta(seconds=30 * rounds)
+    probes = []
+    for i in range(count):
+        timestamp = start + timedelta(seconds=30 * (i // urls) + rng.random())
+        url = f"https://site-{i % urls}.example/health"
+        if rng.random() < 0.02:
+            probes.append(ProbeResult(url, timestamp, None, None, error="timeout"))
+        else:
+            value = round(rng.lognormvariate(math.log(120), 0.5), 3)
+            probes.append(ProbeResult(url, timestamp, 200, value, ttfb_ms=round(value * 0.7, 3)))
+    return probes
+
+
+def reset(repository: PostgresRepository) -> None:
+    repository.execute("TRUNCATE url_probes, rollup_summary, rollup_latency")
+
+
+def raw_copy(repository: PostgresRepository, probes: list[ProbeResult]) -> float:
+    """Seconds for COPY of the rows (text built from the same tuples) into url_probes."""
+    columns = ", ".join(PROBE_COLUMNS)
+    rows = [probe_row(p) for p in probes]
+    with Timer() as timer, repository.transaction() as cursor:
+        buffer = io.StringIO()
+        for row in rows:
+            buffer.write("\t".join(_copy_text(v) for v in row))
+            buffer.write("\n")
+        buffer.seek(0)
+        cursor.copy_expert(f"COPY url_probes ({columns}) FROM STDIN", buffer)
+    return timer.elapsed
+
+
+def store_write(repository: PostgresRepository, probes: list[ProbeResult], batch: int) -> float:
+    with Timer() as timer:
+        for i in range(0, len(probes), batch):
+            repository.write(probes[i : i + batch])
+    return timer.elapsed
+
+
+def plain_write(repository: PostgresRepository, probes: list[ProbeResult], batch: int) -> float:
+    """The write path without rollups (as before them): COPY to staging, INSERT ON CONFLICT."""
+    columns = ", ".join(PROBE_COLUMNS)
+    with Timer() as timer:
+        for i in range(0, len(probes), batch):
+            with repository.transaction() as cursor:
+                cursor.execute(_STAGING)
+                buffer = io.StringIO()
+                for probe in probes[i : i + batch]:
+                    buffer.write("\t".join(_copy_text(v) for v in probe_row(probe)))
+                    buffer.write("\n")
+                buffer.seek(0)
+                cursor.copy_expert(f"COPY wm_probes_staging ({columns}) FROM STDIN", buffer)
+                cursor.execute(
+                    f"INSERT INTO url_probes ({columns}) SELECT {columns} FROM wm_probes_staging"
+                    " ON CONFLICT (event_id) DO NOTHING"
+                )
+    return timer.elapsed
+
+
+def flush(bootstrap: str, db_url: str, topic: str, count: int, batch: int) -> float:
+    """Seconds the sink took from its first batch to the last row stored."""
+    settings = config.resolve(
+        {
+            "bootstrap_servers": bootstrap,
+            "topic": topic,
+            "consumer_group_id": f"bench-{topic}",
+            "batch_size": batch,
+        },
+        env={},
+    )
+    repository = open_store(db_url)
+    consumer = open_consumer(settings, topic, session_timeout_ms=6000)
+    marks: dict[str, float] = {}
+    stop = threading.Event()
+    try:
+        sink = Sink(consumer, repository, batch_size=batch, on_progress=lambda s: None)
+        process = sink.process
+
+        def timed(polled: dict[Any, list[Any]], stop_event: threading.Event) -> None:
+            marks.setdefault("first", time.perf_counter())
+            process(polled, stop_event)
+            marks["last"] = time.perf_counter()
+            if sink.stats.consumed >= count:
+                stop.set()
+
+        sink.process = timed  # type: ignore[method-assign]
+        stats = sink.run(stop, drain=True, idle_timeout=5.0)
+    finally:
+        consumer.close(autocommit=False)
+        repository.close()
+    if stats.stored != count:
+        raise RuntimeError(f"flush stored {stats.stored} of {count} messages")
+    return marks["last"] - marks["first"]
+
+
+def consume_only(bootstrap: str, topic: str, count: int, batch: int) -> float:
+    """Seconds to poll and decode every message (no store): the sink's ceiling."""
+    settings = config.resolve(
+        {
+            "bootstrap_servers": bootstrap,
+            "consumer_group_id": f"bench-decode-{topic}",
+            "batch_size": batch,
+        },
+        env={},
+    )
+    consumer = open_consumer(settings, topic, session_timeout_ms=6000)
+    seen = 0
+    first = None
+    try:
+        while seen < count:
+            polled = consumer.poll(timeout_ms=500, max_records=batch)
+            if polled and first is None:
+                first = time.perf_counter()
+            records = [record for part in polled.values() for record in part]
+            events, dead = split_batch(records)
+            assert not dead
+            seen += len(events)
+            if polled:
+                consumer.commit()
+        assert first is not None
+        return time.perf_counter() - first
+    finally:
+        consumer.close(autocommit=False)
+
+
+def produce(bootstrap: str, topic: str, probes: list[ProbeResult]) -> None:
+    settings = config.resolve({"bootstrap_servers": bootstrap}, env={})
+    from website_monitor.transport.kafka import ensure_topic
+
+    ensure_topic(settings, topic)
+    publisher = KafkaPublisher(settings, topic)
+    try:
+        for i in range(0, len(probes), 20_000):
+            publisher.publish(probes[i : i + 20_000])
+    finally:
+        publisher.close()
+
+
+def run(rows: int, batch: int) -> list[Result]:
+    probes = generate(rows)
+    results = []
+    with scratch_database("flush") as db_url, open_store(db_url) as repository:
+        assert isinstance(repository, PostgresRepository)
+        copy_s = raw_copy(repository, probes)
+        assert repository.count_probes() == rows
+        reset(repository)
+        write_s = store_write(repository, probes, batch)
+        assert repository.count_probes() == rows
+        reset(repository)
+        plain_s = plain_write(repository, probes, batch)
+        assert repository.count_probes() == rows
+        reset(repository)
+        log(f"flush: raw COPY {rows / copy_s:,.0f} rows/s, store write {rows / write_s:,.0f}")
+        with services.kafka_broker() as bootstrap:
+            topic = f"bench-{uuid.uuid4().hex[:8]}"
+            log(f"flush: producing {rows:,} messages")
+            produce(bootstrap, topic, probes)
+            log("flush: flushing")
+            flush_s = flush(bootstrap, db_url, topic, rows, batch)
+            decode_s = consume_only(bootstrap, topic, rows, batch)
+        assert repository.count_probes() == rows
+        copy_rate = rows / copy_s
+        results.append(
+            Result(
+                "flush",
+                f"wm flush (Sink, Kafka -> PostgreSQL, batch {batch}, {rows:,} rows)",
+                rows / flush_s,
+                "rows/s",
+                "raw COPY of the same rows",
+                copy_rate,
+                target=0.5,
+                note="the sink is serial: poll + decode, then the store write, then the commit;"
+                " the rows below give each part's rate on the same rows",
+            )
+        )
+        results.append(
+            Result(
+                "flush/decode",
+                f"Kafka poll + decode alone (kafka-python, batch {batch}, no store)",
+                rows / decode_s,
+                "rows/s",
+                "raw COPY of the same rows",
+                copy_rate,
+            )
+        )
+        results.append(
+            Result(
+                "flush/write",
+                f"store write alone (COPY + insert + rollups, batch {batch})",
+                rows / write_s,
+                "rows/s",
+                "raw COPY of the same rows",
+                copy_rate,
+            )
+        )
+        results.append(
+            Result(
+                "flush/plain",
+                f"store write without rollups (COPY + insert only, batch {batch})",
+                rows / plain_s,
+                "rows/s",
+                "raw COPY of the same rows",
+                copy_rate,
+                note="what the rollups cost: one summary and one histogram upsert per level"
+                " (hour, day, week) for each stored probe, in the same transaction",
+            )
+        )
+    return results
+
+
+def run_size(size: str) -> list[Result]:
+    """What `python -m bench --size SIZE` runs."""
+    return run(SIZES[size], 500)
+
+
+def main(argv: list[str] | None = None) -> list[Result]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--rows", type=int)
+    parser.add_argument("--batch-size", type=int, default=500)
+    args = parser.parse_args(argv)
+    results = run(args.rows or SIZES[args.size], args.batch_size)
+    print(table(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()

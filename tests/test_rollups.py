@@ -1,0 +1,348 @@
+"""Rollups against the exact answer, on both backends, with generated data."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from website_monitor import rollups, stats
+from website_monitor.cli import main
+from website_monitor.events import ProbeResult
+from website_monitor.store import Repository, open_store
+
+T0 = datetime(2026, 11, 2, 0, 0, tzinfo=timezone.utc)
+URLS = ("https://a.example/", "https://b.example/slow", "https://c.example/")
+
+
+def generate(
+    count: int, seed: int, start: datetime = T0, step_s: float = 41.7
+) -> list[ProbeResult]:
+    """Probes of three URLs with different latency shapes, some errors and 5xx."""
+    rng = random.Random(seed)
+    probes = []
+    for i in range(count):
+        url = URLS[i % len(URLS)]
+        timestamp = start + timedelta(seconds=i * step_s + rng.random())
+        if rng.random() < 0.03:
+            probes.append(
+                ProbeResult(url, timestamp, None, None, error="timeout", error_detail="timed out")
+            )
+            continue
+        if url.endswith("slow"):
+            value = rng.lognormvariate(math.log(800), 0.9)
+        elif url.startswith("https://a"):
+            value = rng.choice([rng.gauss(40, 4), rng.gauss(250, 30)])
+        else:
+            value = rng.expovariate(1 / 120)
+        status = 503 if rng.random() < 0.05 else 200
+        probes.append(
+            ProbeResult(
+                url,
+                timestamp,
+                status,
+                round(max(value, 0.0), 3),
+                ttfb_ms=round(max(value, 0.0) * 0.8, 3),
+                dns_ms=round(rng.uniform(0.5, 3), 3) if i % 7 == 0 else None,
+            )
+        )
+    return probes
+
+
+def write_all(repository: Repository, probes: list[ProbeResult], batch: int = 700) -> int:
+    return sum(repository.write(probes[i : i + batch]) for i in range(0, len(probes), batch))
+
+
+def snapshot(repository: Repository) -> dict[str, list[tuple[Any, ...]]]:
+    summary = repository.query(
+        "SELECT width, period_start, url, status, probes, errors, ok, timed, sum_ms,"
+        " min_ms, max_ms FROM rollup_summary ORDER BY width, period_start, url, status"
+    )
+    latency = repository.query(
+        "SELECT width, period_start, url, status, bucket, count FROM rollup_latency"
+        " ORDER BY width, period_start, url, status, bucket"
+    )
+    return {
+        # sums of floats depend on the order they were added in
+        "summary": [
+            tuple(round(v, 6) if isinstance(v, float) else v for v in row.values())
+            for row in summary
+        ],
+        "latency": [tuple(row.values()) for row in latency],
+    }
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Repository]:
+    with open_store(store_url) as repository:
+        yield repository
+
+
+def assert_close(exact: list[dict[str, Any]], approx: list[dict[str, Any]]) -> float:
+    """Same entries, same counts; percentiles within 1 %. Returns the worst relative error."""
+    assert [e["url"] for e in exact] == [a["url"] for a in approx]
+    worst = 0.0
+    for e, a in zip(exact, approx, strict=True):
+        percentiles = ("p50_ms", "p95_ms", "p99_ms")
+        assert {k: v for k, v in e.items() if k not in percentiles} == {
+            k: v for k, v in a.items() if k not in percentiles
+        }
+        for name in percentiles:
+            if e[name] is None:
+                assert a[name] is None
+                continue
+            error = abs(a[name] - e[name]) / e[name] if e[name] else abs(a[name])
+            worst = max(worst, error)
+    assert worst <= 0.01, worst
+    return worst
+
+
+# --- the sketch ---------------------------------------------------------------------------
+
+
+@given(st.floats(min_value=1e-4, max_value=1e8, allow_nan=False))
+def test_bucket_representative_is_within_the_accuracy(value: float) -> None:
+    represented = rollups.bucket_value(rollups.bucket_index(value))
+    assert abs(represented - value) / value <= rollups.ACCURACY * (1 + 1e-9)
+
+
+def test_zero_has_its_own_bucket() -> None:
+    assert rollups.bucket_value(rollups.bucket_index(0.0)) == 0.0
+
+
+@given(
+    st.lists(st.floats(min_value=0.01, max_value=1e6), min_size=1, max_size=300),
+    st.sampled_from([0.0, 0.5, 0.95, 0.99, 1.0]),
+)
+def test_histogram_percentile_is_within_the_accuracy(values: list[float], fraction: float) -> None:
+    from website_monitor.store._sql import percentile_cont
+
+    counts: dict[int, int] = {}
+    for value in values:
+        counts[rollups.bucket_index(value)] = counts.get(rollups.bucket_index(value), 0) + 1
+    estimate = rollups.percentile(sorted(counts.items()), fraction, min(values), max(values))
+    exact = percentile_cont(values, fraction)
+    assert exact is not None
+    assert abs(estimate - exact) <= rollups.ACCURACY * exact * (1 + 1e-9)
+
+
+@given(
+    st.one_of(st.none(), st.integers(0, 10 * 86_400)),
+    st.one_of(st.none(), st.integers(0, 10 * 86_400)),
+)
+def test_plan_covers_the_range_once_with_whole_periods(lo: int | None, hi: int | None) -> None:
+    segments = rollups.plan(lo, hi, list(rollups.LEVELS.values()))
+    if lo is not None and hi is not None and lo >= hi:
+        assert segments == []
+        return
+    assert segments[0][0] == lo and segments[-1][1] == hi
+    for (_, end, _), (start, _, _) in itertools.pairwise(segments):
+        assert end == start
+    raw = 0.0
+    for start, end, width in segments:
+        if width is not None:
+            assert start is None or start % width == 0
+            assert end is None or end % width == 0
+        else:
+            assert start is not None and end is not None
+            raw += end - start
+    assert raw < 2 * 3600  # raw rows only for the partial hours at the edges
+
+
+# --- against the exact answer, both backends ----------------------------------------------
+
+
+def test_rollups_agree_with_exact_percentiles(store: Repository) -> None:
+    probes = generate(9000, seed=7)
+    assert write_all(store, probes) == len(probes)
+    ranges = [
+        (None, None),
+        # unaligned edges: raw rows, hours and days are all needed
+        (T0 + timedelta(hours=5, minutes=17, seconds=3), T0 + timedelta(days=3, minutes=41)),
+        (T0 + timedelta(minutes=10), T0 + timedelta(minutes=50)),  # inside one hour
+    ]
+    for since, until in ranges:
+        for by in (None, "status", "hour", "day"):
+            query = stats.StatsQuery(since=since, until=until, by=by)
+            exact = stats.probe_stats(store, _with(query, source="exact"))
+            approx = stats.probe_stats(store, _with(query, source="rollups"))
+            assert exact, (since, until, by)
+            assert_close(exact, approx)
+    filtered = stats.StatsQuery(urls=[URLS[1]], since=T0 + timedelta(hours=30))
+    approx = stats.probe_stats(store, _with(filtered, source="rollups"))
+    assert [e["url"] for e in approx] == [URLS[1]]
+    assert_close(stats.probe_stats(store, _with(filtered, source="exact")), approx)
+
+
+def _with(query: stats.StatsQuery, **changes: Any) -> stats.StatsQuery:
+    import dataclasses
+
+    return dataclasses.replace(query, **changes)
+
+
+def test_time_series_shapes(store: Repository) -> None:
+    probes = generate(600, seed=3, step_s=30.0)  # five hours
+    write_all(store, probes)
+    for source in ("exact", "rollups"):
+        hourly = stats.probe_stats(store, stats.StatsQuery(by="hour", source=source))
+        assert len(hourly) == 3 * 5
+        assert {e["period"] for e in hourly} == {
+            (T0 + timedelta(hours=h)).isoformat() for h in range(5)
+        }
+        first = [e for e in hourly if e["url"] == URLS[0]]
+        assert [e["period"] for e in first] == sorted(e["period"] for e in first)
+        assert sum(e["probes"] for e in hourly) == len(probes)
+        daily = stats.probe_stats(store, stats.StatsQuery(by="day", source=source))
+        assert [(e["url"], e["period"]) for e in daily] == [(u, T0.isoformat()) for u in URLS]
+        assert set(daily[0]) == {
+            "url",
+            "period",
+            "probes",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "errors",
+            "availability",
+        }
+
+
+def test_auto_reads_rollups_only_beyond_the_limit(store: Repository) -> None:
+    write_all(store, generate(900, seed=5))
+    small = stats.StatsQuery()
+    assert stats.choose_source(store, small) == "exact"
+    assert stats.choose_source(store, _with(small, exact_limit=500)) == "rollups"
+    assert stats.estimate_probes(store, small) == 900
+    later = T0 + timedelta(days=2)
+    assert stats.estimate_probes(store, _with(small, since=later)) == 0
+
+
+def test_phases_from_raw_rows_with_either_source(store: Repository) -> None:
+    probes = generate(300, seed=11)
+    write_all(store, probes)
+    exact = stats.probe_stats(store, stats.StatsQuery(phases=True, source="exact"))
+    approx = stats.probe_stats(store, stats.StatsQuery(phases=True, source="rollups"))
+    assert [e["phases"] for e in exact] == [e["phases"] for e in approx]
+    ttfb = sorted(p.ttfb_ms for p in probes if p.url == URLS[0] and p.ttfb_ms is not None)
+    from website_monitor.store._sql import percentile_cont
+
+    assert exact[0]["phases"]["ttfb"]["p50_ms"] == round(percentile_cont(ttfb, 0.5) or 0, 3)
+    assert set(exact[0]["phases"]) == {"dns", "connect", "tls", "ttfb"}
+    assert exact[0]["phases"]["connect"]["p99_ms"] is None
+
+
+# --- idempotency and rebuild --------------------------------------------------------------
+
+
+def test_redelivery_does_not_change_rollups(store: Repository) -> None:
+    probes = generate(1500, seed=1)
+    first, second = probes[:1000], probes[1000:]
+    assert store.write(first) == 1000
+    before = snapshot(store)
+    assert store.write(first) == 0
+    assert store.write(first[200:600]) == 0
+    assert snapshot(store) == before
+    # a batch half redelivered, half new: only the new half is counted
+    assert store.write(first[500:] + second) == len(second)
+    after = snapshot(store)
+    rollups.rebuild(store)
+    assert snapshot(store) == after
+    total = store.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 3600")
+    assert int(total[0]["n"]) == len(probes)
+
+
+def test_duplicates_within_one_batch_count_once(store: Repository) -> None:
+    probes = generate(50, seed=2)
+    assert store.write(probes + probes[:10]) == 50
+    total = store.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
+    assert int(total[0]["n"]) == 50
+
+
+def test_rebuild_equals_incremental(store: Repository) -> None:
+    write_all(store, generate(4000, seed=9), batch=333)
+    incremental = snapshot(store)
+    assert incremental["latency"] and incremental["summary"]
+    counts = rollups.rebuild(store)
+    assert counts["url_probes"] == 4000
+    assert counts["rollup_summary"] == len(incremental["summary"])
+    assert snapshot(store) == incremental
+
+
+def test_rebuild_covers_rows_written_without_rollups(store: Repository) -> None:
+    write_all(store, generate(600, seed=4))
+    expected = snapshot(store)
+    store.execute("DELETE FROM rollup_latency")
+    store.execute("DELETE FROM rollup_summary")
+    assert snapshot(store) != expected
+    rollups.rebuild(store)
+    assert snapshot(store) == expected
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_small_store_prints_exact_percentiles(store_url: str) -> None:
+    with open_store(store_url) as repository:
+        repository.write(
+            [
+                ProbeResult("https://example.org", T0 + timedelta(seconds=i), 200, ms)
+                for i, ms in enumerate((1000.0, 2000.0, 3000.0))
+            ]
+        )
+    for extra in ((), ("--exact",)):
+        entry = json.loads(run("stats", "-d", store_url, *extra))["stats"][0]
+        assert (entry["p50_ms"], entry["p95_ms"], entry["p99_ms"]) == (2000.0, 2900.0, 2980.0)
+        assert entry["probes"] == 3 and entry["availability"] == 1.0
+    approx = json.loads(run("stats", "-d", store_url, "--rollups"))["stats"][0]
+    assert abs(approx["p95_ms"] - 2900.0) / 2900.0 <= 0.01
+    hourly = json.loads(run("stats", "-d", store_url, "--by", "hour", "--phases"))["stats"]
+    assert hourly[0]["period"] == T0.isoformat()
+    assert "ttfb" in hourly[0]["phases"]
+    rebuilt = json.loads(run("db", "rebuild-rollups", "-d", store_url))
+    assert rebuilt["url_probes"] == 3
+    assert rebuilt["rollup_summary"] == len(rollups.LEVELS)  # one period of each level
+    assert json.loads(run("db", "status", "-d", store_url))["version"] >= 4
+
+
+def test_flush_redelivered_through_kafka_counts_once(
+    kafka_bootstrap: str, topic: str, pg_url: str
+) -> None:
+    """A second consumer group re-reads every message: rows and rollups stay as they were."""
+    from website_monitor import config
+    from website_monitor.transport.kafka import KafkaPublisher
+
+    probes = generate(300, seed=21)
+    settings = config.resolve({"bootstrap_servers": kafka_bootstrap}, env={})
+    publisher = KafkaPublisher(settings, topic)
+    try:
+        publisher.publish(probes)
+    finally:
+        publisher.close()
+    flush = (
+        "flush", "--drain", "-b", kafka_bootstrap, "-t", topic, "-d", pg_url,
+        "--session-timeout-ms", "6000", "--idle-timeout", "3s",
+    )  # fmt: skip
+    run(*flush, "-c", f"first-{topic}")
+    with open_store(pg_url) as repository:
+        first = snapshot(repository)
+        assert repository.count_probes() == len(probes)
+    run(*flush, "-c", f"second-{topic}")
+    with open_store(pg_url) as repository:
+        assert repository.count_probes() == len(probes)
+        assert snapshot(repository) == first
+        exact = stats.probe_stats(repository, stats.StatsQuery(source="exact"))
+        assert_close(exact, stats.probe_stats(repository, stats.StatsQuery(source="rollups")))
