@@ -35,9 +35,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from website_monitor.cli import db, dlq, flush, probe, spool, stats
+    from website_monitor.cli import db, dlq, flush, probe, serve, spool, stats
 
-    for module in (probe, flush, stats, db, dlq, spool):
+    for module in (probe, flush, stats, db, dlq, spool, serve):
         main.add_command(module.command)
 
 
