@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import click
@@ -50,9 +51,14 @@ def command(bind: str, token: str | None, poll_interval: float, **kwargs: Any) -
     sock = listen(bind)
     try:
         with open_store(settings.store_url()) as repository:
+            stopping = threading.Event()
+            app = create_app(
+                repository, token=token or None, poll_interval=poll_interval, stopping=stopping
+            )
             server = WebServer(
-                create_app(repository, token=token or None, poll_interval=poll_interval),
+                app,
                 sock,
+                stopping=stopping,
                 log_level="warning" if settings.log_level.lower() == "info" else settings.log_level,
             )
             if not is_loopback(host) and not token:

@@ -169,6 +169,7 @@ async def live_events(request: Request) -> Response:
     streams: Sequence[LiveStream] = state.streams
     store: StoreAccess = state.store
     interval: float = state.poll_interval
+    stopping: threading.Event = state.stopping
     given = decode_cursor(request.headers.get("last-event-id") or request.query_params.get("after"))
     cursors: dict[str, int] = {}
     for stream in streams:
@@ -182,7 +183,7 @@ async def live_events(request: Request) -> Response:
         yield _sse("hello", {"cursor": encode_cursor(cursors)}, encode_cursor(cursors))
         idle = 0.0
         failing = False
-        while True:
+        while not stopping.is_set():
             sent = False
             try:
                 for stream in streams:
@@ -203,7 +204,10 @@ async def live_events(request: Request) -> Response:
             if idle >= 15.0:
                 idle = 0.0
                 yield ": keep-alive\n\n"
-            await asyncio.sleep(interval)
+            for _ in range(max(1, round(interval / 0.1))):
+                if stopping.is_set():
+                    break
+                await asyncio.sleep(min(interval, 0.1))
 
     return StreamingResponse(
         generate(),
@@ -366,8 +370,12 @@ def create_app(
     token: str | None = None,
     poll_interval: float = 1.0,
     sections: Sequence[Section] = SECTIONS,
+    stopping: threading.Event | None = None,
 ) -> ASGIApp:
-    """The ASGI app over an open repository (the caller closes it)."""
+    """The ASGI app over an open repository (the caller closes it).
+
+    Live event streams end once `stopping` is set (pass the server's, see `WebServer`).
+    """
     routes: list[Route | Mount] = [
         Route("/", page),
         Route("/api/sections", get_sections),
@@ -390,6 +398,7 @@ def create_app(
     app.state.sections = tuple(sections)
     app.state.streams = tuple(stream for s in sections for stream in s.streams)
     app.state.poll_interval = poll_interval
+    app.state.stopping = stopping or threading.Event()
     app.state.registry = metrics.registry_for(
         repository, [source for s in sections for source in s.metrics]
     )

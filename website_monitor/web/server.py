@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import logging
+import signal
 import socket
 import threading
+from collections.abc import Iterator
+from types import FrameType
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -82,11 +86,56 @@ def address_of(sock: socket.socket) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class WebServer:
-    """uvicorn over an already bound socket; `run()` blocks, `start()` uses a thread."""
+class _Uvicorn(uvicorn.Server):
+    """uvicorn that tells the app it is stopping and exits 0 on SIGTERM or Ctrl-C.
 
-    def __init__(self, app: ASGIApp, sock: socket.socket, *, log_level: str = "warning") -> None:
+    (uvicorn itself re-raises the signal after a graceful shutdown, so the
+    process would end by the signal instead of with the exit code 0 `wm` uses.)
+    """
+
+    def __init__(self, config: uvicorn.Config, stopping: threading.Event) -> None:
+        super().__init__(config)
+        self.stopping = stopping
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.stopping.set()
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class WebServer:
+    """uvicorn over an already bound socket; `run()` blocks, `start()` uses a thread.
+
+    `stopping` is set when the server starts to shut down: long-lived responses
+    (the live event stream) watch it and end, so shutdown is quick and clean.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        sock: socket.socket,
+        *,
+        stopping: threading.Event | None = None,
+        log_level: str = "warning",
+    ) -> None:
         self.sock = sock
+        self.stopping = stopping or threading.Event()
         self.config = uvicorn.Config(
             app,
             log_level=log_level,
@@ -95,7 +144,7 @@ class WebServer:
             # Live-event streams never end on their own: cut them short on shutdown.
             timeout_graceful_shutdown=2,
         )
-        self.server = uvicorn.Server(self.config)
+        self.server = _Uvicorn(self.config, self.stopping)
         self._thread: threading.Thread | None = None
 
     @property
@@ -117,6 +166,7 @@ class WebServer:
         asyncio.run(self.server.serve(sockets=[self.sock]))
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout)
