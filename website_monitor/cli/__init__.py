@@ -35,9 +35,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from website_monitor.cli import db, dlq, flush, probe, serve, spool, stats
+    from website_monitor.cli import db, dlq, flush, probe, serve, spool, stats, top
 
-    for module in (probe, flush, stats, db, dlq, spool, serve):
+    for module in (probe, flush, stats, db, dlq, spool, serve, top):
         main.add_command(module.command)
 
 

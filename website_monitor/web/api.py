@@ -169,6 +169,16 @@ def probes_after(repository: Repository, after: int, limit: int = 500) -> list[d
     return [_probe(row) for row in rows]
 
 
+def newest_probes(repository: Repository, limit: int = 10) -> list[dict[str, Any]]:
+    """The last rows stored, newest first."""
+    rows = repository.query(
+        f"SELECT {', '.join(PROBE_FIELDS)} FROM url_probes"
+        f" ORDER BY id DESC LIMIT {repository.placeholder}",
+        [limit],
+    )
+    return [_probe(row) for row in rows]
+
+
 def latest_per_url(repository: Repository) -> list[dict[str, Any]]:
     """The newest result of each URL (by timestamp, then id), ordered by URL."""
     rows = repository.query(
