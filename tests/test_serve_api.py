@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -19,13 +20,15 @@ from click.testing import CliRunner
 from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.services import free_port
+from tests.services import TCPProxy, free_port
 from tests.webserver import URLS, Served, sample_probes, serving, wait_until_answering, write
 from website_monitor.cli import main
 from website_monitor.events import ProbeResult
 from website_monitor.store import DeadLetter, open_store
 from website_monitor.store._sql import percentile_cont
+from website_monitor.web.app import decode_cursor, encode_cursor
 from website_monitor.web.metrics import DURATION_BUCKETS, PHASE_COLUMNS
+from website_monitor.web.server import ServeError, is_loopback, parse_bind
 
 PROBES = sample_probes()
 
@@ -331,3 +334,43 @@ def test_bad_bind_address(sqlite_url: str) -> None:
     result = CliRunner().invoke(main, ["serve", "-d", sqlite_url, "--bind", "localhost"])
     assert result.exit_code == 1
     assert "Error: invalid bind address 'localhost' (hint: use HOST:PORT" in result.output
+
+
+def test_store_outage_answers_503_and_recovers(pg_url: str) -> None:
+    write(pg_url, PROBES)
+    parts = urlsplit(pg_url)
+    proxy = TCPProxy(parts.port or 5432)
+    through_proxy = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    try:
+        with (
+            serving(through_proxy) as served,
+            served.get("/api/events", stream=True) as stream,
+        ):
+            events = EventReader(stream)
+            events.until("hello", 5)
+            proxy.cut()
+            down = served.get("/api/stats")
+            assert down.status_code == 503
+            assert down.json()["error"].startswith("Error: ")
+            assert "PostgreSQL" in down.json()["error"]
+            assert "(hint: " in down.json()["error"]
+            assert events.until("store", 5)["data"]["ok"] is False  # type: ignore[index]
+            proxy.restore()
+            wait_until_answering(served.base)
+            assert events.until("store", 5)["data"] == {"ok": True}
+            assert served.get("/api/stats").json() == cli_stats(pg_url)
+    finally:
+        proxy.close()
+
+
+def test_bind_addresses_and_cursors() -> None:
+    assert parse_bind("127.0.0.1:8080") == ("127.0.0.1", 8080)
+    assert parse_bind("[::1]:9") == ("::1", 9)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1")
+    for bad in ("8080", "host:", "host:99999", ":80"):
+        with pytest.raises(ServeError):
+            parse_bind(bad)
+    cursors = {"probe": 41, "dead_letter": 0}
+    assert decode_cursor(encode_cursor(cursors)) == cursors
+    assert decode_cursor("garbage,probe:x,probe:7") == {"probe": 7}
