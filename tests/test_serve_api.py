@@ -237,8 +237,19 @@ def test_events_push_a_new_row(served: Served) -> None:
     with served.get(
         "/api/events", stream=True, headers={"Last-Event-ID": str(event["id"])}
     ) as response:
-        resumed = EventReader(response).until("probe", 5)
-    assert resumed["data"]["url"] == missed.url  # type: ignore[index]
+        events = EventReader(response)
+        resumed = events.until("probe", 5)
+        assert resumed["data"]["url"] == missed.url  # type: ignore[index]
+        # Dead letters have their own stream on the same connection.
+        with open_store(served.store_url) as repository:
+            repository.write([], [DeadLetter("probes", 3, 99, b"\xff", "value is not valid UTF-8")])
+        letter = events.until("dead_letter", 5)["data"]
+    assert isinstance(letter, dict)
+    assert (letter["partition"], letter["offset"], letter["reason"]) == (
+        3,
+        99,
+        "value is not valid UTF-8",
+    )
 
 
 def test_token_is_required_on_the_api(sqlite_url: str) -> None:

@@ -186,3 +186,29 @@ def test_dashboard_shows_the_numbers_and_updates_live(browser: Any, sqlite_url: 
         ]
         assert errors == []
         assert requests.get(served.base + "/static/vendor/uplot/LICENSE", timeout=5).ok
+
+
+def test_dashboard_asks_for_the_token(browser: Any, sqlite_url: str) -> None:
+    write(sqlite_url, sample_probes())
+    with serving(sqlite_url, token="page-token", poll_interval=0.3) as served:
+        browser.get(served.base + "/")
+        form = browser.find_element("id", "token-form")
+        wait_for(form.is_displayed, 10, "the token form")
+        assert "needs a token" in browser.find_element("id", "error").text
+        browser.find_element("id", "token").send_keys("page-token")
+        form.submit()
+        wait_for(lambda: len(plotted(browser)) == len(URLS), 10, "the charts after the token")
+        wait_for(
+            lambda: browser.find_element("id", "live-status").get_attribute("data-state") == "live",
+            10,
+            "the live stream with the token",
+        )
+        fresh = ProbeResult("https://epsilon.example/", datetime.now(timezone.utc), 200, 5.5)
+        write(sqlite_url, [fresh])
+        wait_for(
+            lambda: browser.find_elements(
+                "css selector", f'#live-results tr[data-url="{fresh.url}"]'
+            ),
+            5,
+            "the new result through the token-protected stream",
+        )
