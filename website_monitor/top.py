@@ -81,7 +81,9 @@ def _age(then: str | None, now: datetime) -> str:
         return f"{max(seconds, 0)}s ago"
     if seconds < 7200:
         return f"{seconds // 60}m ago"
-    return f"{seconds // 3600}h ago"
+    if seconds < 172800:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
 
 
 def _window(seconds: float) -> str:
@@ -167,20 +169,29 @@ def cbreak(stream: IO[str]) -> Iterator[int | None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def _wait_for_key(fd: int | None, timeout: float, stop: threading.Event) -> str | None:
-    """A key pressed within `timeout`, or None; returns early once `stop` is set."""
-    if fd is None:
-        stop.wait(timeout)
+class _Keys:
+    """Keys from a terminal in cbreak mode; without one (or at end of input) only waits."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+
+    def wait(self, timeout: float, stop: threading.Event) -> str | None:
+        """A key pressed within `timeout`, or None; returns early once `stop` is set."""
+        remaining = timeout
+        while remaining > 0 and not stop.is_set():
+            step = min(0.1, remaining)
+            if self.fd is None:
+                stop.wait(step)
+            else:
+                ready, _, _ = select.select([self.fd], [], [], step)
+                if ready:
+                    data = os.read(self.fd, 32)
+                    if not data:  # end of input: keep refreshing, stop reading
+                        self.fd = None
+                        continue
+                    return data.decode("utf-8", "replace")
+            remaining -= step
         return None
-    deadline = timeout
-    step = 0.1
-    while deadline > 0 and not stop.is_set():
-        ready, _, _ = select.select([fd], [], [], min(step, deadline))
-        if ready:
-            data = os.read(fd, 32)
-            return data.decode("utf-8", "replace") if data else None
-        deadline -= step
-    return None
 
 
 def run(
@@ -197,6 +208,7 @@ def run(
     console = console or Console()
     keys = keys if keys is not None else sys.stdin
     with cbreak(keys) as fd, Live(console=console, screen=True, auto_refresh=False) as live:
+        pressed = _Keys(fd)
         last: Snapshot | None = None
         while not stop.is_set():
             error = None
@@ -209,6 +221,6 @@ def run(
                 live.update(render(last, error), refresh=True)
             elif error:
                 live.update(Text(error, style="bold red"), refresh=True)
-            key = _wait_for_key(fd, refresh, stop)
+            key = pressed.wait(refresh, stop)
             if key and key.strip().lower().startswith("q"):
                 return
