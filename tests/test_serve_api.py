@@ -30,12 +30,16 @@ from website_monitor.web.app import decode_cursor, encode_cursor
 from website_monitor.web.metrics import DURATION_BUCKETS, PHASE_COLUMNS
 from website_monitor.web.server import ServeError, is_loopback, parse_bind
 
-PROBES = sample_probes()
+
+@pytest.fixture
+def probes() -> list[ProbeResult]:
+    """Sample results of the last ten minutes, made when the test starts."""
+    return sample_probes()
 
 
 @pytest.fixture
-def served(store_url: str) -> Iterator[Served]:
-    write(store_url, PROBES)
+def served(store_url: str, probes: list[ProbeResult]) -> Iterator[Served]:
+    write(store_url, probes)
     with serving(store_url) as server:
         yield server
 
@@ -85,25 +89,27 @@ def _expected_series(probes: list[ProbeResult], bucket: int) -> dict[str, list[d
 
 
 @pytest.mark.parametrize("bucket", [60, 180])
-def test_series_has_percentiles_and_availability_per_bucket(served: Served, bucket: int) -> None:
+def test_series_has_percentiles_and_availability_per_bucket(
+    served: Served, bucket: int, probes: list[ProbeResult]
+) -> None:
     body = served.get("/api/probes/series", params={"bucket": f"{bucket}s"}).json()
     assert body["bucket_seconds"] == bucket
-    expected = _expected_series(PROBES, bucket)
+    expected = _expected_series(probes, bucket)
     assert [s["url"] for s in body["series"]] == sorted(expected)
     for entry in body["series"]:
         assert entry["points"] == expected[entry["url"]]
 
 
-def test_series_filters_and_picks_a_bucket(served: Served) -> None:
+def test_series_filters_and_picks_a_bucket(served: Served, probes: list[ProbeResult]) -> None:
     body = served.get("/api/probes/series", params={"url": URLS[0], "since": "4m"}).json()
     assert [s["url"] for s in body["series"]] == [URLS[0]]
     cutoff = datetime.now(timezone.utc) - timedelta(minutes=4)
-    recent = [p for p in PROBES if p.url == URLS[0] and p.timestamp >= cutoff]
+    recent = [p for p in probes if p.url == URLS[0] and p.timestamp >= cutoff]
     assert sum(p["probes"] for p in body["series"][0]["points"]) == len(recent)
     assert body["bucket_seconds"] == 10  # four minutes of data: 10 s buckets stay under 360 points
 
 
-def test_metrics(served: Served) -> None:
+def test_metrics(served: Served, probes: list[ProbeResult]) -> None:
     with open_store(served.store_url) as repository:
         repository.write(
             [], [DeadLetter("probes", 0, n, b"not json", "value is not valid JSON") for n in (7, 8)]
@@ -114,7 +120,7 @@ def test_metrics(served: Served) -> None:
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
 
     latest = {
-        url: max((p for p in PROBES if p.url == url), key=lambda p: p.timestamp) for url in URLS
+        url: max((p for p in probes if p.url == url), key=lambda p: p.timestamp) for url in URLS
     }
     success = {s.labels["url"]: s.value for s in families["wm_probe_success"].samples}
     assert success == {url: 1.0 if p.ok else 0.0 for url, p in latest.items()}
@@ -123,7 +129,7 @@ def test_metrics(served: Served) -> None:
     samples = families["wm_probe_duration_seconds"].samples
     for url in URLS:
         for phase, column in PHASE_COLUMNS:
-            values = [getattr(p, column) for p in PROBES if p.url == url]
+            values = [getattr(p, column) for p in probes if p.url == url]
             values = [v for v in values if v is not None]
             mine = [
                 s for s in samples if s.labels.get("url") == url and s.labels.get("phase") == phase
@@ -146,7 +152,7 @@ def test_metrics(served: Served) -> None:
     assert families["wm_dead_letters"].samples[0].value == 2
     assert families["wm_schema_pending_migrations"].samples[0].value == 0
     stored = {s.labels["url"]: s.value for s in families["wm_probes"].samples}
-    assert stored == {url: sum(p.url == url for p in PROBES) for url in URLS}
+    assert stored == {url: sum(p.url == url for p in probes) for url in URLS}
 
 
 def test_openapi_is_valid_and_covers_the_routes(served: Served) -> None:
@@ -165,14 +171,14 @@ def test_openapi_is_valid_and_covers_the_routes(served: Served) -> None:
         assert served.get(path, stream=True).status_code == 200
 
 
-def test_store_status_and_latest(served: Served) -> None:
+def test_store_status_and_latest(served: Served, probes: list[ProbeResult]) -> None:
     store = served.get("/api/store").json()
-    assert store["probes"] == len(PROBES)
+    assert store["probes"] == len(probes)
     assert store["schema"]["pending"] == 0
     latest = served.get("/api/probes/latest").json()["latest"]
     assert [p["url"] for p in latest] == sorted(URLS)
     for entry in latest:
-        newest = max((p for p in PROBES if p.url == entry["url"]), key=lambda p: p.timestamp)
+        newest = max((p for p in probes if p.url == entry["url"]), key=lambda p: p.timestamp)
         assert entry["http_status_code"] == newest.http_status_code
         assert entry["response_time_ms"] == newest.response_time_ms
         assert datetime.fromisoformat(entry["timestamp"]) == newest.timestamp
@@ -252,8 +258,8 @@ def test_events_push_a_new_row(served: Served) -> None:
     )
 
 
-def test_token_is_required_on_the_api(sqlite_url: str) -> None:
-    write(sqlite_url, PROBES)
+def test_token_is_required_on_the_api(sqlite_url: str, probes: list[ProbeResult]) -> None:
+    write(sqlite_url, probes)
     with serving(sqlite_url, token="s3cret-token") as served:
         for path in ("/api/stats", "/api/probes/series", "/api/events", "/metrics"):
             anonymous = requests.get(served.base + path, timeout=5)
@@ -277,8 +283,8 @@ def test_token_is_required_on_the_api(sqlite_url: str) -> None:
         assert document["security"] == [{"bearer": []}]
 
 
-def test_errors_are_json_error_lines(sqlite_url: str) -> None:
-    write(sqlite_url, PROBES)
+def test_errors_are_json_error_lines(sqlite_url: str, probes: list[ProbeResult]) -> None:
+    write(sqlite_url, probes)
     with serving(sqlite_url) as served:
         bad = served.get("/api/stats", params={"since": "yesterday-ish"})
         assert bad.status_code == 400
@@ -305,8 +311,8 @@ def _wm(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     )
 
 
-def test_wm_serve_runs_until_sigterm(sqlite_url: str) -> None:
-    write(sqlite_url, PROBES)
+def test_wm_serve_runs_until_sigterm(sqlite_url: str, probes: list[ProbeResult]) -> None:
+    write(sqlite_url, probes)
     port = free_port()
     process = _wm("serve", "-d", sqlite_url, env={"WM_SERVE_BIND": f"127.0.0.1:{port}"})
     try:
@@ -347,8 +353,8 @@ def test_bad_bind_address(sqlite_url: str) -> None:
     assert "Error: invalid bind address 'localhost' (hint: use HOST:PORT" in result.output
 
 
-def test_store_outage_answers_503_and_recovers(pg_url: str) -> None:
-    write(pg_url, PROBES)
+def test_store_outage_answers_503_and_recovers(pg_url: str, probes: list[ProbeResult]) -> None:
+    write(pg_url, probes)
     parts = urlsplit(pg_url)
     proxy = TCPProxy(parts.port or 5432)
     through_proxy = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
