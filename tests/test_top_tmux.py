@@ -67,6 +67,7 @@ def test_top_shows_the_store_refreshes_and_quits_on_q(
     probes = sample_probes()
     write(sqlite_url, probes)
     exit_file = tmp_path / "exit-code"
+    stty_file = tmp_path / "stty-after"
     # The pane's own size (120x30), not a COLUMNS/LINES the test run may have inherited.
     wm_top = [sys.executable, "-m", "website_monitor", "top", "-d", sqlite_url]
     command = shlex.join(["env", "-u", "COLUMNS", "-u", "LINES", *wm_top, "--refresh", "500ms"])
@@ -79,7 +80,8 @@ def test_top_shows_the_store_refreshes_and_quits_on_q(
         "30",
         "-s",
         "top",
-        f"{command}; echo $? > {shlex.quote(str(exit_file))}",
+        f"{command}; echo $? > {shlex.quote(str(exit_file))};"
+        f" stty -a > {shlex.quote(str(stty_file))}",
     )
 
     with open_store(sqlite_url) as repository:
@@ -106,8 +108,20 @@ def test_top_shows_the_store_refreshes_and_quits_on_q(
     assert "204" in line and "12.3" in line
 
     tmux("send-keys", "-t", "top", "q")
+    assert wait_for_file(exit_file).strip() == "0", "wm top did not quit on q"
+    # The terminal is back in canonical mode with echo, as before wm top.
+    modes = wait_for_file(stty_file).split()
+    assert "icanon" in modes and "echo" in modes
     deadline = time.monotonic() + 5
     while tmux.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not tmux.alive(), "wm top did not quit on q"
-    assert exit_file.read_text().strip() == "0"
+    assert not tmux.alive(), "the pane's process is still running"
+
+
+def wait_for_file(path: Path, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text()
+        time.sleep(0.05)
+    raise AssertionError(f"{path} was not written")
