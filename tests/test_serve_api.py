@@ -28,6 +28,7 @@ from website_monitor.store import DeadLetter, open_store
 from website_monitor.store._sql import percentile_cont
 from website_monitor.web.app import decode_cursor, encode_cursor
 from website_monitor.web.metrics import DURATION_BUCKETS, PHASE_COLUMNS
+from website_monitor.web.sections import SECTIONS
 from website_monitor.web.server import ServeError, is_loopback, parse_bind
 
 
@@ -158,6 +159,9 @@ def test_metrics(served: Served, probes: list[ProbeResult]) -> None:
 def test_openapi_is_valid_and_covers_the_routes(served: Served) -> None:
     document = served.get("/api/openapi.json").json()
     validate(document)
+    for section in SECTIONS:  # every route a section adds is described
+        for route in section.routes:
+            assert route.path in document["paths"], route.path
     for path in (
         "/api/stats",
         "/api/probes/series",
