@@ -43,13 +43,16 @@ def _register() -> None:
         listen,
         probe,
         send,
+        serve,
         spool,
         stations,
         stats,
         tail,
+        top,
     )
 
-    for module in (probe, flush, stats, db, dlq, spool, tail, alerts, listen, send, stations):
+    commands = (probe, flush, stats, db, dlq, spool, tail, alerts, listen, send, stations)
+    for module in (*commands, serve, top):
         main.add_command(module.command)
 
 

@@ -1,0 +1,214 @@
+"""The dashboard in headless Chromium (Debian's chromium + chromium-driver, driven by selenium).
+
+Nothing is installed here: `scripts/check` installs chromium and chromium-driver.
+A screenshot is saved to $WM_ARTIFACTS (default tests/artifacts/) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import unavailable
+from tests.webserver import URLS, Served, sample_probes, serving, write
+from website_monitor.events import ProbeResult
+
+CHROMIUM = os.environ.get("WM_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("WM_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+ARTIFACTS = Path(os.environ.get("WM_ARTIFACTS") or Path(__file__).parent / "artifacts")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (Path(path).is_file() or shutil.which(path)):
+            unavailable(f"{path} is missing (apt-get install chromium chromium-driver)")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        unavailable("selenium is not installed (pip install -e '.[dev]')")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1600",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def plotted(driver: Any) -> dict[str, list[list[Any]]]:
+    """What uPlot was given, per URL: [t, p50, p95, p99, availability %]."""
+    return {
+        card.get_attribute("data-url"): json.loads(card.get_attribute("data-plotted"))
+        for card in driver.find_elements("css selector", ".chart-card")
+    }
+
+
+def expected_plot(served: Served, url: str) -> list[list[Any]]:
+    """The API's series for the page's default range (1h, 1-minute buckets)."""
+    series = served.get("/api/probes/series", params={"since": "1h", "bucket": "1m"}).json()
+    points = next(s["points"] for s in series["series"] if s["url"] == url)
+    return [
+        [datetime.fromisoformat(p["t"]).timestamp() for p in points],
+        [p["p50_ms"] for p in points],
+        [p["p95_ms"] for p in points],
+        [p["p99_ms"] for p in points],
+        [round(p["availability"] * 100, 4) for p in points],
+    ]
+
+
+def summary_row(driver: Any, url: str) -> dict[str, str]:
+    rows = driver.find_elements("css selector", f'#probe-summary tr[data-url="{url}"]')
+    if not rows:
+        return {}
+    return {
+        cell.get_attribute("data-field"): cell.text
+        for cell in rows[0].find_elements("css selector", "td[data-field]")
+    }
+
+
+def painted_pixels(driver: Any, url: str) -> int:
+    """Non-transparent pixels on the chart canvas: proves something was drawn."""
+    return int(
+        driver.execute_script(
+            """
+            const card = [...document.querySelectorAll('.chart-card')]
+                .find((c) => c.dataset.url === arguments[0]);
+            const canvas = card.querySelector('canvas');
+            const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            let n = 0;
+            for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+            return n;
+            """,
+            url,
+        )
+    )
+
+
+def test_dashboard_shows_the_numbers_and_updates_live(browser: Any, sqlite_url: str) -> None:
+    write(sqlite_url, sample_probes())
+    with serving(sqlite_url, poll_interval=0.3) as served:
+        browser.get(served.base + "/")
+        wait_for(
+            lambda: browser.execute_script("return document.body.dataset.ready") == "true",
+            15,
+            "the page to load",
+        )
+        wait_for(lambda: len(plotted(browser)) == len(URLS), 10, "one chart per URL")
+        wait_for(
+            lambda: browser.find_element("id", "live-status").get_attribute("data-state") == "live",
+            10,
+            "the live stream",
+        )
+        browser.execute_script("window.__sameDocument = 'yes'")
+
+        charts = plotted(browser)
+        for card in browser.find_elements("css selector", ".chart-card"):
+            assert card.get_attribute("data-bucket-seconds") == "60"
+        for url in URLS:
+            assert charts[url] == expected_plot(served, url)
+            assert painted_pixels(browser, url) > 1000
+        stats = {
+            s["url"]: s for s in served.get("/api/stats", params={"since": "1h"}).json()["stats"]
+        }
+        for url in URLS:
+            row = summary_row(browser, url)
+            assert row["probes"] == str(stats[url]["probes"])
+            for name in ("p50_ms", "p95_ms", "p99_ms"):
+                assert row[name] == f"{stats[url][name]:.1f} ms"
+            assert row["availability"] == f"{stats[url]['availability'] * 100:.1f} %"
+        store = browser.find_element("css selector", '#section-store [data-field="probes"]')
+        assert store.text == str(len(sample_probes()))
+
+        fresh = ProbeResult("https://gamma.example/live", datetime.now(timezone.utc), 200, 77.7)
+        write(sqlite_url, [fresh])
+        live = wait_for(
+            lambda: browser.find_elements(
+                "css selector", f'#live-results tr[data-url="{fresh.url}"]'
+            ),
+            5,
+            "the new result in the live list",
+        )
+        assert "77.7 ms" in live[0].text
+        assert "200" in live[0].text
+        wait_for(lambda: summary_row(browser, fresh.url), 5, "the new URL in the summary")
+        assert summary_row(browser, fresh.url)["p50_ms"] == "77.7 ms"
+        wait_for(lambda: fresh.url in plotted(browser), 5, "a chart for the new URL")
+        assert plotted(browser)[fresh.url] == expected_plot(served, fresh.url)
+        assert browser.execute_script("return window.__sameDocument") == "yes", "page reloaded"
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "serve-dashboard.png"
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(1400, max(900, min(int(height) + 40, 4000)))
+        time.sleep(0.5)
+        assert browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+        errors = [
+            entry
+            for entry in browser.get_log("browser")
+            if entry["level"] == "SEVERE" and "favicon" not in entry["message"]
+        ]
+        assert errors == []
+        assert requests.get(served.base + "/static/vendor/uplot/LICENSE", timeout=5).ok
+
+
+def test_dashboard_asks_for_the_token(browser: Any, sqlite_url: str) -> None:
+    write(sqlite_url, sample_probes())
+    with serving(sqlite_url, token="page-token", poll_interval=0.3) as served:
+        browser.get(served.base + "/")
+        form = browser.find_element("id", "token-form")
+        wait_for(form.is_displayed, 10, "the token form")
+        assert "needs a token" in browser.find_element("id", "error").text
+        browser.find_element("id", "token").send_keys("page-token")
+        form.submit()
+        wait_for(lambda: len(plotted(browser)) == len(URLS), 10, "the charts after the token")
+        wait_for(
+            lambda: browser.find_element("id", "live-status").get_attribute("data-state") == "live",
+            10,
+            "the live stream with the token",
+        )
+        fresh = ProbeResult("https://epsilon.example/", datetime.now(timezone.utc), 200, 5.5)
+        write(sqlite_url, [fresh])
+        wait_for(
+            lambda: browser.find_elements(
+                "css selector", f'#live-results tr[data-url="{fresh.url}"]'
+            ),
+            5,
+            "the new result through the token-protected stream",
+        )

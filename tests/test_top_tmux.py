@@ -1,0 +1,127 @@
+"""`wm top` in a real terminal: tmux runs it, capture-pane reads the screen, send-keys quits."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import unavailable
+from tests.webserver import URLS, sample_probes, write
+from website_monitor import stats
+from website_monitor.events import ProbeResult
+from website_monitor.store import open_store
+
+
+class Tmux:
+    """A tmux server of our own (its own socket), so no other session is touched."""
+
+    def __init__(self) -> None:
+        self.socket = f"wm-test-{uuid.uuid4().hex[:8]}"
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=check
+        )
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "top").stdout
+
+    def alive(self) -> bool:
+        return self("has-session", "-t", "top", check=False).returncode == 0
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    if not shutil.which("tmux"):
+        unavailable("tmux is not installed (apt-get install tmux)")
+    server = Tmux()
+    try:
+        yield server
+    finally:
+        server("kill-server", check=False)
+
+
+def wait_for_screen(tmux: Tmux, *needles: str, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = tmux.screen()
+        if all(n in screen for n in needles):
+            return screen
+        time.sleep(0.1)
+    raise AssertionError(f"{needles} not on the screen after {timeout}s:\n{screen}")
+
+
+def test_top_shows_the_store_refreshes_and_quits_on_q(
+    tmux: Tmux, sqlite_url: str, tmp_path: Path
+) -> None:
+    probes = sample_probes()
+    write(sqlite_url, probes)
+    exit_file = tmp_path / "exit-code"
+    stty_file = tmp_path / "stty-after"
+    # The pane's own size (120x30), not a COLUMNS/LINES the test run may have inherited.
+    wm_top = [sys.executable, "-m", "website_monitor", "top", "-d", sqlite_url]
+    command = shlex.join(["env", "-u", "COLUMNS", "-u", "LINES", *wm_top, "--refresh", "500ms"])
+    tmux(
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        "-s",
+        "top",
+        f"{command}; echo $? > {shlex.quote(str(exit_file))};"
+        f" stty -a > {shlex.quote(str(stty_file))}",
+    )
+
+    with open_store(sqlite_url) as repository:
+        since = datetime.now(timezone.utc) - timedelta(hours=1)
+        expected = stats.probe_stats(repository, stats.StatsQuery(since=since))
+    assert [e["url"] for e in expected] == sorted(URLS)
+    screen = wait_for_screen(tmux, *URLS, "q quits")
+    for entry in expected:
+        line = next(line for line in screen.splitlines() if entry["url"] in line)
+        cells = [c.strip() for c in line.split("│") if c.strip()]
+        newest = max((p for p in probes if p.url == entry["url"]), key=lambda p: p.timestamp)
+        assert cells[1] == str(newest.http_status_code or newest.error)
+        assert cells[3:] == [
+            str(entry["probes"]),
+            f"{entry['p50_ms']:.1f}",
+            f"{entry['p95_ms']:.1f}",
+            f"{entry['availability'] * 100:.1f}",
+        ]
+
+    fresh = ProbeResult("https://delta.example/new", datetime.now(timezone.utc), 204, 12.3)
+    write(sqlite_url, [fresh])
+    screen = wait_for_screen(tmux, fresh.url, timeout=5)
+    line = next(line for line in screen.splitlines() if fresh.url in line and "┃" not in line)
+    assert "204" in line and "12.3" in line
+
+    tmux("send-keys", "-t", "top", "q")
+    assert wait_for_file(exit_file).strip() == "0", "wm top did not quit on q"
+    # The terminal is back in canonical mode with echo, as before wm top.
+    modes = wait_for_file(stty_file).split()
+    assert "icanon" in modes and "echo" in modes
+    deadline = time.monotonic() + 5
+    while tmux.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not tmux.alive(), "the pane's process is still running"
+
+
+def wait_for_file(path: Path, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text()
+        time.sleep(0.05)
+    raise AssertionError(f"{path} was not written")

@@ -1,0 +1,60 @@
+"""`wm top`'s library side on both backends, without a terminal."""
+
+from __future__ import annotations
+
+import io
+import threading
+from datetime import datetime, timedelta, timezone
+
+from rich.console import Console
+
+from tests.webserver import URLS, sample_probes, write
+from website_monitor import stats, top
+from website_monitor.store import DeadLetter, open_store
+
+
+def test_snapshot_matches_stats_and_latest(store_url: str) -> None:
+    probes = sample_probes()
+    write(store_url, probes)
+    with open_store(store_url) as repository:
+        repository.write([], [DeadLetter("probes", 0, 1, b"x", "value is not valid JSON")])
+        snap = top.snapshot(repository, 3600)
+        since = snap.taken_at - timedelta(hours=1)
+        expected = stats.probe_stats(repository, stats.StatsQuery(since=since))
+    assert [row["url"] for row in snap.rows] == sorted(URLS)
+    assert [row["stats"] for row in snap.rows] == expected
+    for row in snap.rows:
+        newest = max((p for p in probes if p.url == row["url"]), key=lambda p: p.timestamp)
+        assert row["last"]["http_status_code"] == newest.http_status_code
+        assert datetime.fromisoformat(row["last"]["timestamp"]) == newest.timestamp
+    assert snap.dead_letters == 1
+    assert len(snap.recent) == top.RECENT
+    assert [p["url"] for p in snap.recent] == [p.url for p in reversed(probes)][: top.RECENT]
+
+
+def test_run_without_a_terminal_renders_until_stopped(sqlite_url: str) -> None:
+    write(sqlite_url, sample_probes())
+    output = io.StringIO()
+    console = Console(file=output, width=120, force_terminal=True, color_system=None)
+    stop = threading.Event()
+    timer = threading.Timer(0.5, stop.set)
+    timer.start()
+    with open_store(sqlite_url) as repository:
+        top.run(repository, refresh=0.1, stop=stop, console=console, keys=io.StringIO())
+    timer.cancel()
+    text = output.getvalue()
+    for url in URLS:
+        assert url in text
+    assert "q quits" in text
+
+
+def test_an_old_url_still_shows_its_last_result(sqlite_url: str) -> None:
+    old = sample_probes(datetime.now(timezone.utc) - timedelta(days=2))[:2]
+    write(sqlite_url, old)
+    with open_store(sqlite_url) as repository:
+        snap = top.snapshot(repository, 3600)
+    assert [row["url"] for row in snap.rows] == sorted(p.url for p in old)
+    assert all("stats" not in row and row["last"] for row in snap.rows)
+    rendered = io.StringIO()
+    Console(file=rendered, width=120).print(top.render(snap))
+    assert rendered.getvalue().count("2d ago") == len(old)

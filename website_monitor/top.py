@@ -1,0 +1,226 @@
+"""`wm top`: a terminal view of the store that refreshes itself.
+
+Per URL the last status, p50/p95 and availability over a recent window; below,
+the newest results as they arrive and the store's dead letters. Keys are read
+in cbreak mode (`q` quits) and the terminal is restored on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import select
+import sys
+import termios
+import threading
+import tty
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import IO, Any
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from website_monitor import stats
+from website_monitor.errors import WebsiteMonitorError
+from website_monitor.store import Repository
+from website_monitor.web import api
+
+RECENT = 8
+
+
+@dataclasses.dataclass
+class Snapshot:
+    taken_at: datetime
+    window_seconds: float
+    rows: list[dict[str, Any]]
+    recent: list[dict[str, Any]]
+    dead_letters: int
+    backend: str
+
+
+def snapshot(repository: Repository, window_seconds: float) -> Snapshot:
+    """What the view shows, read from the store in one go."""
+    now = datetime.now(timezone.utc)
+    entries = stats.probe_stats(
+        repository, stats.StatsQuery(since=now - timedelta(seconds=window_seconds))
+    )
+    by_url: dict[str, dict[str, Any]] = {e["url"]: {"stats": e} for e in entries}
+    for probe in api.latest_per_url(repository):
+        by_url.setdefault(probe["url"], {})["last"] = probe
+    rows = [{"url": url, **value} for url, value in sorted(by_url.items())]
+    return Snapshot(
+        taken_at=now,
+        window_seconds=window_seconds,
+        rows=rows,
+        recent=api.newest_probes(repository, RECENT),
+        dead_letters=api.dead_letter_count(repository),
+        backend=repository.backend,
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _status(probe: dict[str, Any] | None) -> Text:
+    if probe is None:
+        return Text("-")
+    label = str(probe["http_status_code"] or probe["error"] or "error")
+    return Text(label, style="green" if probe["ok"] else "bold red")
+
+
+def _age(then: str | None, now: datetime) -> str:
+    if then is None:
+        return "-"
+    seconds = int((now - datetime.fromisoformat(then)).total_seconds())
+    if seconds < 120:
+        return f"{max(seconds, 0)}s ago"
+    if seconds < 7200:
+        return f"{seconds // 60}m ago"
+    if seconds < 172800:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+def _window(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def render(snap: Snapshot, error: str | None = None) -> RenderableType:
+    urls = Table(
+        title=f"wm top · last {_window(snap.window_seconds)} · {snap.backend}",
+        title_justify="left",
+        expand=True,
+    )
+    urls.add_column("URL", overflow="fold", ratio=3)
+    urls.add_column("last", justify="center")
+    urls.add_column("seen", justify="right")
+    urls.add_column("probes", justify="right")
+    urls.add_column("p50 ms", justify="right")
+    urls.add_column("p95 ms", justify="right")
+    urls.add_column("avail %", justify="right")
+    for row in snap.rows:
+        entry = row.get("stats")
+        last = row.get("last")
+        availability = entry["availability"] if entry else None
+        urls.add_row(
+            row["url"],
+            _status(last),
+            _age(last["timestamp"] if last else None, snap.taken_at),
+            str(entry["probes"]) if entry else "0",
+            _ms(entry["p50_ms"] if entry else None),
+            _ms(entry["p95_ms"] if entry else None),
+            Text(
+                "-" if availability is None else f"{availability * 100:.1f}",
+                style="" if availability in (None, 1.0) else "red",
+            ),
+        )
+    if not snap.rows:
+        urls.add_row(Text("no probe results yet", style="dim"), "", "", "", "", "", "")
+
+    recent = Table(title="last stored results", title_justify="left", expand=True, show_edge=False)
+    recent.add_column("time")
+    recent.add_column("URL", overflow="fold", ratio=3)
+    recent.add_column("status", justify="center")
+    recent.add_column("ms", justify="right")
+    for probe in snap.recent:
+        recent.add_row(
+            (probe["timestamp"] or "")[11:19],
+            probe["url"],
+            _status(probe),
+            _ms(probe["response_time_ms"]),
+        )
+
+    footer = Text()
+    footer.append(f"dead letters: {snap.dead_letters}", style="red" if snap.dead_letters else "")
+    footer.append(f" · refreshed {snap.taken_at:%H:%M:%S}Z · q quits")
+    parts: list[RenderableType] = [urls, recent, footer]
+    if error:
+        parts.append(Text(error, style="bold red"))
+    return Group(*parts)
+
+
+@contextlib.contextmanager
+def cbreak(stream: IO[str]) -> Iterator[int | None]:
+    """Put a terminal in cbreak mode (keys arrive unbuffered, Ctrl-C still works); restore it.
+
+    Yields the file descriptor to read keys from, or None when `stream` is not a terminal.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield None
+        return
+    if not os.isatty(fd):
+        yield None
+        return
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        yield fd
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+class _Keys:
+    """Keys from a terminal in cbreak mode; without one (or at end of input) only waits."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+
+    def wait(self, timeout: float, stop: threading.Event) -> str | None:
+        """A key pressed within `timeout`, or None; returns early once `stop` is set."""
+        remaining = timeout
+        while remaining > 0 and not stop.is_set():
+            step = min(0.1, remaining)
+            if self.fd is None:
+                stop.wait(step)
+            else:
+                ready, _, _ = select.select([self.fd], [], [], step)
+                if ready:
+                    data = os.read(self.fd, 32)
+                    if not data:  # end of input: keep refreshing, stop reading
+                        self.fd = None
+                        continue
+                    return data.decode("utf-8", "replace")
+            remaining -= step
+        return None
+
+
+def run(
+    repository: Repository,
+    *,
+    refresh: float = 2.0,
+    window_seconds: float = 3600.0,
+    stop: threading.Event | None = None,
+    console: Console | None = None,
+    keys: IO[str] | None = None,
+) -> None:
+    """Show the view until `q`, or until `stop` is set (SIGTERM, Ctrl-C)."""
+    stop = stop or threading.Event()
+    console = console or Console()
+    keys = keys if keys is not None else sys.stdin
+    with cbreak(keys) as fd, Live(console=console, screen=True, auto_refresh=False) as live:
+        pressed = _Keys(fd)
+        last: Snapshot | None = None
+        while not stop.is_set():
+            error = None
+            try:
+                last = snapshot(repository, window_seconds)
+            except WebsiteMonitorError as exc:
+                hint = f" (hint: {exc.hint})" if exc.hint else ""
+                error = f"Error: {exc.message}{hint}; retrying every {refresh:g}s"
+            if last is not None:
+                live.update(render(last, error), refresh=True)
+            elif error:
+                live.update(Text(error, style="bold red"), refresh=True)
+            key = pressed.wait(refresh, stop)
+            if key and key.strip().lower().startswith("q"):
+                return

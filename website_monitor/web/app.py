@@ -1,0 +1,409 @@
+"""The `wm serve` application (Starlette): page, JSON API, live events, /metrics.
+
+Store calls are synchronous (psycopg2, sqlite3); they run in a worker thread,
+one at a time over one repository, so the event loop never blocks and a single
+connection serves every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from website_monitor import __version__
+from website_monitor.errors import ConfigError, StoreUnavailable, WebsiteMonitorError
+from website_monitor.store import Repository
+from website_monitor.web import metrics
+from website_monitor.web.sections import SECTIONS, LiveStream, Section
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+#: Paths that need the bearer token when one is set. The page and its assets carry no data.
+PROTECTED_PREFIXES = ("/api/", "/metrics")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class StoreAccess:
+    """One repository, used by one worker thread at a time."""
+
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+        self._lock = threading.Lock()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self._lock:
+            return fn(self.repository, *args)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await run_in_threadpool(self.call, fn, *args)
+
+
+def error_text(exc: WebsiteMonitorError) -> str:
+    """The CLI's one-line `Error: … (hint: …)` form."""
+    return f"Error: {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else "")
+
+
+def error_response(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
+
+
+async def _library_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WebsiteMonitorError)
+    if isinstance(exc, ConfigError):
+        status = 400
+    elif isinstance(exc, StoreUnavailable):
+        status = 503
+    else:
+        status = 500
+    log.warning("%s %s: %s", request.method, request.url.path, error_text(exc))
+    return error_response(error_text(exc), status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(f"Error: {exc.detail}", exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response("Error: internal server error (hint: see the server log)", 500)
+
+
+class BearerAuth:
+    """Requires `Authorization: Bearer <token>` on protected paths.
+
+    EventSource cannot send headers, so `/api/events` also accepts
+    `?access_token=`.
+    """
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIXES):
+            request = Request(scope)
+            header = request.headers.get("authorization", "")
+            given = header[7:].strip() if header.lower().startswith("bearer ") else ""
+            if not given and scope["path"] == "/api/events":
+                given = request.query_params.get("access_token", "")
+            if not hmac.compare_digest(given.encode(), self.token):
+                response = error_response(
+                    "Error: missing or wrong bearer token"
+                    " (hint: send Authorization: Bearer <the --token of wm serve>)",
+                    401,
+                )
+                response.headers["WWW-Authenticate"] = 'Bearer realm="wm"'
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.lower().encode() not in present:
+                        headers.append((name.lower().encode(), value.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# --- live events -----------------------------------------------------------------------
+
+
+def encode_cursor(cursors: dict[str, int]) -> str:
+    return ",".join(f"{name}:{value}" for name, value in sorted(cursors.items()))
+
+
+def decode_cursor(text: str | None) -> dict[str, int]:
+    """Parse `probe:12,dead_letter:3` (an SSE Last-Event-ID); ignores what does not parse."""
+    cursors: dict[str, int] = {}
+    for part in (text or "").split(","):
+        name, _, value = part.partition(":")
+        if name and value.isdigit():
+            cursors[name.strip()] = int(value)
+    return cursors
+
+
+def _sse(event: str, data: Any, cursor: str | None = None) -> str:
+    lines = [f"id: {cursor}"] if cursor is not None else []
+    lines.append(f"event: {event}")
+    lines.append("data: " + json.dumps(data, separators=(",", ":")))
+    return "\n".join(lines) + "\n\n"
+
+
+async def live_events(request: Request) -> Response:
+    """Server-sent events: every new row of every live stream, polled from the store."""
+    state = request.app.state
+    streams: Sequence[LiveStream] = state.streams
+    store: StoreAccess = state.store
+    interval: float = state.poll_interval
+    stopping: threading.Event = state.stopping
+    given = decode_cursor(request.headers.get("last-event-id") or request.query_params.get("after"))
+    cursors: dict[str, int] = {}
+    for stream in streams:
+        if stream.event in given:
+            cursors[stream.event] = given[stream.event]
+        else:
+            cursors[stream.event] = await store.run(stream.latest)
+
+    async def generate() -> AsyncIterator[str]:
+        yield f"retry: {int(interval * 1000) + 1000}\n"
+        yield _sse("hello", {"cursor": encode_cursor(cursors)}, encode_cursor(cursors))
+        idle = 0.0
+        failing = False
+        while not stopping.is_set():
+            sent = False
+            try:
+                for stream in streams:
+                    rows = await store.run(stream.after, cursors[stream.event])
+                    for row in rows:
+                        cursors[stream.event] = int(row["id"])
+                        yield _sse(stream.event, row, encode_cursor(cursors))
+                        sent = True
+                if failing:
+                    failing = False
+                    yield _sse("store", {"ok": True})
+            except WebsiteMonitorError as exc:
+                if not failing:
+                    failing = True
+                    log.warning("live events: %s", error_text(exc))
+                    yield _sse("store", {"ok": False, "error": error_text(exc)})
+            idle = 0.0 if sent else idle + interval
+            if idle >= 15.0:
+                idle = 0.0
+                yield ": keep-alive\n\n"
+            for _ in range(max(1, round(interval / 0.1))):
+                if stopping.is_set():
+                    break
+                await asyncio.sleep(min(interval, 0.1))
+
+    return StreamingResponse(
+        generate(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# --- page, metrics, OpenAPI --------------------------------------------------------------
+
+
+async def page(request: Request) -> Response:
+    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def get_metrics(request: Request) -> Response:
+    registry = request.app.state.registry
+    body = await request.app.state.store.run(lambda _repository: generate_latest(registry))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+async def get_sections(request: Request) -> Response:
+    return JSONResponse(
+        {
+            "version": __version__,
+            "sections": [
+                {"name": s.name, "title": s.title, "panel": s.panel}
+                for s in request.app.state.sections
+            ],
+            "events": [stream.event for stream in request.app.state.streams],
+        }
+    )
+
+
+async def get_openapi(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+def openapi_document(sections: Sequence[Section], token_required: bool) -> dict[str, Any]:
+    """OpenAPI 3.0 description of the API, assembled from the sections."""
+    error = {
+        "description": "An `Error: … (hint: …)` line",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    paths: dict[str, Any] = {
+        "/api/sections": {
+            "get": {
+                "summary": "What this server shows: sections, page panels and live event names",
+                "operationId": "getSections",
+                "tags": ["server"],
+                "responses": {
+                    "200": {
+                        "description": "Sections",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                },
+            }
+        },
+        "/api/events": {
+            "get": {
+                "summary": "Live updates as server-sent events, one event per new row",
+                "description": "Event names: "
+                + ", ".join(f"`{s.event}`" for sec in sections for s in sec.streams)
+                + "; `hello` on connect, `store` when the store fails or recovers. Each event's"
+                " id is a cursor; reconnecting with Last-Event-ID (or `after=`) resumes from it."
+                " With a token, `access_token=` may replace the header (EventSource sends none).",
+                "operationId": "getEvents",
+                "tags": ["server"],
+                "parameters": [
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "description": "Resume after this cursor, e.g. probe:12,dead_letter:0",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "access_token",
+                        "in": "query",
+                        "description": "The bearer token, for clients that cannot send headers",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "An endless text/event-stream",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                },
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "getOpenAPI",
+                "tags": ["server"],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.0",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus text exposition",
+                "operationId": "getMetrics",
+                "tags": ["server"],
+                "responses": {
+                    "200": {
+                        "description": "Metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                },
+            }
+        },
+    }
+    schemas: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string", "example": "Error: … (hint: …)"}},
+        }
+    }
+    for section in sections:
+        paths.update(section.openapi_paths)
+        schemas.update(section.openapi_schemas)
+    document: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "website-monitor",
+            "version": __version__,
+            "description": "The JSON API behind `wm serve`.",
+        },
+        "servers": [{"url": "/"}],
+        "tags": [{"name": "server"}] + [{"name": s.name} for s in sections],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": {
+                "BadRequest": {**error, "description": "A query parameter is invalid"},
+                "Unauthorized": {**error, "description": "The bearer token is missing or wrong"},
+                "StoreUnavailable": {**error, "description": "The store cannot be reached"},
+            },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+    if token_required:
+        document["security"] = [{"bearer": []}]
+        document["paths"]["/api/openapi.json"]["get"]["security"] = [{"bearer": []}]
+    return document
+
+
+def create_app(
+    repository: Repository,
+    *,
+    token: str | None = None,
+    poll_interval: float = 1.0,
+    sections: Sequence[Section] = SECTIONS,
+    stopping: threading.Event | None = None,
+) -> ASGIApp:
+    """The ASGI app over an open repository (the caller closes it).
+
+    Live event streams end once `stopping` is set (pass the server's, see `WebServer`).
+    """
+    routes: list[Route | Mount] = [
+        Route("/", page),
+        Route("/api/sections", get_sections),
+        Route("/api/events", live_events),
+        Route("/api/openapi.json", get_openapi),
+        Route("/metrics", get_metrics),
+    ]
+    for section in sections:
+        routes.extend(section.routes)
+    routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            WebsiteMonitorError: _library_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.store = StoreAccess(repository)
+    app.state.sections = tuple(sections)
+    app.state.streams = tuple(stream for s in sections for stream in s.streams)
+    app.state.poll_interval = poll_interval
+    app.state.stopping = stopping or threading.Event()
+    app.state.registry = metrics.registry_for(
+        repository, [source for s in sections for source in s.metrics]
+    )
+    app.state.openapi = openapi_document(sections, token_required=bool(token))
+    wrapped: ASGIApp = SecurityHeaders(app)
+    if token:
+        wrapped = BearerAuth(wrapped, token)
+    return wrapped
