@@ -154,9 +154,9 @@ def consume_only(bootstrap: str, topic: str, count: int, batch: int) -> float:
             if polled and first is None:
                 first = time.perf_counter()
             records = [record for part in polled.values() for record in part]
-            events, dead = split_batch(records)
-            assert not dead
-            seen += len(events)
+            decoded = split_batch(records)
+            assert not decoded.dead
+            seen += len(decoded.events)
             if polled:
                 consumer.commit()
         assert first is not None

@@ -104,7 +104,7 @@ def test_original_format_is_accepted() -> None:
         ),
         (
             b'{"url": "u", "timestamp": "yesterday", "http_status_code": 200, "response_time_ms": 1}',
-            "field 'timestamp' is not ISO 8601",
+            "field 'timestamp' is not an ISO 8601 time",
         ),
         (
             b'{"url": "u", "timestamp": "2026-11-23T10:00:00Z", "http_status_code": "200",'

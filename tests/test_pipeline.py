@@ -143,9 +143,9 @@ def test_redelivery_after_a_crash_before_offset_commit(
         for batch in consumer.poll(timeout_ms=500).values():
             records.extend(batch)
     assert len(records) >= 120
-    decoded, dead = split_batch(records)
+    batch = split_batch(records)
     with open_store(pg_url) as repository:
-        assert store_events(repository, decoded, dead) == len(records)
+        assert store_events(repository, batch.events, batch.dead) == len(records)
     consumer.close(autocommit=False)
     # The restarted flush gets those messages again and must not duplicate them.
     flush(kafka_bootstrap, topic, pg_url, group=group)
@@ -189,3 +189,48 @@ def test_bad_messages_are_dead_lettered_and_flush_goes_on(
     with open_store(pg_url) as repository:
         assert repository.count_probes() == 2
         assert len(repository.dead_letters()) == len(bad)
+
+
+def test_messages_that_would_stall_a_partition_are_dead_lettered(
+    kafka_bootstrap: str, topic: str, pg_url: str
+) -> None:
+    """An overflowing timestamp, a lone surrogate, a row the store refuses: the rest goes on."""
+    import psycopg2
+
+    with open_store(pg_url):
+        pass
+    conn = psycopg2.connect(pg_url)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "ALTER TABLE url_probes ADD CONSTRAINT no_refusals CHECK (url NOT LIKE '%refuse-me%')"
+        )
+    conn.close()
+    now = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+    good = [
+        ProbeResult(
+            url=f"https://ok/{i}", timestamp=now, http_status_code=200, response_time_ms=1.0
+        )
+        for i in range(3)
+    ]
+    refused = ProbeResult(
+        url="https://refuse-me/", timestamp=now, http_status_code=200, response_time_ms=1.0
+    )
+    base = json.loads(encode(good[0]))
+    overflow = json.dumps(
+        {**base, "event_id": None, "timestamp": "0001-01-01T00:00:00+05:00"}
+    ).encode()
+    surrogate = encode(good[0]).replace(b"https://ok/0", b"https://ok/\\ud800")
+    produce(
+        kafka_bootstrap,
+        topic,
+        [encode(good[0]), overflow, encode(refused), surrogate, encode(good[1]), encode(good[2])],
+    )
+    flush(kafka_bootstrap, topic, pg_url)
+    with open_store(pg_url) as repository:
+        urls = sorted(r["url"] for r in repository.query("SELECT url FROM url_probes"))
+        reasons = {bytes(d.value or b""): d.reason for d in repository.dead_letters()}
+    assert urls == ["https://ok/0", "https://ok/1", "https://ok/2"]
+    assert reasons[overflow].startswith("field 'timestamp' is not an ISO 8601 time")
+    assert reasons[surrogate] == "value contains an unpaired UTF-16 surrogate escape"
+    assert reasons[encode(refused)].startswith("rejected by the store: PostgreSQL error: ")
+    assert "no_refusals" in reasons[encode(refused)]

@@ -106,7 +106,7 @@ def test_hit_codec_round_trip_and_strict_decoding() -> None:
         ("status", 42, "field 'status' is not an HTTP status"),
         ("bytes", -1, "field 'bytes' is not a size"),
         ("path", "", "field 'path' is missing"),
-        ("timestamp", "yesterday", "field 'timestamp' is not ISO 8601"),
+        ("timestamp", "yesterday", "field 'timestamp' is not an ISO 8601 time"),
     ]:
         with pytest.raises(DecodeError) as caught:
             decode(json.dumps({**data, field: value}).encode())

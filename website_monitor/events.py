@@ -155,7 +155,18 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         raise DecodeError(f"value is not valid JSON: {_short(exc)}") from None
     if not isinstance(data, dict):
         raise DecodeError("value is not a JSON object")
+    if "\\u" in text and _has_lone_surrogate(data):
+        raise DecodeError("value contains an unpaired UTF-16 surrogate escape")
     return data
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    """JSON escapes can spell text no store can encode (`\\ud800`): find it before the store."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _decode_probe(data: dict[str, Any], fallback_id: str | None) -> ProbeResult:
@@ -200,16 +211,33 @@ def _url(data: dict[str, Any]) -> str:
 
 
 def _timestamp(data: dict[str, Any]) -> datetime:
-    value = data.get("timestamp")
+    # the original tool wrote naive UTC `str(datetime)`: naive means UTC here
+    return _utc_datetime(data, "timestamp", naive_is_utc=True)
+
+
+#: Events outside these years are bad data, and at the very edges of datetime's range a
+#: conversion to UTC overflows.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def _utc_datetime(data: dict[str, Any], name: str, *, naive_is_utc: bool) -> datetime:
+    """An ISO 8601 field as an aware UTC datetime, or DecodeError."""
+    value = data.get(name)
     if not isinstance(value, str):
-        raise DecodeError("field 'timestamp' is missing or not a string")
+        raise DecodeError(f"field {name!r} is missing or not a string")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise DecodeError(f"field 'timestamp' is not ISO 8601: {_short(value)}") from None
-    if parsed.tzinfo is None:  # the original tool wrote naive UTC `str(datetime)`
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        if parsed.tzinfo is None:
+            if not naive_is_utc:
+                raise DecodeError(f"field {name!r} has no time zone")
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise DecodeError(f"field {name!r} is not an ISO 8601 time: {_short(value)}") from None
+    if not _EARLIEST <= parsed < _LATEST:
+        raise DecodeError(f"field {name!r} is out of range: {_short(value)}")
+    return parsed
 
 
 def _status(data: dict[str, Any]) -> int | None:
@@ -455,16 +483,7 @@ def _decode_telemetry(data: dict[str, Any], fallback_id: str | None) -> Telemetr
 
 
 def _datetime_field(data: dict[str, Any], name: str) -> datetime:
-    value = data.get(name)
-    if not isinstance(value, str):
-        raise DecodeError(f"field {name!r} is missing or not a string")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise DecodeError(f"field {name!r} is not ISO 8601: {_short(value)}") from None
-    if parsed.tzinfo is None:
-        raise DecodeError(f"field {name!r} has no time zone")
-    return parsed.astimezone(timezone.utc)
+    return _utc_datetime(data, name, naive_is_utc=False)
 
 
 DECODERS["telemetry"] = _decode_telemetry

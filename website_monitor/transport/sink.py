@@ -16,7 +16,12 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from website_monitor import log
-from website_monitor.errors import DecodeError, StoreUnavailable, WebsiteMonitorError
+from website_monitor.errors import (
+    DecodeError,
+    StoreError,
+    StoreUnavailable,
+    WebsiteMonitorError,
+)
 from website_monitor.events import Event, decode, legacy_event_id
 from website_monitor.store import DeadLetter, Repository, store_events
 
@@ -67,39 +72,55 @@ class Backoff:
             delay = min(delay * self.factor, self.maximum)
 
 
-def split_batch(records: Iterable[Any]) -> tuple[list[Event], list[DeadLetter]]:
+@dataclasses.dataclass
+class Batch:
+    """One poll's records, decoded: events (with the record each came from) and dead letters."""
+
+    events: list[Event] = dataclasses.field(default_factory=list)
+    origins: list[Any] = dataclasses.field(default_factory=list)
+    dead: list[DeadLetter] = dataclasses.field(default_factory=list)
+
+
+def dead_letter(record: Any, reason: str) -> DeadLetter:
+    """Keep an undecodable or unstorable record, with its position and the reason."""
+    logger.warning(
+        "dead-lettered message %s/%d/%d: %s",
+        record.topic,
+        record.partition,
+        record.offset,
+        reason,
+        extra={"event": "dead_letter", "reason": reason},
+    )
+    return DeadLetter(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        reason=reason,
+    )
+
+
+def split_batch(records: Iterable[Any]) -> Batch:
     """Decode polled records into events and dead letters (with the reason)."""
-    events: list[Event] = []
-    dead: list[DeadLetter] = []
+    batch = Batch()
     for record in records:
         if record.value is None:
-            reason = "empty message (no value)"
-        else:
-            try:
-                fallback = legacy_event_id(record.topic, record.partition, record.offset)
-                events.append(decode(record.value, fallback_id=fallback))
-                continue
-            except DecodeError as exc:
-                reason = exc.reason
-        dead.append(
-            DeadLetter(
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value,
-                reason=reason,
-            )
-        )
-        logger.warning(
-            "dead-lettered message %s/%d/%d: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            reason,
-            extra={"event": "dead_letter", "reason": reason},
-        )
-    return events, dead
+            batch.dead.append(dead_letter(record, "empty message (no value)"))
+            continue
+        fallback = legacy_event_id(record.topic, record.partition, record.offset)
+        try:
+            event = decode(record.value, fallback_id=fallback)
+        except DecodeError as exc:
+            batch.dead.append(dead_letter(record, exc.reason))
+            continue
+        except Exception as exc:  # a decoder bug must not stall the partition
+            reason = f"internal error while decoding: {type(exc).__name__}: {exc}"[:500]
+            batch.dead.append(dead_letter(record, reason))
+            continue
+        batch.events.append(event)
+        batch.origins.append(record)
+    return batch
 
 
 class Sink:
@@ -161,19 +182,40 @@ class Sink:
     def process(self, polled: dict[Any, list[Any]], stop: threading.Event) -> None:
         """Store one polled batch, then commit its offsets."""
         records = [record for batch in polled.values() for record in batch]
-        events, dead = split_batch(records)
-        inserted = self._write(events, dead, stop)
+        batch = split_batch(records)
+        inserted = self._write(batch, stop)
         self.stats.consumed += len(records)
         self.stats.stored += inserted
-        self.stats.duplicates += len(events) - inserted
-        self.stats.dead_lettered += len(dead)
+        self.stats.duplicates += len(batch.events) - inserted
+        self.stats.dead_lettered += len(batch.dead)
         self.stats.batches += 1
         self._commit(polled)
 
-    def _write(self, events: list[Event], dead: list[DeadLetter], stop: threading.Event) -> int:
+    def _write(self, batch: Batch, stop: threading.Event) -> int:
+        """Store the batch in one go; if the data itself is refused, event by event."""
+        try:
+            return self._retrying(
+                lambda: store_events(self.repository, batch.events, batch.dead), stop
+            )
+        except StoreError as exc:
+            logger.warning(
+                "the store refused a batch (%s); storing its events one by one", exc.message
+            )
+        inserted = self._retrying(lambda: store_events(self.repository, [], batch.dead), stop)
+        for event, record in zip(batch.events, batch.origins, strict=True):
+            try:
+                inserted += self._retrying(lambda: store_events(self.repository, [event]), stop)  # noqa: B023
+            except StoreError as exc:
+                letter = dead_letter(record, f"rejected by the store: {exc.message}"[:500])
+                batch.dead.append(letter)
+                self._retrying(lambda: store_events(self.repository, [], [letter]), stop)  # noqa: B023
+        return inserted
+
+    def _retrying(self, write: Callable[[], int], stop: threading.Event) -> int:
+        """Run `write`, retrying with backoff while the store is unreachable."""
         for attempt, delay in enumerate(self.backoff.delays(), start=1):
             try:
-                return store_events(self.repository, events, dead)
+                return write()
             except StoreUnavailable as exc:
                 logger.warning(
                     "store unavailable (attempt %d), retrying in %.1fs: %s",
