@@ -157,3 +157,78 @@ def test_help_never_shows_secret_defaults(monkeypatch: pytest.MonkeyPatch) -> No
         code, output = invoke(command, "--help")
         assert code == 0
         assert "hunter2" not in output and "sasl-secret" not in output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["stats", "--since", "99999999999d"],
+            "Error: duration '99999999999d' is out of range (hint: at most 100 years)\n",
+        ),
+        (
+            ["stats", "--until", "9999-12-31T23:00:00-05:00"],
+            "Error: invalid time '9999-12-31T23:00:00-05:00' (hint: use ISO 8601 (2026-11-23T10:00:00Z) or an age (1h, 7d))\n",
+        ),
+        (
+            ["stats", "-d", "postgresql://u:secretpw@[::1/db"],
+            "Error: the connection string cannot be parsed (hint: use postgresql://user:password@host:5432/dbname or sqlite:///path/to/wm.db)\n",
+        ),
+        (
+            ["stats", "-d", "sqlite:///tmp/a\x00b.db"],
+            "Error: the SQLite path contains a NUL character (hint: use postgresql://user:password@host:5432/dbname or sqlite:///path/to/wm.db)\n",
+        ),
+        (
+            ["probe", "-u", "http://127.0.0.1/", "-b", "127.0.0.1:abc"],
+            "Error: invalid bootstrap server '127.0.0.1:abc' (hint: use host:port, e.g. kafka:9092)\n",
+        ),
+        (
+            ["probe", "-u", "http://127.0.0.1/", "--every", "99999999999999w"],
+            "Error: --every: duration '99999999999999w' is out of range (hint: at most 100 years)\n",
+        ),
+        (
+            ["probe", "-u", "http://127.0.0.1/", "--timeout", "2h"],
+            "Error: --timeout must be positive and at most 1h\n",
+        ),
+    ],
+)
+def test_out_of_range_and_unparseable_values(args: list[str], expected: str) -> None:
+    assert invoke(*args) == (1, expected)
+
+
+def test_password_in_query_string_is_hidden() -> None:
+    code, output = invoke("db", "status", "-d", "postgresql://127.0.0.1:1/db?password=secretpw")
+    assert code == 1
+    assert output.startswith(
+        "Error: cannot connect to PostgreSQL at postgresql://127.0.0.1:1/db?password=***: "
+    )
+    assert "secretpw" not in output
+
+
+def test_config_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "wm.toml"
+    path.write_bytes(b"\xff\xfe")
+    code, output = invoke("stats", "--config", str(path))
+    assert code == 1
+    assert output.startswith(f"Error: cannot read config file {path}: 'utf-8' codec can't decode")
+
+
+def test_infinite_timeout_in_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "wm.toml"
+    path.write_text("timeout = inf\n")
+    code, output = invoke("probe", "-u", "http://127.0.0.1/", "--config", str(path))
+    assert (code, output) == (
+        1,
+        f"Error: {path}:timeout: duration inf is out of range (hint: at most 100 years)\n",
+    )
+
+
+def test_unwritable_data_directory_says_results_were_not_kept(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    code, output = invoke(
+        "probe", "-u", "http://127.0.0.1:1/", "--data-dir", str(blocker / "wm"), "-q"
+    )
+    assert code == 1
+    assert output.startswith("Error: cannot create the directory for ")
+    assert output.endswith(": 1 results were not kept (hint: check --data-dir / WM_DATA_DIR)\n")

@@ -158,7 +158,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {path} does not exist", hint="check --config / WM_CONFIG"
         ) from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     values: dict[str, Any] = {}
     for key, value in _flatten(data):
@@ -240,8 +240,14 @@ def _check(settings: Settings) -> None:
         raise ConfigError("--concurrency must be at least 1")
     if settings.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
-    if settings.timeout <= 0:
-        raise ConfigError("--timeout must be positive")
+    if not 0 < settings.timeout <= 3600:
+        raise ConfigError("--timeout must be positive and at most 1h")
+    for server in settings.bootstrap_servers:
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"invalid bootstrap server {server!r}", hint="use host:port, e.g. kafka:9092"
+            )
     if settings.every is not None and settings.every <= 0:
         raise ConfigError("--every must be positive")
     if settings.sasl_mechanism and settings.sasl_mechanism.upper() not in SASL_MECHANISMS:
@@ -264,60 +270,59 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w
 DURATION_HINT = "use a number with a unit, e.g. 500ms, 30s, 5m, 1h, 7d"
 
 
+#: The longest duration accepted anywhere; past it times overflow the platform's clock.
+MAX_DURATION = 100 * 365 * 86400.0
+
+
 def parse_duration(value: str | float | int) -> float:
     """Seconds in a duration like `30s`, `5m`, `1h`, `7d`, `500ms` or a bare number."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ConfigError(f"invalid duration {value!r}", hint=DURATION_HINT)
-    number, unit = match.groups()
-    return float(number) * _UNIT_SECONDS[unit or "s"]
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ConfigError(f"invalid duration {value!r}", hint=DURATION_HINT)
+        number, unit = match.groups()
+        seconds = float(number) * _UNIT_SECONDS[unit or "s"]
+    if not 0 <= seconds <= MAX_DURATION:  # also rejects inf and nan
+        raise ConfigError(f"duration {value!r} is out of range", hint="at most 100 years")
+    return seconds
 
 
 def parse_time(value: str, now: datetime | None = None) -> datetime:
     """A point in time: ISO 8601 (naive means UTC) or a duration ago (`1h`, `7d`)."""
     now = now or datetime.now(timezone.utc)
     if _DURATION.match(value):
-        return now - timedelta(seconds=parse_duration(value))
+        try:
+            return now - timedelta(seconds=parse_duration(value))
+        except OverflowError:
+            raise ConfigError(
+                f"time {value!r} is before year 1", hint="give a shorter age"
+            ) from None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise ConfigError(
             f"invalid time {value!r}", hint="use ISO 8601 (2026-11-23T10:00:00Z) or an age (1h, 7d)"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 
 
 def redact(url: str) -> str:
-    """The connection string with its password replaced, safe to print."""
+    """The connection string with its password (in the user part or the query) replaced."""
     try:
         parts = urlsplit(url)
+        password = parts.password
     except ValueError:
         return "<unparseable connection string>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-def scrub(text: str, settings: Settings) -> str:
-    """Remove every secret of `settings` from a message before it is shown."""
-    secrets: list[str] = []
-    if settings.sasl_password:
-        secrets.append(settings.sasl_password)
-    if settings.db_connection_string:
-        password = _password(settings.db_connection_string)
-        if password:
-            secrets.append(password)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-def _password(url: str) -> str | None:
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
+    if password is not None:
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{netloc}")
+    if parts.query:
+        parts = parts._replace(query=_QUERY_PASSWORD.sub(r"\1***", parts.query))
+    return urlunsplit(parts)

@@ -19,7 +19,14 @@ def command() -> None:
 
 
 @command.command("list")
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 2**63 - 1),
+    default=100,
+    show_default=True,
+    envvar="WM_DLQ_LIMIT",
+    show_envvar=True,
+)
 @store_options
 @common_options
 def list_(limit: int, **kwargs: Any) -> None:
@@ -31,7 +38,7 @@ def list_(limit: int, **kwargs: Any) -> None:
 
 
 @command.command("replay")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=click.IntRange(1, 2**63 - 1))
 @store_options
 @common_options
 def replay(ids: tuple[int, ...], **kwargs: Any) -> None:

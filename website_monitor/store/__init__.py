@@ -62,7 +62,10 @@ CONNECTION_HINT = "use postgresql://user:password@host:5432/dbname or sqlite:///
 
 def backend_of(url: str) -> str:
     """`postgresql` or `sqlite`, or a ConfigError naming the scheme."""
-    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    try:
+        scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    except ValueError:  # e.g. an unclosed IPv6 bracket; the string may hold a password
+        raise ConfigError("the connection string cannot be parsed", hint=CONNECTION_HINT) from None
     if scheme in ("postgres", "postgresql"):
         return "postgresql"
     if scheme == "sqlite":
@@ -78,6 +81,8 @@ def sqlite_path(url: str) -> str:
     path = path[1:] if path.startswith("/") else path
     if not path:
         raise ConfigError("the SQLite connection string names no file", hint=CONNECTION_HINT)
+    if "\x00" in path:
+        raise ConfigError("the SQLite path contains a NUL character", hint=CONNECTION_HINT)
     return path
 
 

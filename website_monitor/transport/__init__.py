@@ -18,8 +18,17 @@ class Publisher(Protocol):
 
 
 def destination(settings: Settings, topic: str | None = None) -> str:
-    """A name for where events go, used to name the spool."""
-    return f"kafka-{topic or settings.topic}" if settings.uses_kafka else "store"
+    """A name for where events go, used to name the spool: a spool is only ever sent to the
+    destination its results were meant for."""
+    import hashlib
+
+    from website_monitor.config import redact
+
+    if settings.uses_kafka:
+        name, where = f"kafka-{topic or settings.topic}", ",".join(settings.bootstrap_servers)
+    else:
+        name, where = "store", redact(settings.store_url())
+    return f"{name}-{hashlib.sha256(where.encode()).hexdigest()[:10]}"
 
 
 def open_spooling_publisher(settings: Settings, topic: str | None = None) -> Publisher:

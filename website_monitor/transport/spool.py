@@ -23,6 +23,10 @@ from website_monitor.transport import Publisher
 logger = log.get("spool")
 
 
+class SpoolError(WebsiteMonitorError):
+    """The spool itself cannot be read or written."""
+
+
 class Spool:
     """Append-only JSON lines, one file per destination, guarded by a file lock."""
 
@@ -36,8 +40,15 @@ class Spool:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a") as lock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(self.path.with_suffix(".lock"), "a")  # noqa: SIM115 - held below
+        except OSError as exc:
+            raise SpoolError(
+                f"cannot use the spool {self.path}: {exc.strerror or exc}",
+                hint="check --data-dir / WM_DATA_DIR",
+            ) from None
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -47,11 +58,18 @@ class Spool:
     def append(self, events: Sequence[Event]) -> None:
         if not events:
             return
-        with self._locked(), open(self.path, "ab") as fh:
-            for event in events:
-                fh.write(encode(event) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        with self._locked():
+            try:
+                with open(self.path, "ab") as fh:
+                    for event in events:
+                        fh.write(encode(event) + b"\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                raise SpoolError(
+                    f"cannot write the spool {self.path}: {exc.strerror or exc}",
+                    hint="check --data-dir / WM_DATA_DIR",
+                ) from None
 
     def __len__(self) -> int:
         try:
@@ -68,6 +86,7 @@ class Spool:
             except FileNotFoundError:
                 return 0
             events: list[Event] = []
+            unreadable: list[bytes] = []
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
@@ -75,10 +94,12 @@ class Spool:
                     events.append(decode(line))
                 except DecodeError as exc:  # kept aside, never dropped
                     logger.error("spool line %d of %s is unreadable: %s", number, self.path, exc)
-                    with open(self.path.with_suffix(".rejected"), "ab") as rejected:
-                        rejected.write(line + b"\n")
+                    unreadable.append(line)
             if events:
                 publisher.publish(events)
+            if unreadable:
+                with open(self.path.with_suffix(".rejected"), "ab") as rejected:
+                    rejected.writelines(line + b"\n" for line in unreadable)
             self.path.unlink()
             if events:
                 logger.info("sent %d spooled results from %s", len(events), self.path)
@@ -114,7 +135,14 @@ class SpoolingPublisher:
         self, events: Sequence[Event], undelivered: Sequence[object], cause: WebsiteMonitorError
     ) -> int:
         pending = [e for e in events if e in undelivered] or list(events)
-        self.spool.append(pending)
+        try:
+            self.spool.append(pending)
+        except SpoolError as exc:
+            raise DeliveryError(
+                f"{cause.message}; and {exc.message}: {len(pending)} results were not kept",
+                hint=exc.hint,
+                undelivered=pending,
+            ) from None
         raise DeliveryError(
             f"{cause.message}; {len(pending)} results spooled to {self.spool.path} "
             f"({len(self.spool)} waiting)",
