@@ -320,9 +320,10 @@ def redact(url: str) -> str:
         password = parts.password
     except ValueError:
         return "<unparseable connection string>"
+    query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
+    if password is None and query == parts.query:
+        return url  # nothing to hide; urlunsplit would also fold sqlite:////abs to sqlite://abs
     if password is not None:
         netloc = parts.netloc.rsplit("@", 1)[1]
         parts = parts._replace(netloc=f"{parts.username or ''}:***@{netloc}")
-    if parts.query:
-        parts = parts._replace(query=_QUERY_PASSWORD.sub(r"\1***", parts.query))
-    return urlunsplit(parts)
+    return urlunsplit(parts._replace(query=query))
