@@ -251,7 +251,7 @@ def test_listen_publishes_to_kafka_and_flush_stores(
         for value in values[:20]:
             sender.arrival("kafka-station")
             sender.departure("kafka-station", value)
-        time.sleep(0.8)  # at least one periodic flush in between: two deltas for one bucket
+        time.sleep(2.0)  # several 0.3 s flushes in between: at least two deltas for one bucket
         for value in values[20:]:
             sender.departure("kafka-station", value)
         for value in timings:

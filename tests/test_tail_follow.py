@@ -195,21 +195,23 @@ def test_wm_tail_process_counts_every_line_once_through_rotation_and_truncation(
         written += count
 
     try:
-        time.sleep(1.0)  # --from-start: lines written before it opened the file count too
+        # The follower polls every 20 ms; each pause leaves it 50 polls, so a loaded
+        # machine cannot make it miss a step.
+        time.sleep(1.5)  # --from-start: lines written before it opened the file count too
         append(50)
-        time.sleep(0.3)
+        time.sleep(1.0)
         os.rename(path, tmp_path / "access.log.1")
-        time.sleep(0.2)
+        time.sleep(1.0)
         append(40)  # the new file
-        time.sleep(0.3)
+        time.sleep(1.0)
         shutil.copy(path, tmp_path / "access.log.2")
         with path.open("r+") as fh:
             fh.truncate(0)
         append(10)
-        time.sleep(0.3)
+        time.sleep(1.0)
         path.unlink()
         append(25)
-        time.sleep(0.5)
+        time.sleep(1.5)
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
