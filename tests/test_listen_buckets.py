@@ -289,3 +289,51 @@ def test_unpublished_deltas_are_retried_at_the_next_flush(store_url: str) -> Non
     (entry,) = stored(store_url)
     check_station(entry, values, arrivals=0)
     publisher.repository.close()
+
+
+def test_buckets_of_different_widths_never_merge_and_late_percentiles_do_not_win(
+    store_url: str,
+) -> None:
+    from datetime import datetime, timezone
+
+    from website_monitor.events import TelemetryBucket
+    from website_monitor.store import open_store, store_events
+    from website_monitor.telemetry.store import bucket_stats
+
+    start = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+    emitted = datetime(2026, 11, 23, 10, 5, tzinfo=timezone.utc)
+
+    def delta(seconds: int, last_at: float, p50: float) -> TelemetryBucket:
+        return TelemetryBucket(
+            name="api",
+            metric_type="timer",
+            bucket_start=start,
+            bucket_seconds=seconds,
+            emitted_at=emitted,
+            samples=1,
+            sum_value=p50,
+            sumsq_value=p50 * p50,
+            min_value=p50,
+            max_value=p50,
+            first_value=p50,
+            first_at=last_at,
+            last_value=p50,
+            last_at=last_at,
+            p50=p50,
+            p95=p50,
+            p99=p50,
+        )
+
+    newer = delta(600, last_at=1_795_435_500.0, p50=20.0)
+    late = delta(600, last_at=1_795_435_200.0, p50=10.0)  # older samples, arrives last
+    hourly = delta(3600, last_at=1_795_435_500.0, p50=99.0)
+    with open_store(store_url) as repository:
+        store_events(repository, [newer])
+        store_events(repository, [late])
+        store_events(repository, [hourly])
+        rows = bucket_stats(repository, names=["api"])
+    by_width = {row["bucket_seconds"]: row for row in rows}
+    assert sorted(by_width) == [600, 3600]
+    assert (by_width[600]["count"], by_width[600]["mean"]) == (2, 15.0)
+    assert by_width[600]["p50"] == 20.0  # the newer samples' percentile stays
+    assert (by_width[3600]["count"], by_width[3600]["p50"]) == (1, 99.0)

@@ -186,7 +186,7 @@ MIGRATIONS: list[Migration] = [
                 p99 DOUBLE PRECISION,
                 applied_events TEXT NOT NULL DEFAULT '',
                 updated_at TIMESTAMPTZ NOT NULL,
-                PRIMARY KEY (name, metric_type, bucket_start)
+                PRIMARY KEY (name, metric_type, bucket_start, bucket_end)
             )""",
             "CREATE INDEX IF NOT EXISTS telemetry_buckets_start"
             " ON telemetry_buckets (bucket_start)",
@@ -216,7 +216,7 @@ MIGRATIONS: list[Migration] = [
                 p99 REAL,
                 applied_events TEXT NOT NULL DEFAULT '',
                 updated_at TEXT NOT NULL,
-                PRIMARY KEY (name, metric_type, bucket_start)
+                PRIMARY KEY (name, metric_type, bucket_start, bucket_end)
             )""",
             "CREATE INDEX IF NOT EXISTS telemetry_buckets_start"
             " ON telemetry_buckets (bucket_start)",

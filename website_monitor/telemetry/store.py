@@ -97,7 +97,14 @@ def upsert_sql(repository: Repository) -> str:
         *by_time(["first_value"], "first_at", newer=False),
         *by_time(["last_value"], "last_at", newer=True),
         *by_time(["status"], "status_at", newer=True),
-        *(f"{c} = COALESCE({new}.{c}, {old}.{c})" for c in ("p50", "p95", "p99")),
+        # Percentiles cover every sample the listener kept: the delta with the newest
+        # sample wins, so a late (spooled or redelivered) delta cannot roll them back.
+        *(
+            f"{c} = CASE WHEN {new}.{c} IS NOT NULL AND {new}.last_at IS NOT NULL"
+            f" AND ({old}.last_at IS NULL OR {new}.last_at >= {old}.last_at)"
+            f" THEN {new}.{c} ELSE {old}.{c} END"
+            for c in ("p50", "p95", "p99")
+        ),
         f"applied_events = {old}.applied_events || {new}.applied_events",
         f"updated_at = {new}.updated_at",
     ]
@@ -105,7 +112,8 @@ def upsert_sql(repository: Repository) -> str:
     marks = ", ".join(mark for _ in columns)
     return (
         f"INSERT INTO {TABLE} ({', '.join(columns)}) VALUES ({marks})"
-        " ON CONFLICT (name, metric_type, bucket_start) DO UPDATE SET "
+        # bucket_end is in the key: listeners with different --bucket never merge
+        " ON CONFLICT (name, metric_type, bucket_start, bucket_end) DO UPDATE SET "
         + ", ".join(assignments)
         + f" WHERE {find}({old}.applied_events, {new}.applied_events) = 0"
     )
