@@ -232,3 +232,27 @@ def test_unwritable_data_directory_says_results_were_not_kept(tmp_path: Path) ->
     assert code == 1
     assert output.startswith("Error: cannot create the directory for ")
     assert output.endswith(": 1 results were not kept (hint: check --data-dir / WM_DATA_DIR)\n")
+
+
+def test_every_option_of_every_command_has_an_environment_variable() -> None:
+    """Configuration by environment (a Kubernetes pod) must reach every option."""
+    import click
+
+    from website_monitor.cli import main as group
+
+    exempt = {"help", "version", "indent", "config_file"}
+    missing = []
+
+    def walk(command: click.Command, path: str) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, f"{path} {name}")
+            return
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name not in exempt and not param.envvar:
+                if param.flag_value in ("exact", "rollups"):  # shortcuts for --source
+                    continue
+                missing.append(f"{path} {param.opts[-1]}")
+
+    walk(group, "wm")
+    assert missing == []

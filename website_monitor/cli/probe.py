@@ -50,8 +50,22 @@ from website_monitor.transport import open_spooling_publisher
     type=click.IntRange(1, 1000),
     help="URLs checked at once.  [default: 10]",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print each result as a JSON line.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    envvar="WM_PROBE_JSON",
+    show_envvar=True,
+    help="Print each result as a JSON line.",
+)
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    envvar="WM_PROBE_QUIET",
+    show_envvar=True,
+    help="Print nothing on success.",
+)
 @store_options
 @stream_options
 @common_options

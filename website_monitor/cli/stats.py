@@ -43,21 +43,30 @@ from website_monitor.telemetry.store import telemetry_document
     help="Also group by HTTP status, or per hour / day (UTC) as a time series.",
 )
 @click.option(
+    "--source",
+    type=click.Choice(["auto", "exact", "rollups"]),
+    envvar="WM_STATS_SOURCE",
+    show_envvar=True,
+    help="Where percentiles come from: exact up to 100,000 probes, else rollups (auto).",
+)
+@click.option(
     "--exact",
     "source",
     flag_value="exact",
-    help="Exact percentile_cont over the raw rows, however many.",
+    help="Same as --source exact: percentile_cont over the raw rows, however many.",
 )
 @click.option(
     "--rollups",
     "source",
     flag_value="rollups",
-    help="Answer from the rollups (within 0.5 %), however few rows.",
+    help="Same as --source rollups: from the rollups (within 0.5 %), however few rows.",
 )
 @click.option(
     "--phases",
     is_flag=True,
     default=False,
+    envvar="WM_STATS_PHASES",
+    show_envvar=True,
     help="Also dns/connect/tls/ttfb percentiles (exact, from the raw rows).",
 )
 @click.option(
