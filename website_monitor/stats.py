@@ -25,7 +25,7 @@ from typing import Any
 from website_monitor import rollups
 from website_monitor.errors import ConfigError
 from website_monitor.events import PHASES
-from website_monitor.store import Repository
+from website_monitor.store import Repository, Where
 
 PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
 #: `--by`: one entry per URL and HTTP status, or per URL and hour / day (UTC).
@@ -78,20 +78,17 @@ def choose_source(repository: Repository, query: StatsQuery) -> str:
 
 def estimate_probes(repository: Repository, query: StatsQuery) -> int:
     """An upper bound of the probes in range: the day rollups overlapping it."""
-    mark = repository.placeholder
     day = rollups.LEVELS["day"]
-    where = [f"width = {day}"]
-    params: list[Any] = []
-    if query.since is not None:
-        where.append(f"period_start >= {mark}")
-        params.append(int(query.since.timestamp()) // day * day)
-    if query.until is not None:
-        where.append(f"period_start < {mark}")
-        params.append(int(query.until.timestamp()) + 1)
-    _url_filter(query, mark, where, params)
+    since = int(query.since.timestamp()) // day * day if query.since is not None else None
+    until = int(query.until.timestamp()) + 1 if query.until is not None else None
+    where = (
+        Where(repository.placeholder, f"width = {day}")
+        .compare("period_start", ">=", since)
+        .compare("period_start", "<", until)
+        .any_of("url", query.urls)
+    )
     rows = repository.query(
-        f"SELECT coalesce(sum(probes), 0) AS n FROM rollup_summary WHERE {' AND '.join(where)}",
-        params,
+        "SELECT coalesce(sum(probes), 0) AS n FROM rollup_summary" + where.sql, where.params
     )
     return int(rows[0]["n"])
 
@@ -102,16 +99,12 @@ def estimate_probes(repository: Repository, query: StatsQuery) -> int:
 def _exact(
     repository: Repository, query: StatsQuery, *, latency: bool, phases: bool = True
 ) -> list[dict[str, Any]]:
-    mark = repository.placeholder
-    where: list[str] = []
-    params: list[Any] = []
-    _url_filter(query, mark, where, params)
-    if query.since is not None:
-        where.append(f"timestamp >= {mark}")
-        params.append(query.since)
-    if query.until is not None:
-        where.append(f"timestamp < {mark}")
-        params.append(query.until)
+    where = (
+        Where(repository.placeholder)
+        .any_of("url", query.urls)
+        .compare("timestamp", ">=", query.since)
+        .compare("timestamp", "<", query.until)
+    )
     group = ["url"]
     if query.by == "status":
         group.append("http_status_code")
@@ -135,11 +128,11 @@ def _exact(
     keys = [g.split(" AS ")[-1] for g in group]
     sql = (
         f"SELECT {', '.join(columns)} FROM url_probes"
-        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + where.sql
         + f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}"
     )
     entries = []
-    for row in repository.query(sql, params):
+    for row in repository.query(sql, where.params):
         entry = _head(row["url"], query.by, row.get("http_status_code"), row.get("period"))
         entry["probes"] = int(row["probes"])
         for name, _ in PERCENTILES:
@@ -194,23 +187,21 @@ def _from_rollups(repository: Repository, query: StatsQuery) -> list[dict[str, A
     latency_params: list[Any] = []
     summary_params: list[Any] = []
     for start, end, width in segments:
-        where: list[str] = []
-        params: list[Any] = []
         if width is not None:
-            where.append(f"width = {width}")
-            if start is not None:
-                where.append(f"period_start >= {int(start)}")
-            if end is not None:
-                where.append(f"period_start < {int(end)}")
+            where = (
+                Where(mark, f"width = {int(width)}")
+                .compare("period_start", ">=", None if start is None else int(start))
+                .compare("period_start", "<", None if end is None else int(end))
+            )
         else:
-            if start is not None:
-                where.append(f"timestamp >= {mark}")
-                params.append(bound(start, query.since))
-            if end is not None:
-                where.append(f"timestamp < {mark}")
-                params.append(bound(end, query.until))
-        _url_filter(query, mark, where, params)
-        condition = " AND ".join(where)
+            where = (
+                Where(mark)
+                .compare("timestamp", ">=", None if start is None else bound(start, query.since))
+                .compare("timestamp", "<", None if end is None else bound(end, query.until))
+            )
+        where.any_of("url", query.urls)
+        condition = " AND ".join(where.conditions)
+        params = where.params
         if width is not None:
             latency_parts.append(
                 "SELECT url, status, period_start AS epoch, bucket, count AS n"
@@ -282,12 +273,6 @@ def _from_rollups(repository: Repository, query: StatsQuery) -> list[dict[str, A
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def _url_filter(query: StatsQuery, mark: str, where: list[str], params: list[Any]) -> None:
-    if query.urls:
-        where.append(f"url IN ({', '.join(mark for _ in query.urls)})")
-        params.extend(query.urls)
 
 
 def _epoch_sql(repository: Repository, column: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from website_monitor.store import Repository
+from website_monitor.store import Repository, Where
 
 SIZE_PERCENTILES = (("bytes_p50", 0.5), ("bytes_p95", 0.95), ("bytes_p99", 0.99))
 
@@ -24,18 +24,12 @@ def hit_stats(
 
     `errors` counts 5xx responses; `error_rate` is their share of the hits.
     """
-    mark = repository.placeholder
-    where: list[str] = []
-    params: list[Any] = []
-    if sections:
-        where.append(f"section IN ({', '.join(mark for _ in sections)})")
-        params.extend(sections)
-    if since is not None:
-        where.append(f"timestamp >= {mark}")
-        params.append(since)
-    if until is not None:
-        where.append(f"timestamp < {mark}")
-        params.append(until)
+    where = (
+        Where(repository.placeholder)
+        .any_of("section", sections)
+        .compare("timestamp", ">=", since)
+        .compare("timestamp", "<", until)
+    )
     percentiles = ", ".join(
         f"{repository.percentile_sql(fraction, 'bytes')} AS {name}"
         for name, fraction in SIZE_PERCENTILES
@@ -44,12 +38,10 @@ def hit_stats(
         "SELECT section, count(*) AS hits,"
         " sum(CASE WHEN status >= 500 AND status < 600 THEN 1 ELSE 0 END) AS errors,"
         f" sum(bytes) AS total_bytes, {percentiles}"
-        " FROM hits"
-        + (f" WHERE {' AND '.join(where)}" if where else "")
-        + " GROUP BY section ORDER BY section"
+        " FROM hits" + where.sql + " GROUP BY section ORDER BY section"
     )
     entries = []
-    for row in repository.query(sql, params):
+    for row in repository.query(sql, where.params):
         hits = int(row["hits"])
         errors = int(row["errors"] or 0)
         entry: dict[str, Any] = {

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from website_monitor.errors import ConfigError, StoreError
 from website_monitor.events import Event, ProbeResult
+from website_monitor.store._sql import Where
 from website_monitor.store.base import DeadLetter, Repository, SchemaStatus
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "DeadLetter",
     "Repository",
     "SchemaStatus",
+    "Where",
     "backend_of",
     "open_store",
     "store_events",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 
 def percentile_cont(values: Sequence[float], fraction: float) -> float | None:
@@ -18,3 +19,38 @@ def percentile_cont(values: Sequence[float], fraction: float) -> float | None:
         return float(ordered[lower])
     weight = position - lower
     return float(ordered[lower] + (ordered[upper] - ordered[lower]) * weight)
+
+
+class Where:
+    """A parameterized WHERE clause built from optional filters.
+
+    A filter whose value is None (or an empty list) is left out, so callers
+    pass their optional arguments straight through:
+
+        where = Where(repository.placeholder).any_of("url", urls).compare("timestamp", ">=", since)
+        repository.query("SELECT … FROM url_probes" + where.sql, where.params)
+    """
+
+    def __init__(self, placeholder: str, *fixed: str) -> None:
+        self.mark = placeholder
+        self.conditions: list[str] = list(fixed)
+        self.params: list[Any] = []
+
+    def any_of(self, column: str, values: Sequence[Any]) -> Where:
+        if values:
+            self.conditions.append(f"{column} IN ({', '.join(self.mark for _ in values)})")
+            self.params.extend(values)
+        return self
+
+    def compare(self, column: str, operator: str, value: Any) -> Where:
+        if operator not in ("=", "<", "<=", ">", ">="):
+            raise ValueError(f"unsupported operator {operator!r}")
+        if value is not None:
+            self.conditions.append(f"{column} {operator} {self.mark}")
+            self.params.append(value)
+        return self
+
+    @property
+    def sql(self) -> str:
+        """` WHERE …`, or nothing when no filter applies."""
+        return f" WHERE {' AND '.join(self.conditions)}" if self.conditions else ""

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from website_monitor.events import Event, TelemetryBucket, utcnow
-from website_monitor.store import EVENT_WRITERS, Repository
+from website_monitor.store import EVENT_WRITERS, Repository, Where
 from website_monitor.telemetry.buckets import population_variance
 
 TABLE = "telemetry_buckets"
@@ -157,25 +157,19 @@ def bucket_stats(
     `current` marks the bucket that contains `now`. Values are milliseconds for
     service times and timers. `variance` is the population variance.
     """
-    mark = repository.placeholder
-    where: list[str] = []
-    params: list[Any] = []
-    if since is not None:
-        where.append(f"bucket_end > {mark}")
-        params.append(since)
-    if until is not None:
-        where.append(f"bucket_start < {mark}")
-        params.append(until)
-    if names:
-        where.append(f"name IN ({', '.join(mark for _ in names)})")
-        params.extend(names)
+    where = (
+        Where(repository.placeholder)
+        .compare("bucket_end", ">", since)
+        .compare("bucket_start", "<", until)
+        .any_of("name", names)
+    )
     sql = (
         f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
-        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + where.sql
         + " ORDER BY name, metric_type, bucket_start"
     )
     now = now or utcnow()
-    return [_entry(row, now) for row in repository.query(sql, params)]
+    return [_entry(row, now) for row in repository.query(sql, where.params)]
 
 
 def _time(value: Any) -> datetime:
