@@ -10,6 +10,7 @@ transaction as the good ones, so they too are never lost or skipped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -76,7 +77,9 @@ def split_batch(records: Iterable[Any]) -> tuple[list[Event], list[DeadLetter]]:
             reason = "empty message (no value)"
         else:
             try:
-                fallback = legacy_event_id(record.topic, record.partition, record.offset)
+                fallback = functools.partial(
+                    legacy_event_id, record.topic, record.partition, record.offset
+                )
                 events.append(decode(record.value, fallback_id=fallback))
                 continue
             except DecodeError as exc:
