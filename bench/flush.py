@@ -116,16 +116,22 @@ def flush(bootstrap: str, db_url: str, topic: str, count: int, batch: int) -> fl
     stop = threading.Event()
     try:
         sink = Sink(consumer, repository, batch_size=batch, on_progress=lambda s: None)
-        process = sink.process
+        poll, finish = consumer.poll, sink.finish
 
-        def timed(polled: dict[Any, list[Any]], stop_event: threading.Event) -> None:
-            marks.setdefault("first", time.perf_counter())
-            process(polled, stop_event)
+        def timed_poll(*args: Any, **kwargs: Any) -> Any:
+            polled = poll(*args, **kwargs)
+            if polled:
+                marks.setdefault("first", time.perf_counter())
+            return polled
+
+        def timed_finish(write: Any) -> None:
+            finish(write)  # stored, then offsets committed
             marks["last"] = time.perf_counter()
             if sink.stats.consumed >= count:
                 stop.set()
 
-        sink.process = timed  # type: ignore[method-assign]
+        consumer.poll = timed_poll  # type: ignore[method-assign]
+        sink.finish = timed_finish  # type: ignore[method-assign]
         stats = sink.run(stop, drain=True, idle_timeout=5.0)
     finally:
         consumer.close(autocommit=False)
