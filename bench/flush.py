@@ -257,15 +257,15 @@ def run(rows: int, batch: int) -> list[Result]:
 
 
 def run_size(size: str) -> list[Result]:
-    """What `python -m bench --size SIZE` runs."""
-    return run(SIZES[size], 500)
+    """What `python -m bench --size SIZE` runs: `wm flush`'s default batch size."""
+    return run(SIZES[size], config.Settings().batch_size)
 
 
 def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--rows", type=int)
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=config.Settings().batch_size)
     args = parser.parse_args(argv)
     results = run(args.rows or SIZES[args.size], args.batch_size)
     print(table(results))

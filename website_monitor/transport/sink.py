@@ -160,7 +160,7 @@ class Sink:
         consumer: Consumer,
         repository: Repository,
         *,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         backoff: Backoff | None = None,
         progress_every: float = 5.0,
         on_progress: Callable[[FlushStats], None] | None = None,
