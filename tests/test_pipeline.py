@@ -234,3 +234,70 @@ def test_messages_that_would_stall_a_partition_are_dead_lettered(
     assert reasons[surrogate] == "value contains an unpaired UTF-16 surrogate escape"
     assert reasons[encode(refused)].startswith("rejected by the store: PostgreSQL error: ")
     assert "no_refusals" in reasons[encode(refused)]
+
+
+def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> None:
+    """The write of batch N overlaps the poll of N+1; offsets follow the database."""
+    import threading
+    from collections import namedtuple
+
+    from kafka import TopicPartition
+
+    from website_monitor.store import DeadLetter, Repository
+    from website_monitor.transport.sink import Sink
+
+    record = namedtuple("record", "topic partition offset key value")
+    partition = TopicPartition("t", 0)
+    start = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+    values = [
+        encode(ProbeResult("https://a", start + timedelta(seconds=i), 200, 1.0)) for i in range(30)
+    ]
+    log: list[tuple[str, int]] = []
+    stored: set[str] = set()
+    polling_thread = threading.get_ident()
+
+    class Consumer:
+        offset = 0
+
+        def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict:  # type: ignore[type-arg]
+            assert threading.get_ident() == polling_thread
+            if self.offset >= len(values):
+                return {}
+            batch = [
+                record("t", 0, o, b"k", values[o])
+                for o in range(self.offset, min(self.offset + (max_records or 1), len(values)))
+            ]
+            self.offset += len(batch)
+            log.append(("poll", batch[-1].offset + 1))
+            return {partition: batch}
+
+        def commit(self, offsets: dict) -> None:  # type: ignore[type-arg]
+            assert threading.get_ident() == polling_thread
+            log.append(("commit", offsets[partition].offset))
+
+        def assignment(self) -> set:  # type: ignore[type-arg]
+            return {partition}
+
+    class Store(Repository):
+        backend = "fake"
+
+        def write(self, probes, dead_letters: list[DeadLetter] = ()) -> int:  # type: ignore[no-untyped-def,override,assignment]
+            assert threading.get_ident() != polling_thread
+            time.sleep(0.05)
+            new = {p.event_id for p in probes} - stored
+            stored.update(new)
+            log.append(("stored", len(stored)))
+            return len(new)
+
+        migrate = schema_status = query = executemany = percentile_sql = close = None  # type: ignore[assignment]
+
+    sink = Sink(Consumer(), Store(), batch_size=7, on_progress=lambda s: None)  # type: ignore[arg-type]
+    stats = sink.run(threading.Event(), drain=True, idle_timeout=0.5)
+    assert stats.consumed == stats.stored == 30
+    commits = [offset for what, offset in log if what == "commit"]
+    assert commits == [7, 14, 21, 28, 30]
+    for i, (what, offset) in enumerate(log):
+        if what == "commit":  # the rows up to this offset were stored before
+            assert ("stored", offset) in log[:i]
+    # Batch N+1 was polled before batch N's offsets were committed: the two overlapped.
+    assert log.index(("poll", 14)) < log.index(("commit", 7))

@@ -13,6 +13,7 @@ import builtins
 import dataclasses
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -97,8 +98,12 @@ class Event(Protocol):
         ...
 
 
+#: The id of a message that carries none: the id itself, or a function computing it only
+#: when needed (deriving it costs a uuid5 per message, and almost every message has an id).
+FallbackId = str | Callable[[], str] | None
+
 #: Decoders by `kind`: each takes the parsed JSON object and the fallback id.
-DECODERS: dict[str, Callable[[dict[str, Any], str | None], Event]] = {}
+DECODERS: dict[str, Callable[[dict[str, Any], FallbackId], Event]] = {}
 
 
 def encode(event: Event) -> bytes:
@@ -115,12 +120,12 @@ def legacy_event_id(topic: str, partition: int, offset: int) -> str:
     return str(uuid.uuid5(LEGACY_NAMESPACE, f"{topic}/{partition}/{offset}"))
 
 
-def decode(raw: bytes, *, fallback_id: str | None = None) -> Event:
+def decode(raw: bytes, *, fallback_id: FallbackId = None) -> Event:
     """Parse a message value into an event of any kind, or raise `DecodeError` saying why.
 
     Messages in the original format (no `kind`, `v` or `event_id`; naive
     timestamp; integer response time) are probes; `fallback_id` then supplies
-    the id (see `legacy_event_id`).
+    the id (see `legacy_event_id`), or a function returning it, called only then.
     """
     data = parse_object(raw)
     kind = data.get("kind", "probe")
@@ -133,7 +138,7 @@ def decode(raw: bytes, *, fallback_id: str | None = None) -> Event:
     return decoder(data, fallback_id)
 
 
-def decode_probe(raw: bytes, *, fallback_id: str | None = None) -> ProbeResult:
+def decode_probe(raw: bytes, *, fallback_id: FallbackId = None) -> ProbeResult:
     """Like `decode`, for a value that must be a probe result."""
     event = decode(raw, fallback_id=fallback_id)
     if not isinstance(event, ProbeResult):
@@ -150,7 +155,7 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise DecodeError("value is not valid UTF-8") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = _JSON.decode(text)
     except (ValueError, RecursionError) as exc:
         raise DecodeError(f"value is not valid JSON: {_short(exc)}") from None
     if not isinstance(data, dict):
@@ -169,7 +174,7 @@ def _has_lone_surrogate(data: Any) -> bool:
     return False
 
 
-def _decode_probe(data: dict[str, Any], fallback_id: str | None) -> ProbeResult:
+def _decode_probe(data: dict[str, Any], fallback_id: FallbackId) -> ProbeResult:
     return ProbeResult(
         url=_url(data),
         timestamp=_timestamp(data),
@@ -192,6 +197,12 @@ DECODERS["probe"] = _decode_probe
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
+
+
+#: `json.loads(text, parse_constant=...)` builds a decoder per call; this one is reused.
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+#: A UUID already in canonical form (what `str(uuid.UUID(...))` returns): kept as is.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -265,14 +276,16 @@ def _milliseconds(data: dict[str, Any], name: str) -> float | None:
     return number
 
 
-def _event_id(data: dict[str, Any], fallback_id: str | None) -> str:
+def _event_id(data: dict[str, Any], fallback_id: FallbackId) -> str:
     value = data.get("event_id")
     if value is None:
         if fallback_id is None:
             raise DecodeError("field 'event_id' is missing")
-        return fallback_id
+        return fallback_id if isinstance(fallback_id, str) else fallback_id()
     if not isinstance(value, str):
         raise DecodeError("field 'event_id' is not a string")
+    if _CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -331,7 +344,7 @@ class Hit:
         return self.source.encode("utf-8")
 
 
-def _decode_hit(data: dict[str, Any], fallback_id: str | None) -> Hit:
+def _decode_hit(data: dict[str, Any], fallback_id: FallbackId) -> Hit:
     status = data.get("status")
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:
         raise DecodeError(f"field 'status' is not an HTTP status: {_short(status)}")
@@ -440,7 +453,7 @@ class TelemetryBucket:
         return self.name.encode("utf-8")
 
 
-def _decode_telemetry(data: dict[str, Any], fallback_id: str | None) -> TelemetryBucket:
+def _decode_telemetry(data: dict[str, Any], fallback_id: FallbackId) -> TelemetryBucket:
     name = data.get("name")
     if not isinstance(name, str) or not name or len(name) > MAX_TELEMETRY_NAME:
         raise DecodeError(f"field 'name' is not a string of 1 to {MAX_TELEMETRY_NAME} characters")

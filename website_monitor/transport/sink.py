@@ -10,6 +10,7 @@ transaction as the good ones, so they too are never lost or skipped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -108,7 +109,8 @@ def split_batch(records: Iterable[Any]) -> Batch:
         if record.value is None:
             batch.dead.append(dead_letter(record, "empty message (no value)"))
             continue
-        fallback = legacy_event_id(record.topic, record.partition, record.offset)
+        # derived only for a message that carries no id of its own
+        fallback = functools.partial(legacy_event_id, record.topic, record.partition, record.offset)
         try:
             event = decode(record.value, fallback_id=fallback)
         except DecodeError as exc:
@@ -123,15 +125,62 @@ def split_batch(records: Iterable[Any]) -> Batch:
     return batch
 
 
+class _Write:
+    """One batch being stored on a thread of its own, while the next one is polled."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        polled: dict[Any, list[Any]],
+        batch: Batch,
+        stop: threading.Event,
+    ) -> None:
+        self.polled = polled
+        self.consumed = sum(len(records) for records in polled.values())
+        self.batch = batch
+        self.inserted = 0
+        self.error: BaseException | None = None
+        self._sink = sink
+        self._stop = stop
+        # A daemon: should the process exit with a write under way, its transaction is
+        # rolled back and, its offsets never committed, the batch is delivered again.
+        self._thread = threading.Thread(target=self._run, name="wm-flush-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.inserted = self._sink._write(self.batch, self._stop)
+        except BaseException as exc:  # handed to the polling thread by wait()
+            self.error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self) -> int:
+        """The rows inserted, once the batch is committed; re-raises what the write raised."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.inserted
+
+
 class Sink:
-    """Moves batches from a consumer into a repository, committing DB before offsets."""
+    """Moves batches from a consumer into a repository, committing DB before offsets.
+
+    Two batches overlap: while batch N is written (on a thread of its own, in one
+    database transaction), batch N+1 is polled and decoded. The consumer is used by
+    the polling thread only (kafka-python's consumer is not thread-safe): it commits
+    the offsets of batch N once the write reports batch N committed, and before
+    the write of batch N+1 starts, so offsets are committed in order and only for
+    rows durably stored.
+    """
 
     def __init__(
         self,
         consumer: Consumer,
         repository: Repository,
         *,
-        batch_size: int = 500,
+        batch_size: int = 5000,
         backoff: Backoff | None = None,
         progress_every: float = 5.0,
         on_progress: Callable[[FlushStats], None] | None = None,
@@ -152,44 +201,71 @@ class Sink:
         idle_timeout: float = 3.0,
         assignment_timeout: float = 60.0,
     ) -> FlushStats:
-        """Flush until `stop` is set, or (with `drain`) until no message came for `idle_timeout`."""
+        """Flush until `stop` is set, or (with `drain`) until no message came for `idle_timeout`.
+
+        On the way out the batch being written is finished and its offsets committed.
+        """
         last_activity = time.monotonic()
         last_report = time.monotonic()
         assigned = False
-        while not stop.is_set():
-            polled = self.consumer.poll(timeout_ms=500, max_records=self.batch_size)
-            now = time.monotonic()
-            if polled:
-                self.process(polled, stop)
-                last_activity = now
-            if not assigned and self.consumer.assignment():
-                assigned = True
-                last_activity = now
-            if now - last_report >= self.progress_every:
-                self.on_progress(self.stats)
-                last_report = now
-            if drain:
-                if assigned and now - last_activity >= idle_timeout:
-                    break
-                if not assigned and now - last_activity >= assignment_timeout:
-                    raise WebsiteMonitorError(
-                        f"no partition was assigned within {assignment_timeout:.0f}s",
-                        hint="another consumer in the group may hold every partition",
-                    )
+        pending: _Write | None = None
+        try:
+            while not stop.is_set():
+                if pending is not None and pending.done():
+                    self.finish(pending)
+                    pending = None
+                # With a write under way, wait briefly: if nothing came, finish that write
+                # and commit its offsets now rather than after a long idle poll.
+                timeout_ms = 500 if pending is None else 50
+                polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.batch_size)
+                now = time.monotonic()
+                if not polled and pending is not None:
+                    self.finish(pending)
+                    pending = None
+                if polled:
+                    decoded = split_batch(r for part in polled.values() for r in part)
+                    if pending is not None:
+                        self.finish(pending)
+                        pending = None
+                    pending = _Write(self, polled, decoded, stop)
+                    last_activity = now
+                if not assigned and self.consumer.assignment():
+                    assigned = True
+                    last_activity = now
+                if now - last_report >= self.progress_every:
+                    self.on_progress(self.stats)
+                    last_report = now
+                if drain:
+                    if assigned and now - last_activity >= idle_timeout:
+                        break
+                    if not assigned and now - last_activity >= assignment_timeout:
+                        raise WebsiteMonitorError(
+                            f"no partition was assigned within {assignment_timeout:.0f}s",
+                            hint="another consumer in the group may hold every partition",
+                        )
+            if pending is not None:
+                self.finish(pending)
+                pending = None
+        finally:
+            if pending is not None and not pending.done():
+                stop.set()  # an error on this thread: let a retrying write give up
         self.on_progress(self.stats)
         return self.stats
 
-    def process(self, polled: dict[Any, list[Any]], stop: threading.Event) -> None:
-        """Store one polled batch, then commit its offsets."""
-        records = [record for batch in polled.values() for record in batch]
-        batch = split_batch(records)
-        inserted = self._write(batch, stop)
-        self.stats.consumed += len(records)
+    def finish(self, write: _Write) -> None:
+        """Wait until `write` is committed to the store, then commit its offsets."""
+        inserted = write.wait()
+        self.stats.consumed += write.consumed
         self.stats.stored += inserted
-        self.stats.duplicates += len(batch.events) - inserted
-        self.stats.dead_lettered += len(batch.dead)
+        self.stats.duplicates += len(write.batch.events) - inserted
+        self.stats.dead_lettered += len(write.batch.dead)
         self.stats.batches += 1
-        self._commit(polled)
+        self._commit(write.polled)
+
+    def process(self, polled: dict[Any, list[Any]], stop: threading.Event) -> None:
+        """Store one polled batch, then commit its offsets (without overlap)."""
+        decoded = split_batch(r for part in polled.values() for r in part)
+        self.finish(_Write(self, polled, decoded, stop))
 
     def _write(self, batch: Batch, stop: threading.Event) -> int:
         """Store the batch in one go; if the data itself is refused, event by event."""
