@@ -228,9 +228,9 @@ def test_ingest_limits_and_bad_requests(sqlite_url: str) -> None:
         assert served.get("/api/logs").status_code == 405
 
 
-def test_live_events_for_hits_alerts_and_buckets(sqlite_url: str, tmp_path: Path) -> None:
+def test_live_events_for_hits_alerts_and_buckets(store_url: str, tmp_path: Path) -> None:
     with (
-        serving(sqlite_url, poll_interval=0.2) as served,
+        serving(store_url, poll_interval=0.2) as served,
         served.get("/api/events", stream=True) as stream,
     ):
         events = EventReader(stream)
@@ -241,13 +241,13 @@ def test_live_events_for_hits_alerts_and_buckets(sqlite_url: str, tmp_path: Path
         assert hits["hits"] == 2  # type: ignore[index]
         assert hits["sources"]["live1"]["hits"] == 2  # type: ignore[index]
 
-        traffic.telemetry(sqlite_url)
+        traffic.telemetry(store_url)
         bucket = events.until("bucket", 5)["data"]
         assert bucket["name"] in traffic.STATIONS  # type: ignore[index]
 
         log = tmp_path / "burst.log"
         traffic.access_log(log)
-        traffic.tail_publish(sqlite_url, log, source="live2")
+        traffic.tail_publish(store_url, log, source="live2")
         alerts = events.until("alerts", 10)["data"]
         assert [a["source"] for a in alerts["open"]] == ["live2"]  # type: ignore[index]
 

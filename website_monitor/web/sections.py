@@ -3,9 +3,10 @@
 A `Section` bundles what one kind of data contributes to `wm serve`: its API
 routes with their OpenAPI description, its Prometheus metrics, its live
 streams (rows pushed to the page over server-sent events) and the name of its
-page panel (`static/panels/<panel>.js`). The app is assembled from `SECTIONS`;
-a feature with its own tables (access-log hits and alerts, telemetry stations)
-adds one `Section` to that tuple and one panel module, and nothing else changes.
+page panel (`static/panels/<panel>.js`). The app is assembled from `SECTIONS`:
+probes, access-log hits (with the `POST /api/logs` ingest), alerts, telemetry
+stations and the store; a feature with its own tables adds one `Section` to that
+tuple and one panel module, and nothing else changes.
 """
 
 from __future__ import annotations
@@ -570,7 +571,12 @@ HITS = Section(
                 "responses": {
                     "200": _ok("What became of each line", "LogIngest"),
                     "413": {"$ref": "#/components/responses/TooLarge"},
-                    "415": {"$ref": "#/components/responses/BadRequest"},
+                    "415": {
+                        "description": "Neither application/json nor text/plain",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    },
                     **_ERRORS,
                 },
             }
