@@ -42,7 +42,13 @@ def post_logs(served: Served, **kwargs: Any) -> requests.Response:
 
 def test_views_are_what_the_cli_prints(served: Served) -> None:
     url = served.store_url
-    for params in ([], [("since", "5m")], [("since", "8m"), ("until", "3m")]):
+    # Absolute times: an age ("5m") would move between the API's answer and the CLI's.
+    now = datetime.now(timezone.utc)
+
+    def ago(minutes: float) -> str:
+        return (now - timedelta(minutes=minutes)).isoformat()
+
+    for params in ([], [("since", ago(5))], [("since", ago(8)), ("until", ago(3))]):
         flags = [arg for name, value in params for arg in (f"--{name}", value)]
         body = served.get("/api/hits", params=params).json()
         assert body == traffic.cli_json("stats", "--hits", "-d", url, *flags)
@@ -55,7 +61,7 @@ def test_views_are_what_the_cli_prints(served: Served) -> None:
     assert served.get("/api/alerts", params={"source": "elsewhere"}).json() == {"alerts": []}
     assert served.get("/api/alerts", params={"source": traffic.SOURCE}).json() == alerts
 
-    for params in ([], [("since", "3m")], [("station", "search")]):
+    for params in ([], [("since", ago(3))], [("station", "search")]):
         flags = [arg for name, value in params for arg in (f"--{name}", value)]
         body = served.get("/api/stations", params=params).json()
         assert body == traffic.cli_json("stations", "-d", url, *flags)
