@@ -233,6 +233,25 @@ def test_ingest_limits_and_bad_requests(sqlite_url: str) -> None:
         assert post_logs(served, data="x", headers={"Content-Type": "image/png"}).status_code == 415
         assert served.get("/api/logs").status_code == 405
 
+        # A web page elsewhere cannot make a browser post lines (text/plain needs no preflight).
+        foreign = post_logs(
+            served,
+            params={"source": "h"},
+            data=line,
+            headers={"Content-Type": "text/plain", "Origin": "https://evil.example"},
+        )
+        assert foreign.status_code == 403
+        assert foreign.json()["error"].startswith(
+            "Error: cross-origin POST from https://evil.example refused"
+        )
+        own = post_logs(
+            served,
+            params={"source": "h"},
+            data=line,
+            headers={"Content-Type": "text/plain", "Origin": served.base},
+        )
+        assert own.status_code == 200
+
 
 def test_live_events_for_hits_alerts_and_buckets(store_url: str, tmp_path: Path) -> None:
     with (

@@ -445,7 +445,21 @@ def _text_lines(body: bytes) -> tuple[list[str], list[dict[str, Any]]]:
     return lines, rejected
 
 
+def _check_origin(request: Request) -> None:
+    """Refuse a browser's cross-site POST: a text/plain one needs no CORS preflight, so any
+    web page could otherwise make a visitor's browser post lines to a loopback server."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return  # not sent by a browser (curl, wm tail --ship)
+    host = request.headers.get("host", "")
+    if origin.split("://", 1)[-1].rstrip("/") != host:
+        raise HTTPException(
+            403, detail=f"cross-origin POST from {origin[:100]} refused (hint: post from {host})"
+        )
+
+
 async def post_logs(request: Request) -> Response:
+    _check_origin(request)
     max_body: int = request.app.state.max_body
     max_lines: int = request.app.state.max_lines
     body = await _read_body(request, max_body)
@@ -570,6 +584,12 @@ HITS = Section(
                 },
                 "responses": {
                     "200": _ok("What became of each line", "LogIngest"),
+                    "403": {
+                        "description": "A browser's cross-origin request",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    },
                     "413": {"$ref": "#/components/responses/TooLarge"},
                     "415": {
                         "description": "Neither application/json nor text/plain",
