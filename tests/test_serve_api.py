@@ -102,9 +102,11 @@ def test_series_has_percentiles_and_availability_per_bucket(
 
 
 def test_series_filters_and_picks_a_bucket(served: Served, probes: list[ProbeResult]) -> None:
-    body = served.get("/api/probes/series", params={"url": URLS[0], "since": "4m"}).json()
-    assert [s["url"] for s in body["series"]] == [URLS[0]]
+    # An absolute time: an age ("4m") would move between the request and the count below.
     cutoff = datetime.now(timezone.utc) - timedelta(minutes=4)
+    params = {"url": URLS[0], "since": cutoff.isoformat()}
+    body = served.get("/api/probes/series", params=params).json()
+    assert [s["url"] for s in body["series"]] == [URLS[0]]
     recent = [p for p in probes if p.url == URLS[0] and p.timestamp >= cutoff]
     assert sum(p["probes"] for p in body["series"][0]["points"]) == len(recent)
     assert body["bucket_seconds"] == 10  # four minutes of data: 10 s buckets stay under 360 points

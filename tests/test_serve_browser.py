@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests import traffic
 from tests.conftest import unavailable
 from tests.webserver import URLS, Served, sample_probes, serving, write
 from website_monitor.events import ProbeResult
@@ -212,3 +213,139 @@ def test_dashboard_asks_for_the_token(browser: Any, sqlite_url: str) -> None:
             5,
             "the new result through the token-protected stream",
         )
+
+
+def _cards(driver: Any, selector: str, key: str) -> dict[str, dict[str, Any]]:
+    return {
+        card.get_attribute(key): {
+            "plotted": json.loads(card.get_attribute("data-plotted") or "null"),
+            "threshold": card.get_attribute("data-threshold"),
+            "alerts": json.loads(card.get_attribute("data-alerts") or "null"),
+        }
+        for card in driver.find_elements("css selector", selector)
+    }
+
+
+def expected_hits_plot(served: Served) -> dict[str, list[list[Any]]]:
+    body = served.get("/api/hits/series", params={"since": "1h", "bucket": "1m"}).json()
+    return {
+        s["source"]: [
+            [datetime.fromisoformat(p["t"]).timestamp() for p in s["points"]],
+            [p["hits_per_second"] for p in s["points"]],
+            [s["threshold"] for _ in s["points"]],
+        ]
+        for s in body["series"]
+    }
+
+
+def expected_station_plot(served: Served) -> dict[str, list[list[Any]]]:
+    buckets = served.get("/api/stations", params={"since": "1h"}).json()["stations"]
+    plots: dict[str, list[list[Any]]] = {}
+    for b in buckets:
+        columns = plots.setdefault(b["name"], [[], [], [], [], [], []])
+        std = b["variance"] ** 0.5
+        for column, value in zip(
+            columns,
+            (
+                datetime.fromisoformat(b["bucket_start"]).timestamp(),
+                b["mean"],
+                b["mean"] - std,
+                b["mean"] + std,
+                b["arrivals"],
+                b["departures"],
+            ),
+        ):
+            column.append(value)
+    return plots
+
+
+def test_dashboard_shows_traffic_alerts_and_stations(
+    browser: Any, sqlite_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "access.log"
+    traffic.access_log(log)
+    traffic.tail_publish(sqlite_url, log)
+    traffic.telemetry(sqlite_url)
+    write(sqlite_url, sample_probes())
+    with serving(sqlite_url, poll_interval=0.3) as served:
+        browser.get(served.base + "/")
+        wait_for(
+            lambda: browser.execute_script("return document.body.dataset.ready") == "true",
+            15,
+            "the page to load",
+        )
+        hits = wait_for(lambda: _cards(browser, ".hit-card", "data-source"), 10, "the hits chart")
+        expected = expected_hits_plot(served)
+        assert set(hits) == {traffic.SOURCE}
+        assert hits[traffic.SOURCE]["plotted"] == expected[traffic.SOURCE]
+        assert hits[traffic.SOURCE]["threshold"] == str(traffic.THRESHOLD).rstrip("0").rstrip(".")
+        alerts = served.get("/api/alerts").json()["alerts"]
+        assert hits[traffic.SOURCE]["alerts"] == [
+            [
+                datetime.fromisoformat(a["started_at"].replace("Z", "+00:00")).timestamp(),
+                None
+                if a["ended_at"] is None
+                else datetime.fromisoformat(a["ended_at"].replace("Z", "+00:00")).timestamp(),
+            ]
+            for a in alerts
+        ]
+
+        sections = {
+            row.get_attribute("data-section"): {
+                cell.get_attribute("data-field"): cell.text
+                for cell in row.find_elements("css selector", "td[data-field]")
+            }
+            for row in browser.find_elements("css selector", "#hit-sections tr[data-section]")
+        }
+        for entry in served.get("/api/hits", params={"since": "1h"}).json()["hits"]:
+            shown = sections[entry["section"]]
+            assert shown["hits"] == str(entry["hits"])
+            assert shown["errors"] == str(entry["errors"])
+            assert shown["error_rate"] == f"{entry['error_rate'] * 100:.1f} %"
+
+        rows = browser.find_elements("css selector", "#alert-list tr[data-id]")
+        assert [r.get_attribute("data-state") for r in rows] == ["open", "ended"]
+        assert rows[0].get_attribute("data-id") == alerts[1]["id"]
+        assert browser.find_element("id", "alerts-open").get_attribute("data-open") == "1"
+
+        stations = wait_for(
+            lambda: _cards(browser, ".station-card", "data-name"), 10, "the station charts"
+        )
+        want = expected_station_plot(served)
+        assert set(stations) == set(traffic.STATIONS)
+        for name, columns in want.items():
+            got = stations[name]["plotted"]
+            assert got[0] == columns[0]
+            assert got[4:] == columns[4:]
+            for mine, theirs in zip(got[1:4], columns[1:4]):
+                assert mine == pytest.approx(theirs, abs=1e-5)
+
+        # New lines posted to the ingest show up on the chart without a reload.
+        browser.execute_script("window.__sameDocument = 'yes'")
+        now = datetime.now(timezone.utc)
+        lines = [traffic.clf(now, "/fresh", 200, 9)] * 30
+        answer = requests.post(
+            served.base + "/api/logs", json={"source": "edge2", "lines": lines}, timeout=10
+        )
+        assert answer.json()["stored"] == 30
+        fresh = wait_for(
+            lambda: _cards(browser, ".hit-card", "data-source").get("edge2"),
+            10,
+            "a chart for the new source",
+        )
+        assert fresh["plotted"] == expected_hits_plot(served)["edge2"]
+        assert browser.execute_script("return window.__sameDocument") == "yes", "page reloaded"
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "serve-views.png"
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(1400, max(900, min(int(height) + 40, 5000)))
+        time.sleep(0.5)
+        assert browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+        errors = [
+            entry
+            for entry in browser.get_log("browser")
+            if entry["level"] == "SEVERE" and "favicon" not in entry["message"]
+        ]
+        assert errors == []

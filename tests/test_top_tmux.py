@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import traffic
 from tests.conftest import unavailable
 from tests.webserver import URLS, sample_probes, write
 from website_monitor import stats
@@ -66,6 +67,10 @@ def test_top_shows_the_store_refreshes_and_quits_on_q(
 ) -> None:
     probes = sample_probes()
     write(sqlite_url, probes)
+    log = tmp_path / "access.log"
+    hits = traffic.access_log(log)
+    traffic.tail_publish(sqlite_url, log)
+    before = datetime.now(timezone.utc)
     exit_file = tmp_path / "exit-code"
     stty_file = tmp_path / "stty-after"
     # The pane's own size (120x30), not a COLUMNS/LINES the test run may have inherited.
@@ -100,6 +105,24 @@ def test_top_shows_the_store_refreshes_and_quits_on_q(
             f"{entry['p95_ms']:.1f}",
             f"{entry['availability'] * 100:.1f}",
         ]
+
+    # The traffic line: hits/s over the minute before the view was drawn. No hit is newer
+    # than `before`, so the rate can only fall from its value then to its value now.
+    after = datetime.now(timezone.utc)
+
+    def per_second(end: datetime) -> float:
+        return sum(end - timedelta(seconds=60) <= h["t"] <= end for h in hits) / 60
+
+    line = next(line for line in screen.splitlines() if "traffic (last 1m):" in line)
+    shown = float(line.split(f"{traffic.SOURCE} ")[1].split(" hits/s")[0])
+    assert round(per_second(after), 2) <= shown <= round(per_second(before), 2)
+    alerts = traffic.cli_json("alerts", "-d", sqlite_url)["alerts"]
+    [open_alert] = [a for a in alerts if a["ended_at"] is None]
+    line = next(line for line in screen.splitlines() if line.startswith("alerts:"))
+    assert line.strip() == (
+        f"alerts: OPEN {traffic.SOURCE} since {open_alert['started_at'][11:19]}Z"
+        f" (peak {open_alert['peak']:.2f} hits/s, threshold 3)"
+    )
 
     fresh = ProbeResult("https://delta.example/new", datetime.now(timezone.utc), 204, 12.3)
     write(sqlite_url, [fresh])

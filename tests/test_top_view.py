@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from rich.console import Console
 
+from tests import traffic
 from tests.webserver import URLS, sample_probes, write
 from website_monitor import stats, top
 from website_monitor.store import DeadLetter, open_store
@@ -58,3 +60,35 @@ def test_an_old_url_still_shows_its_last_result(sqlite_url: str) -> None:
     rendered = io.StringIO()
     Console(file=rendered, width=120).print(top.render(snap))
     assert rendered.getvalue().count("2d ago") == len(old)
+
+
+def test_snapshot_has_the_traffic_and_open_alerts(store_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    hits = traffic.access_log(log)
+    traffic.tail_publish(store_url, log)
+    with open_store(store_url) as repository:
+        snap = top.snapshot(repository, 3600)
+    since = snap.taken_at - timedelta(seconds=top.TRAFFIC_SECONDS)
+    recent = sum(since <= h["t"] <= snap.taken_at for h in hits)
+    assert recent > 0
+    assert snap.traffic == {traffic.SOURCE: recent / top.TRAFFIC_SECONDS}
+    listed = traffic.cli_json("alerts", "-d", store_url)["alerts"]
+    assert snap.open_alerts == [a for a in listed if a["ended_at"] is None]
+    assert len(snap.open_alerts) == 1
+    rendered = io.StringIO()
+    Console(file=rendered, width=160).print(top.render(snap))
+    text = rendered.getvalue()
+    assert f"traffic (last 1m): {traffic.SOURCE} {recent / 60:.2f} hits/s" in text
+    alert = snap.open_alerts[0]
+    assert f"alerts: OPEN {traffic.SOURCE} since {alert['started_at'][11:19]}Z" in text
+    assert f"(peak {alert['peak']:.2f} hits/s, threshold 3)" in text
+
+
+def test_no_traffic_and_no_alert(sqlite_url: str) -> None:
+    write(sqlite_url, sample_probes())
+    with open_store(sqlite_url) as repository:
+        snap = top.snapshot(repository, 3600)
+    rendered = io.StringIO()
+    Console(file=rendered, width=160).print(top.render(snap))
+    assert "traffic (last 1m): no hits" in rendered.getvalue()
+    assert "alerts: none open" in rendered.getvalue()

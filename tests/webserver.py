@@ -49,13 +49,19 @@ def wait_until_answering(base: str, token: str | None = None, timeout: float = 1
 
 @contextlib.contextmanager
 def serving(
-    store_url: str, token: str | None = None, poll_interval: float = 0.3
+    store_url: str,
+    token: str | None = None,
+    poll_interval: float = 0.3,
+    bind: str = "127.0.0.1:0",
+    **options: int,
 ) -> Iterator[Served]:
     """The real app, served by uvicorn in a thread on 127.0.0.1:<ephemeral>."""
     repository = open_store(store_url)
-    sock = listen("127.0.0.1:0")
+    sock = listen(bind)
     stopping = threading.Event()
-    app = create_app(repository, token=token, poll_interval=poll_interval, stopping=stopping)
+    app = create_app(
+        repository, token=token, poll_interval=poll_interval, stopping=stopping, **options
+    )
     server = WebServer(app, sock, stopping=stopping)
     server.start()
     base = f"http://{server.address}"

@@ -1,7 +1,9 @@
 """`wm top`: a terminal view of the store that refreshes itself.
 
 Per URL the last status, p50/p95 and availability over a recent window; below,
-the newest results as they arrive and the store's dead letters. Keys are read
+the access-log traffic (hits/s per source over the last minute, from the hits
+table), the open high-traffic alerts, the newest results as they arrive and the
+store's dead letters. Keys are read
 in cbreak mode (`q` quits) and the terminal is restored on the way out.
 """
 
@@ -30,6 +32,8 @@ from website_monitor.store import Repository
 from website_monitor.web import api
 
 RECENT = 8
+#: The traffic line: hits stamped within this many seconds before now.
+TRAFFIC_SECONDS = 60.0
 
 
 @dataclasses.dataclass
@@ -40,6 +44,10 @@ class Snapshot:
     recent: list[dict[str, Any]]
     dead_letters: int
     backend: str
+    #: Hits per second per source over the last TRAFFIC_SECONDS.
+    traffic: dict[str, float] = dataclasses.field(default_factory=dict)
+    #: Alerts without an end, as `wm alerts` lists them.
+    open_alerts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def snapshot(repository: Repository, window_seconds: float) -> Snapshot:
@@ -59,6 +67,8 @@ def snapshot(repository: Repository, window_seconds: float) -> Snapshot:
         recent=api.newest_probes(repository, RECENT),
         dead_letters=api.dead_letter_count(repository),
         backend=repository.backend,
+        traffic=api.hits_per_second(repository, TRAFFIC_SECONDS, now),
+        open_alerts=[a for a in api.alerts_json(repository)["alerts"] if a["ended_at"] is None],
     )
 
 
@@ -138,10 +148,31 @@ def render(snap: Snapshot, error: str | None = None) -> RenderableType:
             _ms(probe["response_time_ms"]),
         )
 
+    traffic = Text(f"traffic (last {_window(TRAFFIC_SECONDS)}): ", style="bold")
+    if snap.traffic:
+        traffic.append(
+            " · ".join(f"{source} {rate:.2f} hits/s" for source, rate in snap.traffic.items()),
+            style="",
+        )
+    else:
+        traffic.append("no hits", style="dim")
+    alerts = Text("alerts: ", style="bold")
+    if snap.open_alerts:
+        alerts.append(
+            " · ".join(
+                f"OPEN {a['source']} since {(a['started_at'] or '')[11:19]}Z"
+                f" (peak {a['peak']:.2f} hits/s, threshold {a['threshold']:g})"
+                for a in snap.open_alerts
+            ),
+            style="bold red",
+        )
+    else:
+        alerts.append("none open", style="green")
+
     footer = Text()
     footer.append(f"dead letters: {snap.dead_letters}", style="red" if snap.dead_letters else "")
     footer.append(f" · refreshed {snap.taken_at:%H:%M:%S}Z · q quits")
-    parts: list[RenderableType] = [urls, recent, footer]
+    parts: list[RenderableType] = [urls, traffic, alerts, recent, footer]
     if error:
         parts.append(Text(error, style="bold red"))
     return Group(*parts)

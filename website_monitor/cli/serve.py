@@ -10,7 +10,7 @@ import click
 
 from website_monitor.cli._options import common_options, load_settings, store_options
 from website_monitor.store import open_store
-from website_monitor.web import DEFAULT_BIND, WebServer, create_app, listen
+from website_monitor.web import DEFAULT_BIND, WebServer, create_app, ingest, listen
 from website_monitor.web.server import is_loopback, parse_bind
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,37 @@ log = logging.getLogger(__name__)
     show_envvar=True,
     help="Seconds between store polls for live updates.",
 )
+@click.option(
+    "--max-body",
+    type=click.IntRange(1024),
+    default=ingest.MAX_BODY,
+    show_default=True,
+    envvar="WM_SERVE_MAX_BODY",
+    show_envvar=True,
+    help="Largest POST /api/logs body, in bytes (larger: 413).",
+)
+@click.option(
+    "--max-lines",
+    type=click.IntRange(1),
+    default=ingest.MAX_LINES,
+    show_default=True,
+    envvar="WM_SERVE_MAX_LINES",
+    show_envvar=True,
+    help="Most lines in one POST /api/logs (more: 413).",
+)
 @store_options
 @common_options
-def command(bind: str, token: str | None, poll_interval: float, **kwargs: Any) -> None:
-    """Serve the dashboard (/), the JSON API (/api/…, described at /api/openapi.json)
-    and Prometheus metrics (/metrics) until SIGTERM or Ctrl-C."""
+def command(
+    bind: str,
+    token: str | None,
+    poll_interval: float,
+    max_body: int,
+    max_lines: int,
+    **kwargs: Any,
+) -> None:
+    """Serve the dashboard (/), the JSON API (/api/…, described at /api/openapi.json),
+    the access-log ingest (POST /api/logs) and Prometheus metrics (/metrics) until
+    SIGTERM or Ctrl-C."""
     settings = load_settings(kwargs)
     host, _ = parse_bind(bind)
     sock = listen(bind)
@@ -53,7 +79,12 @@ def command(bind: str, token: str | None, poll_interval: float, **kwargs: Any) -
         with open_store(settings.store_url()) as repository:
             stopping = threading.Event()
             app = create_app(
-                repository, token=token or None, poll_interval=poll_interval, stopping=stopping
+                repository,
+                token=token or None,
+                poll_interval=poll_interval,
+                stopping=stopping,
+                max_body=max_body,
+                max_lines=max_lines,
             )
             server = WebServer(
                 app,

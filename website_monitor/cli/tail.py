@@ -134,6 +134,26 @@ def _option(*decls: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     help="Send every hit to Kafka (topic hits, or -t) or, without -b, to the store.",
 )
 @_option(
+    "--ship",
+    env="WM_TAIL_SHIP",
+    metavar="URL",
+    help="Also POST the raw lines to a wm serve, e.g. http://host:8080/api/logs.",
+)
+@click.option(
+    "--ship-token",
+    envvar="WM_SERVE_TOKEN",
+    show_envvar=True,
+    default=None,
+    help="Bearer token for --ship (prefer the env var).",
+)
+@_option(
+    "--ship-timeout",
+    env="WM_TAIL_SHIP_TIMEOUT",
+    default="30s",
+    show_default=True,
+    help="At exit, how long to keep retrying lines not yet shipped.",
+)
+@_option(
     "--source",
     env="WM_TAIL_SOURCE",
     default=None,
@@ -210,6 +230,13 @@ def command(paths: tuple[str, ...], **kwargs: Any) -> None:
             stack.callback(publisher.close)
             hits = monitor.HitPublisher(publisher, source)
         stack.callback(notifiers.close)
+        shipper = None
+        if own["ship"]:
+            from website_monitor.logs.ship import Shipper
+
+            shipper = Shipper(own["ship"], source, fmt=own["fmt"], token=own["ship_token"] or None)
+            ship_timeout = parse_duration(own["ship_timeout"])
+            stack.callback(lambda: shipper.close(shipper.clock() + ship_timeout))
         engine = monitor.Monitor(
             options, _Fanout(reporter, notifiers), collect_hits=hits is not None
         )
@@ -224,9 +251,16 @@ def command(paths: tuple[str, ...], **kwargs: Any) -> None:
             exit_at_eof=own["exit_at_eof"],
             poll_interval=poll_interval,
             publisher=hits,
+            shipper=shipper,
         )
     if engine.bad and not engine.lines:
         logger.warning("%d incorrect lines and no request parsed; check --format", engine.bad)
+    if shipper is not None and shipper.lost:
+        raise DeliveryError(
+            f"{shipper.lost} of {shipper.lost + shipper.shipped + shipper.rejected} lines"
+            f" were not shipped to {own['ship']}",
+            hint="see the errors above",
+        )
     if hits is not None and hits.failed:
         raise DeliveryError(
             f"{hits.failed} of {hits.failed + hits.published} hits were not published",

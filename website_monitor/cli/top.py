@@ -44,7 +44,8 @@ def _duration(value: str, name: str) -> float:
 @store_options
 @common_options
 def command(refresh: str, window: str, **kwargs: Any) -> None:
-    """Per URL: last status, p50/p95 and availability, refreshed live; q quits."""
+    """Per URL: last status, p50/p95 and availability; hits/s per source over the last
+    minute and open alerts; refreshed live; q quits."""
     settings = load_settings(kwargs)
     refresh_s = _duration(refresh, "--refresh")
     window_s = _duration(window, "--window")

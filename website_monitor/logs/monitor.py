@@ -21,6 +21,7 @@ from website_monitor.events import Event, Hit
 from website_monitor.logs.alerts import AlertEvent, HighTrafficAlert
 from website_monitor.logs.follower import Chunk, Follower
 from website_monitor.logs.formats import FORMATS, LineParser, LogRecord, section_of
+from website_monitor.logs.ship import Shipper
 from website_monitor.logs.summary import WindowSummary
 from website_monitor.logs.windows import Windows
 
@@ -223,11 +224,13 @@ def run(
     publisher: HitPublisher | None = None,
     publish_every: float = 1.0,
     clock: Callable[[], float] = time.time,
+    shipper: Shipper | None = None,
 ) -> None:
     """Follow until `stop` is set, standard input ends, or (with `exit_at_eof`) all is read.
 
     At the end, unterminated last lines are read and every window that saw
     traffic is reported, so processing a file with `exit_at_eof` reports all of it.
+    With a `shipper`, raw lines are also queued for it (the caller closes it).
     """
     last_publish = clock()
     only_streams = bool(follower.sources) and not any(
@@ -238,7 +241,11 @@ def run(
         now = clock()
         for chunk in chunks:
             monitor.feed(chunk, now)
+            if shipper is not None:
+                shipper.add(chunk.source, chunk.lines, chunk.reset)
         monitor.tick(now)
+        if shipper is not None:
+            shipper.pump()
         if publisher is not None and (
             len(monitor.records) >= publisher.batch_size or now - last_publish >= publish_every
         ):
@@ -252,6 +259,8 @@ def run(
     now = clock()
     for chunk in follower.poll(final=True):
         monitor.feed(chunk, now)
+        if shipper is not None:
+            shipper.add(chunk.source, chunk.lines, chunk.reset)
     monitor.finish()
     if publisher is not None:
         publisher.publish(monitor.take_records())

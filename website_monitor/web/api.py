@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from website_monitor import stats
@@ -231,3 +231,194 @@ def schema_json(repository: Repository) -> dict[str, Any]:
         "latest": status.latest,
         "pending": status.pending,
     }
+
+
+# --- access-log hits, alerts, telemetry ---------------------------------------------------
+
+
+def hits_json(
+    repository: Repository, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, Any]:
+    """Exactly what `wm stats --hits` prints for the same range."""
+    from website_monitor.logs.report import hit_stats
+
+    return {"hits": hit_stats(repository, since=since, until=until)}
+
+
+def alerts_json(repository: Repository, source: str | None = None) -> dict[str, Any]:
+    """Exactly what `wm alerts` prints."""
+    from website_monitor.logs.store import list_alerts
+
+    return {"alerts": list_alerts(repository, source=source)}
+
+
+def stations_json(
+    repository: Repository,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    names: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Exactly what `wm stations` prints."""
+    from website_monitor.telemetry.store import telemetry_document
+
+    return telemetry_document(repository, since=since, until=until, names=names)
+
+
+def alert_thresholds(repository: Repository) -> dict[str, float]:
+    """Per source, the threshold of its newest recorded alert (the only place it is stored)."""
+    thresholds: dict[str, float] = {}
+    for alert in alerts_json(repository)["alerts"]:  # oldest first: the newest wins
+        thresholds[alert["source"]] = alert["threshold"]
+    return thresholds
+
+
+def hits_series(
+    repository: Repository,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bucket: int | None = None,
+) -> dict[str, Any]:
+    """Per source, hits and hits/s per time bucket, with the source's alert threshold.
+
+    `threshold` is that of the source's newest recorded alert (`wm tail` keeps it
+    only there), or null when no alert was ever recorded for the source.
+    """
+    where, params = _filters(repository, (), since, until)
+    if bucket is None:
+        span = repository.query(
+            f"SELECT min(timestamp) AS first, max(timestamp) AS last FROM hits{where}", params
+        )[0]
+        bucket = choose_bucket(
+            _as_utc(span["first"]) if span["first"] is not None else None,
+            _as_utc(span["last"]) if span["last"] is not None else None,
+        )
+    epoch = _epoch_sql(repository)
+    rows = repository.query(
+        f"SELECT source, ({epoch} / {int(bucket)}) * {int(bucket)} AS bucket, count(*) AS hits"
+        f" FROM hits{where} GROUP BY source, bucket ORDER BY source, bucket",
+        params,
+    )
+    series: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        hits = int(row["hits"])
+        series.setdefault(row["source"], []).append(
+            {
+                "t": datetime.fromtimestamp(int(row["bucket"]), timezone.utc).isoformat(),
+                "hits": hits,
+                "hits_per_second": round(hits / int(bucket), 6),
+            }
+        )
+    thresholds = alert_thresholds(repository)
+    return {
+        "bucket_seconds": int(bucket),
+        "series": [
+            {"source": source, "threshold": thresholds.get(source), "points": points}
+            for source, points in series.items()
+        ],
+    }
+
+
+def latest_hit_id(repository: Repository) -> int:
+    return int(repository.query("SELECT max(id) AS id FROM hits")[0]["id"] or 0)
+
+
+def hits_after(repository: Repository, after: int, limit: int = 0) -> list[dict[str, Any]]:
+    """New hits above `after`, summed per source in one event (`id`: the highest id).
+
+    One row per poll, not one per hit: a busy server stores thousands a second.
+    """
+    mark = repository.placeholder
+    rows = repository.query(
+        f"SELECT source, count(*) AS hits, max(id) AS id, max(timestamp) AS newest FROM hits"
+        f" WHERE id > {mark} GROUP BY source ORDER BY source",
+        [after],
+    )
+    if not rows:
+        return []
+    return [
+        {
+            "id": max(int(row["id"]) for row in rows),
+            "hits": sum(int(row["hits"]) for row in rows),
+            "sources": {
+                row["source"]: {"hits": int(row["hits"]), "newest": iso(row["newest"])}
+                for row in rows
+            },
+        }
+    ]
+
+
+def alert_changes(repository: Repository) -> int:
+    """How many times the alerts table changed: one per alert started, one per alert ended.
+
+    Rows are never deleted, so this only grows: the live stream's cursor.
+    """
+    row = repository.query("SELECT count(*) AS n, count(ended_at) AS ended FROM alerts")[0]
+    return int(row["n"] or 0) + int(row["ended"] or 0)
+
+
+def alerts_after(repository: Repository, after: int, limit: int = 0) -> list[dict[str, Any]]:
+    """When alerts changed since cursor `after`: one event with the open alerts."""
+    changes = alert_changes(repository)
+    if changes <= after:
+        return []
+    alerts = alerts_json(repository)["alerts"]
+    return [{"id": changes, "open": [a for a in alerts if a["ended_at"] is None]}]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _micros(value: Any) -> int:
+    return (_as_utc(value) - _EPOCH) // timedelta(microseconds=1)
+
+
+def latest_bucket_update(repository: Repository) -> int:
+    """The newest `updated_at` of the telemetry buckets, in microseconds since the epoch."""
+    value = repository.query("SELECT max(updated_at) AS t FROM telemetry_buckets")[0]["t"]
+    return 0 if value is None else _micros(value)
+
+
+def buckets_after(repository: Repository, after: int, limit: int = 200) -> list[dict[str, Any]]:
+    """Telemetry buckets updated after `after` (µs): name, type, start and counts.
+
+    The cursor is the update time, so a write that commits with an older time than
+    one already seen is noticed only by the next refresh of the page.
+    """
+    mark = repository.placeholder
+    since = _EPOCH + timedelta(microseconds=after)
+    rows = repository.query(
+        "SELECT name, metric_type, bucket_start, arrivals, departures, samples, updated_at"
+        f" FROM telemetry_buckets WHERE updated_at > {mark} ORDER BY updated_at LIMIT {mark}",
+        [since, limit],
+    )
+    return [
+        {
+            "id": _micros(row["updated_at"]),
+            "name": row["name"],
+            "type": row["metric_type"],
+            "bucket_start": iso(row["bucket_start"]),
+            "arrivals": int(row["arrivals"]),
+            "departures": int(row["departures"]),
+            "count": int(row["samples"]),
+        }
+        for row in rows
+    ]
+
+
+def newest_timestamp(repository: Repository, table: str) -> datetime | None:
+    """The newest `timestamp` stored in `table` (url_probes or hits), if any."""
+    if table not in ("url_probes", "hits"):
+        raise ValueError(table)
+    value = repository.query(f"SELECT max(timestamp) AS t FROM {table}")[0]["t"]
+    return None if value is None else _as_utc(value)
+
+
+def hits_per_second(repository: Repository, seconds: float, now: datetime) -> dict[str, float]:
+    """Per source, hits stamped within the last `seconds` before `now`, divided by `seconds`."""
+    mark = repository.placeholder
+    rows = repository.query(
+        "SELECT source, count(*) AS n FROM hits"
+        f" WHERE timestamp >= {mark} AND timestamp <= {mark} GROUP BY source ORDER BY source",
+        [now - timedelta(seconds=seconds), now],
+    )
+    return {row["source"]: int(row["n"]) / seconds for row in rows}

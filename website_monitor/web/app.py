@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from website_monitor import __version__
 from website_monitor.errors import ConfigError, StoreUnavailable, WebsiteMonitorError
 from website_monitor.store import Repository
-from website_monitor.web import metrics
+from website_monitor.web import ingest, metrics
 from website_monitor.web.sections import SECTIONS, LiveStream, Section
 
 log = logging.getLogger(__name__)
@@ -354,6 +354,7 @@ def openapi_document(sections: Sequence[Section], token_required: bool) -> dict[
                 "BadRequest": {**error, "description": "A query parameter is invalid"},
                 "Unauthorized": {**error, "description": "The bearer token is missing or wrong"},
                 "StoreUnavailable": {**error, "description": "The store cannot be reached"},
+                "TooLarge": {**error, "description": "Body or line count over the limit"},
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
@@ -371,8 +372,12 @@ def create_app(
     poll_interval: float = 1.0,
     sections: Sequence[Section] = SECTIONS,
     stopping: threading.Event | None = None,
+    max_body: int = ingest.MAX_BODY,
+    max_lines: int = ingest.MAX_LINES,
 ) -> ASGIApp:
     """The ASGI app over an open repository (the caller closes it).
+
+    `max_body` (bytes) and `max_lines` bound one `POST /api/logs`.
 
     Live event streams end once `stopping` is set (pass the server's, see `WebServer`).
     """
@@ -398,6 +403,8 @@ def create_app(
     app.state.sections = tuple(sections)
     app.state.streams = tuple(stream for s in sections for stream in s.streams)
     app.state.poll_interval = poll_interval
+    app.state.max_body = max_body
+    app.state.max_lines = max_lines
     app.state.stopping = stopping or threading.Event()
     app.state.registry = metrics.registry_for(
         repository, [source for s in sections for source in s.metrics]

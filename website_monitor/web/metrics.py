@@ -8,6 +8,7 @@ memory between scrapes and every `wm serve` replica reports the same numbers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -110,6 +111,79 @@ def store_metrics(repository: Repository) -> Iterator[Metric]:
         "Migrations this version of wm would apply",
         value=float(schema["pending"]),
     )
+    newest = api.newest_timestamp(repository, "url_probes")
+    if newest is not None:
+        yield GaugeMetricFamily(
+            "wm_probe_newest_age_seconds",
+            "Seconds since the timestamp of the newest stored probe result (an upper bound"
+            " on the flush lag: it also includes the probe interval)",
+            value=max(0.0, (datetime.now(timezone.utc) - newest).total_seconds()),
+        )
+
+
+def hit_metrics(repository: Repository) -> Iterator[Metric]:
+    """Access-log hits stored per source, and the age of the newest one."""
+    hits = CounterMetricFamily("wm_hits", "Access-log hits stored", labels=["source"])
+    for row in repository.query(
+        "SELECT source, count(*) AS n FROM hits GROUP BY source ORDER BY source"
+    ):
+        hits.add_metric([row["source"]], float(row["n"]))
+    yield hits
+    newest = api.newest_timestamp(repository, "hits")
+    if newest is not None:
+        yield GaugeMetricFamily(
+            "wm_hits_newest_age_seconds",
+            "Seconds since the log timestamp of the newest stored hit",
+            value=max(0.0, (datetime.now(timezone.utc) - newest).total_seconds()),
+        )
+
+
+def alert_metrics(repository: Repository) -> Iterator[Metric]:
+    """Open high-traffic alerts per source, and alerts recorded."""
+    active = GaugeMetricFamily(
+        "wm_alerts_active", "High-traffic alerts open now (ended_at is null)", labels=["source"]
+    )
+    recorded = CounterMetricFamily("wm_alerts", "High-traffic alerts recorded", labels=["source"])
+    for row in repository.query(
+        "SELECT source, count(*) AS n, count(*) - count(ended_at) AS open FROM alerts"
+        " GROUP BY source ORDER BY source"
+    ):
+        active.add_metric([row["source"]], float(row["open"]))
+        recorded.add_metric([row["source"]], float(row["n"]))
+    yield active
+    yield recorded
+
+
+def telemetry_metrics(repository: Repository) -> Iterator[Metric]:
+    """Telemetry buckets stored per metric type, and when one last changed."""
+    buckets = GaugeMetricFamily("wm_telemetry_buckets", "Telemetry buckets stored", labels=["type"])
+    arrivals = CounterMetricFamily(
+        "wm_telemetry_arrivals", "Station arrivals in the stored buckets", labels=["station"]
+    )
+    departures = CounterMetricFamily(
+        "wm_telemetry_departures", "Station departures in the stored buckets", labels=["station"]
+    )
+    for row in repository.query(
+        "SELECT metric_type, count(*) AS n FROM telemetry_buckets"
+        " GROUP BY metric_type ORDER BY metric_type"
+    ):
+        buckets.add_metric([row["metric_type"]], float(row["n"]))
+    for row in repository.query(
+        "SELECT name, sum(arrivals) AS a, sum(departures) AS d FROM telemetry_buckets"
+        " WHERE metric_type = 'station' GROUP BY name ORDER BY name"
+    ):
+        arrivals.add_metric([row["name"]], float(row["a"] or 0))
+        departures.add_metric([row["name"]], float(row["d"] or 0))
+    yield buckets
+    yield arrivals
+    yield departures
+    updated = api.latest_bucket_update(repository)
+    if updated:
+        yield GaugeMetricFamily(
+            "wm_telemetry_last_update_timestamp_seconds",
+            "When a telemetry bucket was last written (its updated_at)",
+            value=updated / 1_000_000,
+        )
 
 
 MetricsSource = Callable[[Repository], Iterable[Metric]]

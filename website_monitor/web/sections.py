@@ -3,17 +3,20 @@
 A `Section` bundles what one kind of data contributes to `wm serve`: its API
 routes with their OpenAPI description, its Prometheus metrics, its live
 streams (rows pushed to the page over server-sent events) and the name of its
-page panel (`static/panels/<panel>.js`). The app is assembled from `SECTIONS`;
-a feature with its own tables (access-log hits and alerts, telemetry stations)
-adds one `Section` to that tuple and one panel module, and nothing else changes.
+page panel (`static/panels/<panel>.js`). The app is assembled from `SECTIONS`:
+probes, access-log hits (with the `POST /api/logs` ingest), alerts, telemetry
+stations and the store; a feature with its own tables adds one `Section` to that
+tuple and one panel module, and nothing else changes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,8 +24,9 @@ from starlette.routing import Route
 from website_monitor import stats
 from website_monitor.config import parse_duration, parse_time
 from website_monitor.errors import ConfigError
+from website_monitor.logs.formats import FORMATS
 from website_monitor.store import Repository
-from website_monitor.web import api, metrics
+from website_monitor.web import api, ingest, metrics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +95,7 @@ def stats_query(request: Request) -> stats.StatsQuery:
     )
 
 
-def series_query(request: Request) -> api.SeriesQuery:
+def _bucket_param(request: Request) -> int | None:
     raw = request.query_params.get("bucket")
     bucket = None
     if raw and raw != "auto":
@@ -101,11 +105,15 @@ def series_query(request: Request) -> api.SeriesQuery:
             raise ConfigError(f"query parameter bucket: {exc.message}", hint=exc.hint) from None
         if bucket < 1:
             raise ConfigError("query parameter bucket: must be at least 1s")
+    return bucket
+
+
+def series_query(request: Request) -> api.SeriesQuery:
     return api.SeriesQuery(
         urls=_urls(request),
         since=_time_param(request, "since"),
         until=_time_param(request, "until"),
-        bucket=bucket,
+        bucket=_bucket_param(request),
     )
 
 
@@ -390,5 +398,412 @@ STORE = Section(
     panel="store",
 )
 
+# --- access-log hits and the log ingest ---------------------------------------------------
+
+
+async def get_hits(request: Request) -> Response:
+    since, until = _time_param(request, "since"), _time_param(request, "until")
+    return JSONResponse(await run_store(request, api.hits_json, since, until))
+
+
+async def get_hits_series(request: Request) -> Response:
+    since, until = _time_param(request, "since"), _time_param(request, "until")
+    bucket = _bucket_param(request)
+    return JSONResponse(await run_store(request, api.hits_series, since, until, bucket))
+
+
+def _too_large(what: str) -> HTTPException:
+    return HTTPException(413, detail=what)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, or 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(f"request body of {declared} bytes is over the limit of {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise _too_large(f"request body is over the limit of {limit} bytes")
+    return bytes(body)
+
+
+def _text_lines(body: bytes) -> tuple[list[str], list[dict[str, Any]]]:
+    """Lines of a text/plain body; a line that is not UTF-8 is rejected, not mangled."""
+    raw = body.split(b"\n")
+    if raw and raw[-1] == b"":
+        raw.pop()
+    lines: list[str] = []
+    rejected: list[dict[str, Any]] = []
+    for index, data in enumerate(raw):
+        try:
+            lines.append(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append("")
+            rejected.append({"line": index, "reason": "not valid UTF-8"})
+    return lines, rejected
+
+
+def _check_origin(request: Request) -> None:
+    """Refuse a browser's cross-site POST: a text/plain one needs no CORS preflight, so any
+    web page could otherwise make a visitor's browser post lines to a loopback server."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return  # not sent by a browser (curl, wm tail --ship)
+    host = request.headers.get("host", "")
+    if origin.split("://", 1)[-1].rstrip("/") != host:
+        raise HTTPException(
+            403, detail=f"cross-origin POST from {origin[:100]} refused (hint: post from {host})"
+        )
+
+
+async def post_logs(request: Request) -> Response:
+    _check_origin(request)
+    max_body: int = request.app.state.max_body
+    max_lines: int = request.app.state.max_lines
+    body = await _read_body(request, max_body)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    params = request.query_params
+    undecodable: list[dict[str, Any]] = []
+    if kind == "application/json":
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(document, dict):
+            raise ConfigError('the body must be a JSON object {"source": …, "lines": […]}')
+        source = document.get("source", params.get("source"))
+        lines = document.get("lines")
+        fmt = document.get("format", params.get("format", "auto"))
+        batch = document.get("batch", params.get("batch"))
+    elif kind == "text/plain":
+        source, fmt, batch = params.get("source"), params.get("format", "auto"), params.get("batch")
+        lines, undecodable = _text_lines(body)
+    else:
+        raise HTTPException(
+            415, detail="send application/json or text/plain (hint: see /api/openapi.json)"
+        )
+    source, lines, fmt, batch = ingest.check_request(source, lines, fmt, batch)
+    if len(lines) > max_lines:
+        raise _too_large(f"{len(lines)} lines is over the limit of {max_lines} per request")
+    parsed = ingest.parse_lines(lines, source, fmt, batch)
+    bad = {entry["line"] for entry in undecodable}
+    rejected = sorted(
+        [*undecodable, *(r for r in parsed.rejected if r["line"] not in bad)],
+        key=lambda r: int(r["line"]),
+    )
+    ignored = [entry for entry in parsed.ignored if entry["line"] not in bad]
+    stored = await run_store(request, ingest.store_hits, parsed.hits)
+    return JSONResponse(
+        {
+            "accepted": len(parsed.hits),
+            "stored": stored,
+            "rejected": rejected,
+            "ignored": ignored,
+        }
+    )
+
+
+_HIT_SECTION = {
+    "type": "object",
+    "required": ["section", "hits", "errors", "error_rate", "bytes"],
+    "properties": {
+        "section": {"type": "string"},
+        "hits": {"type": "integer"},
+        "errors": {"type": "integer", "description": "5xx responses"},
+        "error_rate": {"type": "number"},
+        "bytes": {"type": "integer"},
+        "bytes_p50": _NUMBER_OR_NULL,
+        "bytes_p95": _NUMBER_OR_NULL,
+        "bytes_p99": _NUMBER_OR_NULL,
+    },
+}
+_LINE_NOTE = {
+    "type": "object",
+    "required": ["line", "reason"],
+    "properties": {
+        "line": {"type": "integer", "description": "Index in `lines`, from 0"},
+        "reason": {"type": "string"},
+    },
+}
+_BUCKET = {
+    "name": "bucket",
+    "in": "query",
+    "description": "Bucket width (10s, 1m, 5m, …); default: auto",
+    "schema": {"type": "string"},
+}
+
+HITS = Section(
+    name="hits",
+    title="Access-log traffic",
+    routes=(
+        Route("/api/hits", get_hits),
+        Route("/api/hits/series", get_hits_series),
+        Route("/api/logs", post_logs, methods=["POST"]),
+    ),
+    openapi_paths={
+        "/api/hits": {
+            "get": {
+                "summary": "Hits, 5xx rate and response-size percentiles per section,"
+                " as `wm stats --hits` prints them",
+                "operationId": "getHits",
+                "tags": ["hits"],
+                "parameters": [_SINCE, _UNTIL],
+                "responses": {"200": _ok("Traffic per section", "Hits"), **_ERRORS},
+            }
+        },
+        "/api/hits/series": {
+            "get": {
+                "summary": "Per source, hits and hits/s per time bucket, with the alert threshold",
+                "operationId": "getHitSeries",
+                "tags": ["hits"],
+                "parameters": [_SINCE, _UNTIL, _BUCKET],
+                "responses": {"200": _ok("Points per source", "HitSeries"), **_ERRORS},
+            }
+        },
+        "/api/logs": {
+            "post": {
+                "summary": "Ingest raw access-log lines as hits (parsed as `wm tail` does)",
+                "description": "JSON `{source, lines, format?, batch?}`, or text/plain lines"
+                " with `?source=` (and `format=`, `batch=`). Every line is accepted, rejected"
+                " with a reason, or ignored (blank, W3C directive). With `batch`, a repeated"
+                " request stores nothing twice (`stored` counts new rows).",
+                "operationId": "postLogs",
+                "tags": ["hits"],
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": "string"}}
+                    for n in ("source", "format", "batch")
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/LogBatch"}},
+                        "text/plain": {"schema": {"type": "string"}},
+                    },
+                },
+                "responses": {
+                    "200": _ok("What became of each line", "LogIngest"),
+                    "403": {
+                        "description": "A browser's cross-origin request",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    },
+                    "413": {"$ref": "#/components/responses/TooLarge"},
+                    "415": {
+                        "description": "Neither application/json nor text/plain",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    },
+                    **_ERRORS,
+                },
+            }
+        },
+    },
+    openapi_schemas={
+        "HitSection": _HIT_SECTION,
+        "Hits": {
+            "type": "object",
+            "required": ["hits"],
+            "properties": {
+                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/HitSection"}}
+            },
+        },
+        "HitSeries": {
+            "type": "object",
+            "required": ["bucket_seconds", "series"],
+            "properties": {
+                "bucket_seconds": {"type": "integer"},
+                "series": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["source", "threshold", "points"],
+                        "properties": {
+                            "source": {"type": "string"},
+                            "threshold": {
+                                "type": "number",
+                                "nullable": True,
+                                "description": "Of the source's newest recorded alert",
+                            },
+                            "points": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["t", "hits", "hits_per_second"],
+                                    "properties": {
+                                        "t": {"type": "string", "format": "date-time"},
+                                        "hits": {"type": "integer"},
+                                        "hits_per_second": {"type": "number"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "LogBatch": {
+            "type": "object",
+            "required": ["source", "lines"],
+            "properties": {
+                "source": {"type": "string", "maxLength": ingest.MAX_SOURCE},
+                "lines": {"type": "array", "items": {"type": "string"}},
+                "format": {"type": "string", "enum": list(FORMATS)},
+                "batch": {"type": "string", "description": "Client-chosen id for safe retries"},
+            },
+        },
+        "LineNote": _LINE_NOTE,
+        "LogIngest": {
+            "type": "object",
+            "required": ["accepted", "stored", "rejected", "ignored"],
+            "properties": {
+                "accepted": {"type": "integer"},
+                "stored": {"type": "integer"},
+                "rejected": {"type": "array", "items": {"$ref": "#/components/schemas/LineNote"}},
+                "ignored": {"type": "array", "items": {"$ref": "#/components/schemas/LineNote"}},
+            },
+        },
+    },
+    metrics=(metrics.hit_metrics,),
+    streams=(LiveStream("hits", api.latest_hit_id, api.hits_after),),
+    panel="hits",
+)
+
+
+# --- high-traffic alerts -------------------------------------------------------------------
+
+
+async def get_alerts(request: Request) -> Response:
+    source = request.query_params.get("source") or None
+    return JSONResponse(await run_store(request, api.alerts_json, source))
+
+
+ALERTS = Section(
+    name="alerts",
+    title="High-traffic alerts",
+    routes=(Route("/api/alerts", get_alerts),),
+    openapi_paths={
+        "/api/alerts": {
+            "get": {
+                "summary": "Past and open alerts, as `wm alerts` prints them",
+                "operationId": "getAlerts",
+                "tags": ["alerts"],
+                "parameters": [
+                    {
+                        "name": "source",
+                        "in": "query",
+                        "description": "Only this source",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": _ok("Alerts, oldest first", "Alerts"), **_ERRORS},
+            }
+        }
+    },
+    openapi_schemas={
+        "Alert": {
+            "type": "object",
+            "required": ["id", "source", "kind", "started_at", "ended_at", "peak", "threshold"],
+            "properties": {
+                "id": {"type": "string"},
+                "source": {"type": "string"},
+                "kind": {"type": "string"},
+                "started_at": {"type": "string", "format": "date-time"},
+                "ended_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "nullable": True,
+                    "description": "null while the alert is open",
+                },
+                "peak": {"type": "number"},
+                "threshold": {"type": "number"},
+            },
+        },
+        "Alerts": {
+            "type": "object",
+            "required": ["alerts"],
+            "properties": {
+                "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}
+            },
+        },
+    },
+    metrics=(metrics.alert_metrics,),
+    streams=(LiveStream("alerts", api.alert_changes, api.alerts_after),),
+    panel="alerts",
+)
+
+
+# --- telemetry stations ----------------------------------------------------------------------
+
+
+async def get_stations(request: Request) -> Response:
+    since, until = _time_param(request, "since"), _time_param(request, "until")
+    names = tuple(n for n in request.query_params.getlist("station") if n)
+    return JSONResponse(await run_store(request, api.stations_json, since, until, names))
+
+
+STATIONS = Section(
+    name="stations",
+    title="Telemetry stations",
+    routes=(Route("/api/stations", get_stations),),
+    openapi_paths={
+        "/api/stations": {
+            "get": {
+                "summary": "Telemetry buckets per station and metric, as `wm stations` prints them",
+                "operationId": "getStations",
+                "tags": ["stations"],
+                "parameters": [
+                    {**_SINCE, "description": "Buckets ending after this time"},
+                    {**_UNTIL, "description": "Buckets starting before this time"},
+                    {
+                        "name": "station",
+                        "in": "query",
+                        "description": "Only this station or metric; repeatable",
+                        "schema": {"type": "array", "items": {"type": "string"}},
+                        "style": "form",
+                        "explode": True,
+                    },
+                ],
+                "responses": {"200": _ok("Buckets", "Stations"), **_ERRORS},
+            }
+        }
+    },
+    openapi_schemas={
+        "Bucket": {
+            "type": "object",
+            "required": ["name", "type", "bucket_start", "bucket_end", "current"],
+            "properties": {
+                "name": {"type": "string"},
+                "type": {"type": "string", "enum": ["station", "timer", "counter", "gauge"]},
+                "bucket_start": {"type": "string", "format": "date-time"},
+                "bucket_end": {"type": "string", "format": "date-time"},
+                "bucket_seconds": {"type": "integer"},
+                "current": {"type": "boolean"},
+                "arrivals": {"type": "integer"},
+                "departures": {"type": "integer"},
+                "status": {"type": "string", "nullable": True},
+                "count": {"type": "integer"},
+                "mean": _NUMBER_OR_NULL,
+                "variance": _NUMBER_OR_NULL,
+                "min": _NUMBER_OR_NULL,
+                "max": _NUMBER_OR_NULL,
+            },
+        },
+        "Stations": {
+            "type": "object",
+            "required": ["stations"],
+            "properties": {
+                "stations": {"type": "array", "items": {"$ref": "#/components/schemas/Bucket"}}
+            },
+        },
+    },
+    metrics=(metrics.telemetry_metrics,),
+    streams=(LiveStream("bucket", api.latest_bucket_update, api.buckets_after),),
+    panel="stations",
+)
+
 #: Every section the server is built from, in page order.
-SECTIONS: tuple[Section, ...] = (PROBES, STORE)
+SECTIONS: tuple[Section, ...] = (PROBES, HITS, ALERTS, STATIONS, STORE)

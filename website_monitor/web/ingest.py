@@ -1,0 +1,114 @@
+"""`POST /api/logs`: raw access-log lines in, hits stored, an answer for every line.
+
+Lines are parsed with `wm tail`'s parsers (one `LineParser` per request, so a
+W3C `#Fields:` directive earlier in the batch declares the columns) and stored
+as `hit` events through `store_events`, the path `wm tail --publish` takes
+without a broker. Nothing is dropped silently: each line is accepted, rejected
+with a reason, or ignored because it is not a request (blank, W3C directive).
+
+With a `batch` id chosen by the client, event ids are derived from (source,
+batch, line number), so posting the same batch again (a retry after a timeout)
+stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from website_monitor.errors import ConfigError
+from website_monitor.events import Hit
+from website_monitor.logs.formats import FORMATS, LineParser
+from website_monitor.logs.monitor import hit_from_record
+from website_monitor.store import Repository, store_events
+
+#: Defaults for `wm serve --max-body` and `--max-lines`.
+MAX_BODY = 1024 * 1024
+MAX_LINES = 10_000
+#: A line stamped further ahead of the server's clock is rejected (as `wm tail` does).
+MAX_FUTURE = 3600.0
+MAX_SOURCE = 255
+_NAMESPACE = uuid.UUID("5c1e4f0e-8a57-4d0c-9d6e-6b1f3f9b2a10")
+
+
+@dataclasses.dataclass
+class Parsed:
+    hits: list[Hit]
+    rejected: list[dict[str, Any]]
+    ignored: list[dict[str, Any]]
+
+
+def check_request(
+    source: Any, lines: Any, fmt: Any, batch: Any
+) -> tuple[str, list[str], str, str | None]:
+    """The request's values, typed, or ConfigError (400) for a malformed request."""
+    if not isinstance(source, str) or not source.strip():
+        raise ConfigError(
+            "source is missing", hint='send {"source": "host1", "lines": [...]} or ?source='
+        )
+    if len(source) > MAX_SOURCE:
+        raise ConfigError(f"source is longer than {MAX_SOURCE} characters")
+    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+        raise ConfigError("lines must be a list of strings")
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown log format {fmt!r}", hint="use " + "|".join(FORMATS))
+    if batch is not None and (not isinstance(batch, str) or not 0 < len(batch) <= 200):
+        raise ConfigError("batch must be a string of 1 to 200 characters")
+    return source, lines, fmt, batch
+
+
+def parse_lines(
+    lines: Sequence[str],
+    source: str,
+    fmt: str = "auto",
+    batch: str | None = None,
+    now: float | None = None,
+) -> Parsed:
+    """Parse every line; line numbers in the answer start at 0 (the index in `lines`)."""
+    parser = LineParser(fmt)
+    future = (time.time() if now is None else now) + MAX_FUTURE
+    result = Parsed([], [], [])
+    for index, line in enumerate(lines):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            result.ignored.append({"line": index, "reason": "blank line"})
+            continue
+        if "\n" in line or "\r" in line:
+            result.rejected.append({"line": index, "reason": "more than one line"})
+            continue
+        record = parser.parse(line)
+        if record is None:
+            if parser.is_directive(line):
+                result.ignored.append({"line": index, "reason": "W3C directive"})
+            elif parser.detected == "w3c" and parser.fields is None:
+                result.rejected.append(
+                    {"line": index, "reason": "W3C line before a valid #Fields: directive"}
+                )
+            else:
+                detected = parser.detected or fmt
+                result.rejected.append(
+                    {"line": index, "reason": f"not a valid {detected} access-log line"}
+                )
+            continue
+        if not math.isfinite(record.timestamp) or record.timestamp > future:
+            result.rejected.append(
+                {"line": index, "reason": "timestamp more than an hour ahead of the server clock"}
+            )
+            continue
+        hit = hit_from_record(record, source)
+        if batch is not None:
+            event_id = str(uuid.uuid5(_NAMESPACE, f"{source}\n{batch}\n{index}"))
+            hit = dataclasses.replace(hit, event_id=event_id)
+        result.hits.append(hit)
+    return result
+
+
+def store_hits(repository: Repository, hits: Sequence[Hit]) -> int:
+    """Store through the same path as `wm tail --publish`; returns rows inserted."""
+    if not hits:
+        return 0
+    return store_events(repository, hits)
