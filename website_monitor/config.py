@@ -289,6 +289,17 @@ def parse_duration(value: str | float | int) -> float:
     return seconds
 
 
+def parse_positive_duration(value: str, option: str) -> float:
+    """A duration given to `option` that must be above zero; errors name the option."""
+    try:
+        seconds = parse_duration(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{option}: {exc.message}", hint=exc.hint) from None
+    if seconds <= 0:
+        raise ConfigError(f"{option} must be positive")
+    return seconds
+
+
 def parse_time(value: str, now: datetime | None = None) -> datetime:
     """A point in time: ISO 8601 (naive means UTC) or a duration ago (`1h`, `7d`)."""
     now = now or datetime.now(timezone.utc)

@@ -14,7 +14,7 @@ from website_monitor.cli._options import (
     stream_options,
 )
 from website_monitor.cli._signals import stop_on_signals
-from website_monitor.config import parse_duration
+from website_monitor.config import parse_positive_duration
 from website_monitor.errors import ConfigError, DeliveryError
 from website_monitor.telemetry.listener import Listener
 from website_monitor.telemetry.net import DEFAULT_ADDRESS, parse_address
@@ -76,11 +76,11 @@ def command(
     topic = kwargs["topic"] if given_topic else TELEMETRY_TOPIC
     settings = load_settings(kwargs)
     address = parse_address(bind)
-    bucket_seconds = _seconds(bucket, "--bucket")
+    bucket_seconds = parse_positive_duration(bucket, "--bucket")
     if bucket_seconds != int(bucket_seconds) or bucket_seconds < 1:
         raise ConfigError(f"--bucket {bucket!r} is not a whole number of seconds (at least 1s)")
-    flush_every = _seconds(flush_interval, "--flush-interval")
-    report_every = _seconds(report_interval, "--report-interval")
+    flush_every = parse_positive_duration(flush_interval, "--flush-interval")
+    report_every = parse_positive_duration(report_interval, "--report-interval")
     publisher = open_publisher(settings, topic=topic)
     try:
         listener = Listener(
@@ -99,13 +99,3 @@ def command(
             f"{listener.stats.unpublished} bucket deltas could not be published before exit",
             hint="check the store or -b/--bootstrap-server; the progress log names the failure",
         )
-
-
-def _seconds(value: str, option: str) -> float:
-    try:
-        seconds = parse_duration(value)
-    except ConfigError as exc:
-        raise ConfigError(f"{option}: {exc.message}", hint=exc.hint) from None
-    if seconds <= 0:
-        raise ConfigError(f"{option} must be positive")
-    return seconds

@@ -9,19 +9,8 @@ import click
 from website_monitor import top
 from website_monitor.cli._options import common_options, load_settings, store_options
 from website_monitor.cli._signals import stop_on_signals
-from website_monitor.config import parse_duration
-from website_monitor.errors import ConfigError
+from website_monitor.config import parse_positive_duration
 from website_monitor.store import open_store
-
-
-def _duration(value: str, name: str) -> float:
-    try:
-        seconds = parse_duration(value)
-    except ConfigError as exc:
-        raise ConfigError(f"{name}: {exc.message}", hint=exc.hint) from None
-    if seconds <= 0:
-        raise ConfigError(f"{name} must be positive")
-    return seconds
 
 
 @click.command("top")
@@ -47,7 +36,7 @@ def command(refresh: str, window: str, **kwargs: Any) -> None:
     """Per URL: last status, p50/p95 and availability; hits/s per source over the last
     minute and open alerts; refreshed live; q quits."""
     settings = load_settings(kwargs)
-    refresh_s = _duration(refresh, "--refresh")
-    window_s = _duration(window, "--window")
+    refresh_s = parse_positive_duration(refresh, "--refresh")
+    window_s = parse_positive_duration(window, "--window")
     with open_store(settings.store_url()) as repository, stop_on_signals() as stop:
         top.run(repository, refresh=refresh_s, window_seconds=window_s, stop=stop)
