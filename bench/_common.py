@@ -7,8 +7,6 @@ import dataclasses
 import os
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 # The test services (broker, HTTP server, PostgreSQL helpers) live in tests/services.py.
@@ -73,22 +71,9 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines + (["", *notes] if notes else []))
 
 
-@contextlib.contextmanager
-def scratch_database(prefix: str) -> Iterator[str]:
+def scratch_database(prefix: str) -> contextlib.AbstractContextManager[str]:
     """A new PostgreSQL database for one bench, dropped afterwards."""
-    import psycopg2
-
-    name = f"wm_bench_{prefix}_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        yield services.with_database(PG_ADMIN_URL, name)
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+    return services.fresh_database(PG_ADMIN_URL, prefix=f"wm_bench_{prefix}")
 
 
 class Timer:

@@ -64,11 +64,11 @@ def with_database(url: str, name: str) -> str:
 
 
 @contextlib.contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new, empty database for one test, dropped afterwards."""
+def fresh_database(admin_url: str, prefix: str = "wm_test") -> Iterator[str]:
+    """A new, empty database for one test (or bench), dropped afterwards."""
     import psycopg2
 
-    name = f"wm_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     conn = psycopg2.connect(admin_url)
     conn.autocommit = True
     try:
@@ -189,6 +189,14 @@ def kafka_broker() -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+def flush_args(bootstrap: str, topic: str, db: str, group: str) -> list[str]:
+    """`wm flush` arguments for tests: a short session, so the group join takes ~3 s."""
+    return [
+        "flush", "-b", bootstrap, "-t", topic, "-d", db, "-c", group,
+        "--session-timeout-ms", "6000", "--idle-timeout", "2s",
+    ]  # fmt: skip
 
 
 # --- HTTP -------------------------------------------------------------------------------

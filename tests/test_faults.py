@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from tests.services import Broker, HTTPTestServer, TCPProxy
+from tests.services import Broker, HTTPTestServer, TCPProxy, flush_args
 from website_monitor.cli import main
 from website_monitor.events import ProbeResult, encode
 from website_monitor.store import DeadLetter, open_store
@@ -64,25 +64,7 @@ def start_flush(
     bootstrap: str, topic: str, db: str, group: str, log: Path, *extra: str
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "website_monitor",
-            "flush",
-            "-b",
-            bootstrap,
-            "-t",
-            topic,
-            "-d",
-            db,
-            "-c",
-            group,
-            "--session-timeout-ms",
-            "6000",
-            "--idle-timeout",
-            "2s",
-            *extra,
-        ],
+        [sys.executable, "-m", "website_monitor", *flush_args(bootstrap, topic, db, group), *extra],
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab"),
         env=dict(os.environ),

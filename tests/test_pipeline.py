@@ -9,13 +9,11 @@ from datetime import datetime, timedelta, timezone
 from click.testing import CliRunner
 from kafka import KafkaConsumer, KafkaProducer
 
-from tests.services import HTTPTestServer
+from tests.services import HTTPTestServer, flush_args
 from website_monitor.cli import main
 from website_monitor.events import ProbeResult, encode
 from website_monitor.store import open_store, store_events
 from website_monitor.transport.sink import split_batch
-
-SESSION = ["--session-timeout-ms", "6000", "--idle-timeout", "2s"]
 
 
 def run(*args: str) -> str:
@@ -25,19 +23,7 @@ def run(*args: str) -> str:
 
 
 def flush(bootstrap: str, topic: str, db: str, group: str | None = None) -> str:
-    return run(
-        "flush",
-        "--drain",
-        "-b",
-        bootstrap,
-        "-t",
-        topic,
-        "-d",
-        db,
-        "-c",
-        group or f"group-{topic}",
-        *SESSION,
-    )
+    return run(*flush_args(bootstrap, topic, db, group or f"group-{topic}"), "--drain")
 
 
 def produce(bootstrap: str, topic: str, values: list[bytes], key: bytes = b"k") -> None:

@@ -61,6 +61,24 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
+def save_full_page(driver: Any, name: str, *, max_height: int) -> Path:
+    """Screenshot the whole page for a person to look at; the console must hold no error."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / name
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, max(900, min(int(height) + 40, max_height)))
+    time.sleep(0.5)
+    assert driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    errors = [
+        entry
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and "favicon" not in entry["message"]
+    ]
+    assert errors == []
+    return shot
+
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -173,19 +191,7 @@ def test_dashboard_shows_the_numbers_and_updates_live(browser: Any, sqlite_url: 
         assert plotted(browser)[fresh.url] == expected_plot(served, fresh.url)
         assert browser.execute_script("return window.__sameDocument") == "yes", "page reloaded"
 
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shot = ARTIFACTS / "serve-dashboard.png"
-        height = browser.execute_script("return document.documentElement.scrollHeight")
-        browser.set_window_size(1400, max(900, min(int(height) + 40, 4000)))
-        time.sleep(0.5)
-        assert browser.save_screenshot(str(shot))
-        assert shot.stat().st_size > 10_000
-        errors = [
-            entry
-            for entry in browser.get_log("browser")
-            if entry["level"] == "SEVERE" and "favicon" not in entry["message"]
-        ]
-        assert errors == []
+        save_full_page(browser, "serve-dashboard.png", max_height=4000)
         assert requests.get(served.base + "/static/vendor/uplot/LICENSE", timeout=5).ok
 
 
@@ -336,16 +342,4 @@ def test_dashboard_shows_traffic_alerts_and_stations(
         assert fresh["plotted"] == expected_hits_plot(served)["edge2"]
         assert browser.execute_script("return window.__sameDocument") == "yes", "page reloaded"
 
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shot = ARTIFACTS / "serve-views.png"
-        height = browser.execute_script("return document.documentElement.scrollHeight")
-        browser.set_window_size(1400, max(900, min(int(height) + 40, 5000)))
-        time.sleep(0.5)
-        assert browser.save_screenshot(str(shot))
-        assert shot.stat().st_size > 10_000
-        errors = [
-            entry
-            for entry in browser.get_log("browser")
-            if entry["level"] == "SEVERE" and "favicon" not in entry["message"]
-        ]
-        assert errors == []
+        save_full_page(browser, "serve-views.png", max_height=5000)
