@@ -7,7 +7,7 @@ rollups are then built with `wm db rebuild-rollups`' code (timed too), and
 two queries are timed through `website_monitor.stats.probe_stats`:
 
 * all time (day rows only);
-* `--since 30d` with an unaligned start (raw rows, then hours, then days);
+* `--since 30d` with an unaligned start (raw rows of the partial day, then days);
 
 each exact (percentile_cont over the raw rows, the baseline, run once) and
 from the rollups (best of 3), with the worst relative error of p50/p95/p99.
@@ -126,7 +126,7 @@ def run(rows: int) -> list[Result]:
                     higher_is_better=False,
                     note=(
                         f"rollups rebuilt from {rows:,} rows in {rebuild.elapsed:.1f}s:"
-                        f" {levels.get(86_400, 0):,} day and {levels.get(3_600, 0):,} hour"
+                        f" {levels.get(604_800, 0):,} week and {levels.get(86_400, 0):,} day"
                         f" histogram rows, {counts['rollup_summary']:,} summary rows"
                         if label == "all time"
                         else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import math
@@ -19,6 +20,7 @@ from website_monitor import rollups, stats
 from website_monitor.cli import main
 from website_monitor.events import ProbeResult
 from website_monitor.store import Repository, open_store
+from website_monitor.store.postgres import PostgresRepository
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=timezone.utc)
 URLS = ("https://a.example/", "https://b.example/slow", "https://c.example/")
@@ -58,11 +60,21 @@ def generate(
     return probes
 
 
-def write_all(repository: Repository, probes: list[ProbeResult], batch: int = 700) -> int:
-    return sum(repository.write(probes[i : i + batch]) for i in range(0, len(probes), batch))
+def write_all(
+    repository: Repository, probes: list[ProbeResult], batch: int = 700, *, roll_up: bool = False
+) -> int:
+    """Write in batches; with `roll_up`, the rollups catch up after every batch."""
+    inserted = 0
+    for i in range(0, len(probes), batch):
+        inserted += repository.write(probes[i : i + batch])
+        if roll_up:
+            rollups.catch_up(repository)
+    return inserted
 
 
 def snapshot(repository: Repository) -> dict[str, list[tuple[Any, ...]]]:
+    """Both rollup tables, once they have caught up with every stored probe."""
+    rollups.catch_up(repository)
     summary = repository.query(
         "SELECT width, period_start, url, status, probes, errors, ok, timed, sum_ms,"
         " min_ms, max_ms FROM rollup_summary ORDER BY width, period_start, url, status"
@@ -155,15 +167,20 @@ def test_plan_covers_the_range_once_with_whole_periods(lo: int | None, hi: int |
         else:
             assert start is not None and end is not None
             raw += end - start
-    assert raw < 2 * 3600  # raw rows only for the partial hours at the edges
+    assert raw < 2 * 86_400  # raw rows only for the partial days at the edges
 
 
 # --- against the exact answer, both backends ----------------------------------------------
 
 
-def test_rollups_agree_with_exact_percentiles(store: Repository) -> None:
+@pytest.mark.parametrize("rolled_up", [0, 6000, 9000])
+def test_rollups_agree_with_exact_percentiles(store: Repository, rolled_up: int) -> None:
+    """Whatever part of the probes the rollups hold, the rest is read raw: same answers."""
     probes = generate(9000, seed=7)
-    assert write_all(store, probes) == len(probes)
+    assert write_all(store, probes[:rolled_up]) == rolled_up
+    rollups.catch_up(store)
+    assert write_all(store, probes[rolled_up:]) == len(probes) - rolled_up
+    assert rollups.pending(store) == len(probes) - rolled_up
     ranges = [
         (None, None),
         # unaligned edges: raw rows, hours and days are all needed
@@ -215,8 +232,9 @@ def test_time_series_shapes(store: Repository) -> None:
         }
 
 
-def test_auto_reads_rollups_only_beyond_the_limit(store: Repository) -> None:
-    write_all(store, generate(900, seed=5))
+@pytest.mark.parametrize("rolled_up", [True, False])
+def test_auto_reads_rollups_only_beyond_the_limit(store: Repository, rolled_up: bool) -> None:
+    write_all(store, generate(900, seed=5), roll_up=rolled_up)
     small = stats.StatsQuery()
     assert stats.choose_source(store, small) == "exact"
     assert stats.choose_source(store, _with(small, exact_limit=500)) == "rollups"
@@ -255,25 +273,74 @@ def test_redelivery_does_not_change_rollups(store: Repository) -> None:
     after = snapshot(store)
     rollups.rebuild(store)
     assert snapshot(store) == after
-    total = store.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 3600")
+    total = store.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
     assert int(total[0]["n"]) == len(probes)
 
 
 def test_duplicates_within_one_batch_count_once(store: Repository) -> None:
     probes = generate(50, seed=2)
     assert store.write(probes + probes[:10]) == 50
+    rollups.catch_up(store)
     total = store.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
     assert int(total[0]["n"]) == 50
 
 
 def test_rebuild_equals_incremental(store: Repository) -> None:
-    write_all(store, generate(4000, seed=9), batch=333)
+    write_all(store, generate(4000, seed=9), batch=333, roll_up=True)
     incremental = snapshot(store)
     assert incremental["latency"] and incremental["summary"]
     counts = rollups.rebuild(store)
     assert counts["url_probes"] == 4000
     assert counts["rollup_summary"] == len(incremental["summary"])
     assert snapshot(store) == incremental
+
+
+def test_catch_up_in_chunks_is_idempotent(store: Repository) -> None:
+    write_all(store, generate(2500, seed=12))
+    assert rollups.pending(store) == 2500
+    assert rollups.catch_up(store, chunk=300) == 2500
+    assert rollups.pending(store) == 0
+    assert rollups.catch_up(store) == 0
+    chunked = snapshot(store)
+    rollups.rebuild(store)
+    assert snapshot(store) == chunked
+    assert rollups.rolled_up_to(store) == int(
+        store.query("SELECT max(id) AS n FROM url_probes")[0]["n"]
+    )
+
+
+def test_catch_up_waits_for_a_writer_still_in_flight(pg_url: str) -> None:
+    """A writer holding lower ids than a committed row must not be skipped by a catch-up.
+
+    PostgreSQL hands out ids before commit: the catch-up waits for the writer,
+    then covers its rows too.
+    """
+    import threading
+
+    slow, fast = generate(200, seed=13), generate(100, seed=14, start=T0 + timedelta(days=1))
+    with open_store(pg_url) as writer, open_store(pg_url) as other, open_store(pg_url) as reader:
+        assert isinstance(writer, PostgresRepository)
+        with writer.transaction() as cursor:  # holds ids 1..200 uncommitted
+            cursor.execute("SAVEPOINT s")
+            writer_ids = _copy_in(cursor, slow)
+            assert other.write(fast) == 100  # ids above them, committed first
+            covered: list[int] = []
+            catching_up = threading.Thread(target=lambda: covered.append(rollups.catch_up(reader)))
+            catching_up.start()
+            catching_up.join(1.0)
+            assert catching_up.is_alive(), "the catch-up must wait for the writer"
+        catching_up.join(30)
+        assert writer_ids == 200
+        assert rollups.pending(reader) == 0
+        total = reader.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
+        assert int(total[0]["n"]) == 300
+
+
+def _copy_in(cursor: Any, probes: list[ProbeResult]) -> int:
+    from website_monitor.store.postgres import _COLUMNS, _copy_rows
+
+    cursor.copy_expert(f"COPY url_probes ({_COLUMNS}) FROM STDIN", io.StringIO(_copy_rows(probes)))
+    return len(probes)
 
 
 def test_rebuild_covers_rows_written_without_rollups(store: Repository) -> None:
@@ -315,7 +382,9 @@ def test_cli_small_store_prints_exact_percentiles(store_url: str) -> None:
     rebuilt = json.loads(run("db", "rebuild-rollups", "-d", store_url))
     assert rebuilt["url_probes"] == 3
     assert rebuilt["rollup_summary"] == len(rollups.LEVELS)  # one period of each level
-    assert json.loads(run("db", "status", "-d", store_url))["version"] >= 4
+    status = json.loads(run("db", "status", "-d", store_url))
+    assert status["version"] >= 5
+    assert status["rollups"] == {"rolled_up_to": 3, "pending_probes": 0}
 
 
 def test_flush_redelivered_through_kafka_counts_once(
@@ -338,6 +407,7 @@ def test_flush_redelivered_through_kafka_counts_once(
     )  # fmt: skip
     run(*flush, "-c", f"first-{topic}")
     with open_store(pg_url) as repository:
+        assert rollups.pending(repository) == 0  # --drain caught the rollups up before exiting
         first = snapshot(repository)
         assert repository.count_probes() == len(probes)
     run(*flush, "-c", f"second-{topic}")
@@ -346,3 +416,25 @@ def test_flush_redelivered_through_kafka_counts_once(
         assert snapshot(repository) == first
         exact = stats.probe_stats(repository, stats.StatsQuery(source="exact"))
         assert_close(exact, stats.probe_stats(repository, stats.StatsQuery(source="rollups")))
+
+
+def test_upgrade_from_rollups_kept_on_every_write(store_url: str) -> None:
+    """Schema 4 kept hour rows and updated every level on each write: migration 5 drops
+    the hour level and marks every stored probe as rolled up."""
+    with open_store(store_url) as repository:
+        write_all(repository, generate(500, seed=15), roll_up=True)
+        expected = snapshot(repository)
+        if repository.backend == "postgresql":
+            repository.execute(
+                "CREATE TABLE rollup_latency_hour PARTITION OF rollup_latency FOR VALUES IN (3600)"
+            )
+        repository.execute(
+            "INSERT INTO rollup_latency (width, period_start, url, status, bucket, count)"
+            " VALUES (3600, 0, 'https://a.example/', 200, 1, 1)"
+        )
+        repository.execute(f"DROP TABLE {rollups.STATE_TABLE}")
+        repository.execute("DELETE FROM wm_schema WHERE version = 5")
+    with open_store(store_url) as repository:  # migrates
+        assert repository.schema_status().current == 5
+        assert rollups.pending(repository) == 0
+        assert snapshot(repository) == expected

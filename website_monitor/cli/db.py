@@ -9,7 +9,11 @@ import click
 
 from website_monitor.cli._options import common_options, load_settings, store_options
 from website_monitor.config import redact
+from website_monitor.rollups import pending, rolled_up_to
 from website_monitor.store import SchemaStatus, open_store
+
+#: The schema version from which rollups record how far they go.
+ROLLUP_STATE_VERSION = 5
 
 
 @click.group("db")
@@ -41,7 +45,13 @@ def status(**kwargs: Any) -> None:
     settings = load_settings(kwargs)
     with open_store(settings.store_url(), migrate=False) as repository:
         current = repository.schema_status()
-    click.echo(json.dumps(_as_json(current, redact(settings.store_url())), indent=2))
+        shown = _as_json(current, redact(settings.store_url()))
+        if current.current >= ROLLUP_STATE_VERSION:
+            shown["rollups"] = {
+                "rolled_up_to": rolled_up_to(repository),
+                "pending_probes": pending(repository),
+            }
+    click.echo(json.dumps(shown, indent=2))
 
 
 @command.command("rebuild-rollups")

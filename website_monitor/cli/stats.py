@@ -103,7 +103,7 @@ def command(
 
     Percentiles are PostgreSQL's percentile_cont on both backends when the
     range holds at most 100,000 probes (or with --exact); beyond that they come
-    from the week/day/hour rollups, within 0.5 % of the exact values.
+    from the week and day rollups, within 0.5 % of the exact values.
 
     With --hits: {"hits": [...]} with hits, 5xx error rate and response-size
     percentiles per section; with --telemetry: UDP telemetry buckets.

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
 from website_monitor.events import ProbeResult
+
+#: Runs one read-only query: (sql, params) -> rows as dicts.
+Query = Callable[[str, Sequence[Any]], list[dict[str, Any]]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +71,22 @@ class Repository(abc.ABC):
     @abc.abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run a read-only query written for this backend's dialect."""
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A DB-API cursor in one write transaction, committed on success, else rolled back.
+
+        The driver's errors come out as StoreError (StoreUnavailable when the
+        connection failed).
+        """
+
+    @abc.abstractmethod
+    def snapshot(self) -> AbstractContextManager[Query]:
+        """A query function whose queries all read one consistent snapshot.
+
+        For reads that combine several queries (rollups plus the rows not yet
+        rolled up) and must not see a write commit between them.
+        """
 
     @abc.abstractmethod
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:

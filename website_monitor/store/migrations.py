@@ -228,6 +228,12 @@ MIGRATIONS: list[Migration] = [
         postgres=rollups.schema_statements("postgresql"),
         sqlite=rollups.schema_statements("sqlite"),
     ),
+    Migration(
+        5,
+        "rollups follow the probes (rollup_state), instead of every write updating them",
+        postgres=rollups.state_statements("postgresql"),
+        sqlite=rollups.state_statements("sqlite"),
+    ),
 ]
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

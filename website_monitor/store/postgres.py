@@ -9,14 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
 
-from website_monitor import rollups
 from website_monitor.config import redact
 from website_monitor.errors import StoreError, StoreUnavailable
 from website_monitor.events import ProbeResult
-from website_monitor.store.base import PROBE_COLUMNS, DeadLetter, Repository, probe_row
+from website_monitor.store.base import PROBE_COLUMNS, DeadLetter, Query, Repository, probe_row
 from website_monitor.store.migrations import LATEST_VERSION, Migration
 from website_monitor.store.schema import SchemaStatus, apply_migrations
 
@@ -28,8 +28,11 @@ _STAGING = """CREATE TEMP TABLE IF NOT EXISTS wm_probes_staging
 
 
 _COLUMNS = ", ".join(PROBE_COLUMNS)
-#: Insert the staged rows and add the inserted ones to the rollups.
-_WRITE = rollups.pg_write_sql(_COLUMNS)
+#: Insert the staged rows, skipping event ids already stored.
+_INSERT_STAGED = (
+    f"INSERT INTO url_probes ({_COLUMNS}) SELECT {_COLUMNS} FROM wm_probes_staging"
+    " ON CONFLICT (event_id) DO NOTHING"
+)
 
 
 def _copy_text(value: Any) -> str:
@@ -42,6 +45,11 @@ def _copy_text(value: Any) -> str:
         return value.isoformat()
     text = str(value)
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_rows(probes: Sequence[ProbeResult]) -> str:
+    """The probes as COPY text, one line each."""
+    return "".join("\t".join([_copy_text(v) for v in probe_row(probe)]) + "\n" for probe in probes)
 
 
 class PostgresRepository(Repository):
@@ -95,6 +103,19 @@ class PostgresRepository(Repository):
         except psycopg2.Error as exc:
             raise StoreError(f"PostgreSQL error: {self._reason(exc)}") from None
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Query]:
+        """Queries in one read-only REPEATABLE READ transaction: one snapshot for all."""
+        with self.transaction() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+            def query(sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+                cursor.execute(sql, tuple(params))
+                names = [c.name for c in cursor.description or ()]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+            yield query
+
     def migrate(self) -> SchemaStatus:
         with self.transaction() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
@@ -120,24 +141,33 @@ class PostgresRepository(Repository):
         return SchemaStatus(self.backend, current, LATEST_VERSION, applied)
 
     def write(self, probes: Sequence[ProbeResult], dead_letters: Sequence[DeadLetter] = ()) -> int:
-        """COPY the batch into a staging table, then insert it and update the rollups.
+        """COPY the batch straight into url_probes; on a redelivered event id, insert it anew.
 
-        One statement inserts the new rows (ON CONFLICT DO NOTHING) and adds
-        exactly those rows to the rollups, so a redelivered batch changes nothing.
+        A batch normally holds only new event ids, so it goes in at the speed of
+        a plain COPY. If one is already stored (a redelivery after a crash), the
+        unique index refuses the COPY; it is rolled back to a savepoint and the
+        batch goes through a staging table and INSERT ... ON CONFLICT DO NOTHING,
+        which skips the ids already there. The rollups follow later
+        (`rollups.catch_up`).
         """
         inserted = 0
         with self.transaction() as cursor:
             if probes:
-                cursor.execute(_STAGING)
-                buffer = io.StringIO()
-                for probe in probes:
-                    buffer.write("\t".join(_copy_text(v) for v in probe_row(probe)))
-                    buffer.write("\n")
-                buffer.seek(0)
-                cursor.copy_expert(f"COPY wm_probes_staging ({_COLUMNS}) FROM STDIN", buffer)
-                cursor.execute(_WRITE)
-                row = cursor.fetchone()
-                inserted = int(row[0]) if row else 0
+                text = _copy_rows(probes)
+                cursor.execute("SAVEPOINT wm_copy")
+                try:
+                    cursor.copy_expert(
+                        f"COPY url_probes ({_COLUMNS}) FROM STDIN", io.StringIO(text)
+                    )
+                    inserted = len(probes)
+                except psycopg2.errors.UniqueViolation:
+                    cursor.execute("ROLLBACK TO SAVEPOINT wm_copy")
+                    cursor.execute(_STAGING)
+                    cursor.copy_expert(
+                        f"COPY wm_probes_staging ({_COLUMNS}) FROM STDIN", io.StringIO(text)
+                    )
+                    cursor.execute(_INSERT_STAGED)
+                    inserted = max(cursor.rowcount, 0)
             if dead_letters:
                 psycopg2.extras.execute_values(
                     cursor,

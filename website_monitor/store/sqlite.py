@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from website_monitor import rollups
 from website_monitor.errors import StoreError, StoreUnavailable
 from website_monitor.events import ProbeResult
 from website_monitor.store._sql import percentile_cont
-from website_monitor.store.base import PROBE_COLUMNS, DeadLetter, Repository, probe_row
+from website_monitor.store.base import PROBE_COLUMNS, DeadLetter, Query, Repository, probe_row
 from website_monitor.store.migrations import LATEST_VERSION, Migration
 from website_monitor.store.schema import SchemaStatus, apply_migrations
 
@@ -81,25 +80,37 @@ class SQLiteRepository(Repository):
         )
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Cursor]:
+    def transaction(self, failure: str = "SQLite write failed") -> Iterator[sqlite3.Cursor]:
+        """A cursor in a write transaction; SQLite's errors become the store's, after `failure`."""
         cursor = self.conn.cursor()
         try:
             cursor.execute("BEGIN IMMEDIATE")
             yield cursor
             cursor.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if self.conn.in_transaction:
                 cursor.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StoreUnavailable(f"{failure}: {exc}") from None
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{failure}: {exc}") from None
             raise
         finally:
             cursor.close()
 
-    def migrate(self) -> SchemaStatus:
+    @contextmanager
+    def snapshot(self) -> Iterator[Query]:
+        """Queries that all see the database as of the first one (a WAL read transaction)."""
+        self.conn.execute("BEGIN")
         try:
-            with self.transaction() as cursor:
-                apply_migrations(cursor, self.backend, self.placeholder, self._run)
-        except sqlite3.Error as exc:
-            raise StoreError(f"schema migration failed: {exc}") from None
+            yield self.query
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+
+    def migrate(self) -> SchemaStatus:
+        with self.transaction("schema migration failed") as cursor:
+            apply_migrations(cursor, self.backend, self.placeholder, self._run)
         return self.schema_status()
 
     @staticmethod
@@ -125,51 +136,26 @@ class SQLiteRepository(Repository):
         return SchemaStatus(self.backend, current, LATEST_VERSION, applied)
 
     def write(self, probes: Sequence[ProbeResult], dead_letters: Sequence[DeadLetter] = ()) -> int:
-        """Insert the batch and add the rows actually inserted to the rollups, in one transaction.
+        """Insert the batch in one transaction, skipping event ids already stored.
 
-        total_changes tells, row by row, whether ON CONFLICT skipped it.
+        The rollups follow later (`rollups.catch_up`).
         """
         columns = ", ".join(PROBE_COLUMNS)
         marks = ", ".join("?" for _ in PROBE_COLUMNS)
-        sql = (
-            f"INSERT INTO url_probes ({columns}) VALUES ({marks}) ON CONFLICT (event_id) DO NOTHING"
-        )
-        try:
-            with self.transaction() as cursor:
-                new: list[ProbeResult] = []
-                for probe in probes:
-                    before = self.conn.total_changes
-                    cursor.execute(sql, tuple(_adapt(v) for v in probe_row(probe)))
-                    if self.conn.total_changes != before:
-                        new.append(probe)
-                inserted = len(new)
-                if new:
-                    summary, latency = rollups.aggregate(
-                        (
-                            p.url,
-                            p.http_status_code,
-                            math.floor(p.timestamp.timestamp()),
-                            p.response_time_ms,
-                            p.error,
-                            p.ok,
-                        )
-                        for p in new
-                    )
-                    cursor.executemany(rollups.SQLITE_SUMMARY_UPSERT, summary)
-                    cursor.executemany(rollups.SQLITE_LATENCY_UPSERT, latency)
-                cursor.executemany(
-                    'INSERT INTO dead_letters (topic, partition, "offset", key, value, reason)'
-                    " VALUES (?, ?, ?, ?, ?, ?)"
-                    ' ON CONFLICT (topic, partition, "offset") DO NOTHING',
-                    [
-                        (d.topic, d.partition, d.offset, d.key, d.value, d.reason)
-                        for d in dead_letters
-                    ],
-                )
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite write failed: {exc}") from None
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite write failed: {exc}") from None
+        with self.transaction() as cursor:
+            before = self.conn.total_changes
+            cursor.executemany(
+                f"INSERT INTO url_probes ({columns}) VALUES ({marks})"
+                " ON CONFLICT (event_id) DO NOTHING",
+                [tuple(_adapt(v) for v in probe_row(probe)) for probe in probes],
+            )
+            inserted = self.conn.total_changes - before
+            cursor.executemany(
+                'INSERT INTO dead_letters (topic, partition, "offset", key, value, reason)'
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                ' ON CONFLICT (topic, partition, "offset") DO NOTHING',
+                [(d.topic, d.partition, d.offset, d.key, d.value, d.reason) for d in dead_letters],
+            )
         return inserted
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -180,15 +166,10 @@ class SQLiteRepository(Repository):
         return [dict(row) for row in rows]
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        try:
-            with self.transaction() as cursor:
-                before = self.conn.total_changes
-                cursor.executemany(sql, [[_adapt(v) for v in row] for row in rows])
-                return self.conn.total_changes - before
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite write failed: {exc}") from None
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite write failed: {exc}") from None
+        with self.transaction() as cursor:
+            before = self.conn.total_changes
+            cursor.executemany(sql, [[_adapt(v) for v in row] for row in rows])
+            return self.conn.total_changes - before
 
     def percentile_sql(self, fraction: float, column: str) -> str:
         return f"percentile_cont({float(fraction)!r}, {column})"

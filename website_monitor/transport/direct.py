@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from website_monitor import log, rollups
 from website_monitor.errors import DeliveryError, StoreError
-from website_monitor.events import Event
+from website_monitor.events import Event, ProbeResult
 from website_monitor.store import Repository, store_events
+
+logger = log.get("store")
 
 
 class StoreWriter:
@@ -24,6 +27,11 @@ class StoreWriter:
                 hint=exc.hint,
                 undelivered=events,
             ) from None
+        if any(isinstance(event, ProbeResult) for event in events):
+            try:  # a few rows: keep the rollups current, as a flush does in bulk
+                rollups.catch_up(self.repository)
+            except StoreError as exc:  # stored all the same; a later catch-up covers them
+                logger.warning("rollups not brought up to date: %s", exc.message)
         return len(events)
 
     def close(self) -> None:

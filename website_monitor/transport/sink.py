@@ -5,6 +5,10 @@ in between redelivers messages the store already holds, and the unique
 `event_id` turns that redelivery into a no-op (at-least-once delivery,
 exactly-once effect). Undecodable messages are dead-lettered in the same
 transaction as the good ones, so they too are never lost or skipped.
+
+Probes are stored raw; the latency rollups catch up with them in bulk (see
+`website_monitor.rollups.catch_up`) at most every `rollup_interval` seconds
+while busy, whenever the consumer is idle, and before a drain exits.
 """
 
 from __future__ import annotations
@@ -16,14 +20,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from website_monitor import log
+from website_monitor import log, rollups
 from website_monitor.errors import (
     DecodeError,
     StoreError,
     StoreUnavailable,
     WebsiteMonitorError,
 )
-from website_monitor.events import Event, decode, legacy_event_id
+from website_monitor.events import Event, ProbeResult, decode, legacy_event_id
 from website_monitor.store import DeadLetter, Repository, store_events
 
 logger = log.get("flush")
@@ -150,6 +154,8 @@ class _Write:
     def _run(self) -> None:
         try:
             self.inserted = self._sink._write(self.batch, self._stop)
+            if self._sink.rollups_due():
+                self._sink.roll_up()
         except BaseException as exc:  # handed to the polling thread by wait()
             self.error = exc
 
@@ -184,6 +190,7 @@ class Sink:
         backoff: Backoff | None = None,
         progress_every: float = 5.0,
         on_progress: Callable[[FlushStats], None] | None = None,
+        rollup_interval: float = 30.0,
     ) -> None:
         self.consumer = consumer
         self.repository = repository
@@ -191,7 +198,13 @@ class Sink:
         self.backoff = backoff or Backoff()
         self.progress_every = progress_every
         self.on_progress = on_progress or _log_progress
+        self.rollup_interval = rollup_interval
         self.stats = FlushStats()
+        #: Probes were stored since the rollups last caught up.
+        self._unrolled = False
+        self._rolled_at = time.monotonic()
+        #: After a failed catch-up, none before this time.
+        self._retry_rollups_at = 0.0
 
     def run(
         self,
@@ -222,6 +235,8 @@ class Sink:
                 if not polled and pending is not None:
                     self.finish(pending)
                     pending = None
+                elif not polled and self.rollups_due(idle=True):  # the store's connection is free
+                    self.roll_up()
                 if polled:
                     decoded = split_batch(r for part in polled.values() for r in part)
                     if pending is not None:
@@ -246,6 +261,8 @@ class Sink:
             if pending is not None:
                 self.finish(pending)
                 pending = None
+            if drain and not stop.is_set() and self._unrolled:
+                self.roll_up()
         finally:
             if pending is not None and not pending.done():
                 stop.set()  # an error on this thread: let a retrying write give up
@@ -267,7 +284,43 @@ class Sink:
         decoded = split_batch(r for part in polled.values() for r in part)
         self.finish(_Write(self, polled, decoded, stop))
 
+    def rollups_due(self, *, idle: bool = False) -> bool:
+        """Whether to catch the rollups up now: when idle, else every `rollup_interval`."""
+        now = time.monotonic()
+        if not self._unrolled or now < self._retry_rollups_at:
+            return False
+        return idle or now - self._rolled_at >= self.rollup_interval
+
+    def roll_up(self) -> None:
+        """Add the probes stored so far to the rollups; a failure waits for the next time.
+
+        Nothing is lost meanwhile: the rows are stored, and reads add the ones
+        not rolled up yet from url_probes.
+        """
+        self._rolled_at = time.monotonic()
+        try:
+            covered = rollups.catch_up(self.repository)
+        except StoreError as exc:
+            self._retry_rollups_at = time.monotonic() + self.rollup_interval
+            logger.warning(
+                "rollups not brought up to date, next try in %.0fs: %s",
+                self.rollup_interval,
+                exc.message,
+                extra={"event": "rollup_failed"},
+            )
+            return
+        self._unrolled = False
+        if covered:
+            logger.debug("rollups caught up with %d probe ids", covered)
+
     def _write(self, batch: Batch, stop: threading.Event) -> int:
+        """Store the batch; then the rollups have probes to catch up with."""
+        inserted = self._store(batch, stop)
+        if any(isinstance(event, ProbeResult) for event in batch.events):
+            self._unrolled = True
+        return inserted
+
+    def _store(self, batch: Batch, stop: threading.Event) -> int:
         """Store the batch in one go; if the data itself is refused, event by event."""
         try:
             return self._retrying(
