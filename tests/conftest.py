@@ -7,8 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests import services
+
+# Property tests check behaviour, not speed: on a small shared machine (CI runs on 2 cores
+# next to PostgreSQL and the broker) generation can be slow, which is not a failure.
+settings.register_profile(
+    "website-monitor", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("website-monitor")
 
 
 def unavailable(message: str) -> None:
