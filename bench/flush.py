@@ -32,8 +32,8 @@ from bench._common import Result, Timer, log, scratch_database, services, table
 from website_monitor import config, rollups
 from website_monitor.events import ProbeResult
 from website_monitor.store import open_store
-from website_monitor.store.base import PROBE_COLUMNS, probe_row
-from website_monitor.store.postgres import PostgresRepository, _copy_text
+from website_monitor.store.base import PROBE_COLUMNS
+from website_monitor.store.postgres import PostgresRepository, copy_rows
 from website_monitor.transport.kafka import KafkaPublisher, open_consumer
 from website_monitor.transport.sink import Sink, split_batch
 
@@ -64,16 +64,12 @@ def reset(repository: PostgresRepository) -> None:
 
 
 def raw_copy(repository: PostgresRepository, probes: list[ProbeResult]) -> float:
-    """Seconds for COPY of the rows (text built from the same tuples) into url_probes."""
+    """Seconds for one COPY of the rows into url_probes (text built as the store builds it)."""
     columns = ", ".join(PROBE_COLUMNS)
-    rows = [probe_row(p) for p in probes]
     with Timer() as timer, repository.transaction() as cursor:
-        buffer = io.StringIO()
-        for row in rows:
-            buffer.write("\t".join(_copy_text(v) for v in row))
-            buffer.write("\n")
-        buffer.seek(0)
-        cursor.copy_expert(f"COPY url_probes ({columns}) FROM STDIN", buffer)
+        cursor.copy_expert(
+            f"COPY url_probes ({columns}) FROM STDIN", io.StringIO(copy_rows(probes))
+        )
     return timer.elapsed
 
 

@@ -337,9 +337,9 @@ def test_catch_up_waits_for_a_writer_still_in_flight(pg_url: str) -> None:
 
 
 def _copy_in(cursor: Any, probes: list[ProbeResult]) -> int:
-    from website_monitor.store.postgres import _COLUMNS, _copy_rows
+    from website_monitor.store.postgres import _COLUMNS, copy_rows
 
-    cursor.copy_expert(f"COPY url_probes ({_COLUMNS}) FROM STDIN", io.StringIO(_copy_rows(probes)))
+    cursor.copy_expert(f"COPY url_probes ({_COLUMNS}) FROM STDIN", io.StringIO(copy_rows(probes)))
     return len(probes)
 
 

@@ -56,7 +56,7 @@ def test_all_fields_survive(store_url: str) -> None:
         tls_ms=3.75,
         ttfb_ms=10.0,
         content_match=False,
-        error_detail="tab\there\nnewline \\ backslash",
+        error_detail="tab\there\nnewline \\ backslash\r",
     )
     with open_store(store_url) as repository:
         repository.write([event])
@@ -67,7 +67,7 @@ def test_all_fields_survive(store_url: str) -> None:
     assert row["ttfb_ms"] == 10.0
     assert bool(row["content_match"]) is False
     assert bool(row["ok"]) is False
-    assert row["error_detail"] == "tab\there\nnewline \\ backslash"
+    assert row["error_detail"] == "tab\there\nnewline \\ backslash\r"
 
 
 def test_sql_injection_lands_as_data(store_url: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import psycopg2
@@ -16,7 +15,7 @@ import psycopg2.extras
 from website_monitor.config import redact
 from website_monitor.errors import StoreError, StoreUnavailable
 from website_monitor.events import ProbeResult
-from website_monitor.store.base import PROBE_COLUMNS, DeadLetter, Query, Repository, probe_row
+from website_monitor.store.base import PROBE_COLUMNS, DeadLetter, Query, Repository
 from website_monitor.store.migrations import LATEST_VERSION, Migration
 from website_monitor.store.schema import SchemaStatus, apply_migrations
 
@@ -35,21 +34,47 @@ _INSERT_STAGED = (
 )
 
 
-def _copy_text(value: Any) -> str:
-    """One field in COPY's text format."""
+_NULL = r"\N"
+
+
+def _text(value: str | None) -> str:
+    """A text field in COPY's text format: backslash, tab and line breaks escaped."""
     if value is None:
-        return r"\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return _NULL
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return value
 
 
-def _copy_rows(probes: Sequence[ProbeResult]) -> str:
-    """The probes as COPY text, one line each."""
-    return "".join("\t".join([_copy_text(v) for v in probe_row(probe)]) + "\n" for probe in probes)
+def _number(value: float | None) -> str:
+    return _NULL if value is None else str(value)
+
+
+def _flag(value: bool | None) -> str:
+    return _NULL if value is None else ("t" if value else "f")
+
+
+def copy_rows(probes: Sequence[ProbeResult]) -> str:
+    """The probes as COPY text, one line each, columns in PROBE_COLUMNS order.
+
+    Written out field by field rather than through a generic formatter: the
+    flush builds this text for every row it stores.
+    """
+    return "".join(
+        [
+            f"{_text(p.event_id)}\t{_text(p.url)}\t{p.timestamp.isoformat()}\t"
+            f"{_number(p.http_status_code)}\t{_number(p.response_time_ms)}\t{_text(p.error)}\t"
+            f"{_text(p.error_detail)}\t{_flag(p.content_match)}\t{_flag(p.ok)}\t"
+            f"{_number(p.dns_ms)}\t{_number(p.connect_ms)}\t{_number(p.tls_ms)}\t"
+            f"{_number(p.ttfb_ms)}\n"
+            for p in probes
+        ]
+    )
 
 
 class PostgresRepository(Repository):
@@ -153,7 +178,7 @@ class PostgresRepository(Repository):
         inserted = 0
         with self.transaction() as cursor:
             if probes:
-                text = _copy_rows(probes)
+                text = copy_rows(probes)
                 cursor.execute("SAVEPOINT wm_copy")
                 try:
                     cursor.copy_expert(
