@@ -203,12 +203,17 @@ def flush_args(bootstrap: str, topic: str, db: str, group: str) -> list[str]:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Routes: /status/<code>, /delay/<ms>, /body?text=…, anything else 200 "ok".
+    """Routes: /status/<code>, /delay/<ms>, /body?text=…, /redirect/<n>, /loop, anything else 200 "ok".
 
-    Query `?status=` and `?delay_ms=` work on every route.
+    /redirect/<n> answers 302 to /redirect/<n-1> down to /redirect/0 (200 "ok");
+    /loop answers 302 to itself.
+    Query `?status=`, `?delay_ms=` and `?location=` (a 302 to it) work on every route.
     """
 
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without this the body waits for the
+    # client's delayed ACK of the headers (about 40 ms) on a kept-alive connection
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -223,12 +228,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             delay_ms = float(segments[1])
         if segments[:1] == ["body"]:
             body = query.get("text", [""])[0].encode()
+        location = query.get("location", [None])[0]
+        if segments[:1] == ["loop"]:
+            location = self.path
+        if len(segments) >= 2 and segments[0] == "redirect" and int(segments[1]) > 0:
+            location = f"/redirect/{int(segments[1]) - 1}"
+        if location is not None:
+            status = 302
         self.server.hits += 1  # type: ignore[attr-defined]
         if delay_ms:
             time.sleep(delay_ms / 1000.0)
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
+        if location is not None:
+            self.send_header("Location", location)
         self.end_headers()
         self.wfile.write(body)
 
@@ -236,9 +250,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # a burst of new connections must not overflow the backlog
+
+
 class HTTPTestServer:
     def __init__(self) -> None:
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.hits = 0  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -259,6 +277,38 @@ class HTTPTestServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextlib.contextmanager
+def http_server_process() -> Iterator[str]:
+    """The test HTTP server in its own process: its threads do not share the client's GIL.
+
+    For timing checks, where an in-process server waiting for the interpreter
+    lock would show up as latency in the client's measurements.
+    """
+    import sys
+
+    port = free_port()
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.services", "http", str(port)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port("127.0.0.1", port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _serve_http(port: int) -> None:
+    server = _Server(("127.0.0.1", port), _Handler)
+    server.daemon_threads = True
+    server.hits = 0  # type: ignore[attr-defined]
+    server.serve_forever()
 
 
 # --- faults -----------------------------------------------------------------------------
@@ -313,6 +363,7 @@ class TCPProxy:
             for sock in (src, dst):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
 
     def cut(self) -> None:
         if self._listener is not None:
@@ -368,3 +419,10 @@ class TLSProxy:
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["http"]:
+        _serve_http(int(sys.argv[2]))

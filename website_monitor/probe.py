@@ -1,29 +1,36 @@
 """HTTP checks: time a request to each URL and turn the outcome into a `ProbeResult`.
 
-Requests run concurrently on a bounded thread pool over one `requests.Session`,
-so connections are reused within a run. The connection classes below time DNS
-resolution, TCP connect and the TLS handshake when a new connection is opened;
-on a reused connection those phases are None because they did not happen.
+Checks run as asyncio tasks on one event loop owned by the `Prober`, over one
+aiohttp session whose connection pool lives as long as the Prober, so rounds
+with `--every` reuse connections. One loop thread instead of a thread per
+request keeps the CPU cost per check low, and the recorded times are not
+inflated by threads waiting for the interpreter lock.
+
+Phases are measured on new connections only (None on a reused one, because
+they did not happen): DNS by the session's trace hooks (the DNS cache is off,
+so every new connection resolves), TCP connect up to the moment the connected
+socket is handed to the transport, TLS from then until the connection is ready.
 """
 
 from __future__ import annotations
 
+import asyncio
+import codecs
+import contextvars
 import dataclasses
+import functools
+import os
 import re
-import socket
+import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from types import SimpleNamespace
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import requests
-import requests.adapters
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NameResolutionError, NewConnectionError
+import aiohttp
+from aiohttp.client_proto import ResponseHandler
 
 from website_monitor import __version__
 from website_monitor.errors import ConfigError, DeliveryError
@@ -33,81 +40,144 @@ from website_monitor.transport import Publisher
 USER_AGENT = f"website-monitor/{__version__} (+wm probe)"
 #: The body is read to the end for timing, but at most this much is kept for --expect-regex.
 MAX_BODY_FOR_MATCH = 4 * 1024 * 1024
+#: Redirects followed before a check fails with the `redirects` error kind.
+MAX_REDIRECTS = 30
 
-_phases = threading.local()
-
-
-def _record(name: str, seconds: float) -> None:
-    timings = getattr(_phases, "timings", None)
-    if timings is not None:
-        timings[name] = round(seconds * 1000.0, 3)
+_T = TypeVar("_T")
 
 
-class _TimedConnectionMixin:
-    """Time name resolution and TCP connect separately, trying each address in turn."""
+@dataclasses.dataclass
+class _Phases:
+    """Timestamps (perf_counter) of one check's connection phases, summed over its connections.
 
-    _dns_host: str
-    port: int
+    A check can open more than one connection when it follows redirects; the
+    phase durations add up, so `ttfb_ms` can subtract all the setup.
+    """
 
-    def _new_conn(self) -> socket.socket:
-        started = time.perf_counter()
-        try:
-            infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise NameResolutionError(self._dns_host, self, exc) from exc  # type: ignore[arg-type]
-        resolved = time.perf_counter()
-        _record("dns_ms", resolved - started)
-        host = self._dns_host
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        last_error: Exception | None = None
-        try:
-            for address in addresses:
-                self._dns_host = address
-                try:
-                    sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-                except NewConnectionError as exc:
-                    last_error = exc
-                    continue
-                _record("connect_ms", time.perf_counter() - resolved)
-                return sock
-        finally:
-            self._dns_host = host
-        assert last_error is not None
-        raise last_error
+    tls: bool = False
+    create_start: float | None = None
+    dns_start: float | None = None
+    dns_end: float | None = None
+    tcp_connected: float | None = None
+    dns_ms: float | None = None
+    connect_ms: float | None = None
+    tls_ms: float | None = None
 
+    def request_start(self, url: str) -> None:
+        self.tls = url.startswith("https:")
 
-class TimedHTTPConnection(_TimedConnectionMixin, HTTPConnection):
-    pass
+    def connection_start(self) -> None:
+        self.create_start = time.perf_counter()
+        self.dns_start = self.dns_end = self.tcp_connected = None
 
+    def connected(self) -> None:
+        """The TCP connection is up; the TLS handshake (if any) starts now."""
+        self.tcp_connected = time.perf_counter()
+        if self.create_start is None:  # not a connection this check asked for
+            return
+        if self.dns_start is not None and self.dns_end is not None:
+            self.dns_ms = _add(self.dns_ms, self.dns_end - self.dns_start)
+            connect_from = self.dns_end
+        else:  # an IP address: nothing to resolve
+            self.dns_ms = _add(self.dns_ms, 0.0)
+            connect_from = self.create_start
+        self.connect_ms = _add(self.connect_ms, self.tcp_connected - connect_from)
 
-class TimedHTTPSConnection(_TimedConnectionMixin, HTTPSConnection):
-    def connect(self) -> None:
-        started = time.perf_counter()
-        super().connect()
-        timings = getattr(_phases, "timings", None)
-        if timings is not None and "connect_ms" in timings:
-            total = (time.perf_counter() - started) * 1000.0
-            tls = total - timings.get("dns_ms", 0.0) - timings["connect_ms"]
-            timings["tls_ms"] = round(max(tls, 0.0), 3)
+    def connection_end(self) -> None:
+        if self.tls and self.tcp_connected is not None:
+            self.tls_ms = _add(self.tls_ms, time.perf_counter() - self.tcp_connected)
+        self.create_start = None
+
+    def setup_ms(self) -> float:
+        return sum(v for v in (self.dns_ms, self.connect_ms, self.tls_ms) if v is not None)
 
 
-class _TimedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = TimedHTTPConnection
+def _add(total: float | None, seconds: float) -> float:
+    return (total or 0.0) + max(seconds, 0.0) * 1000.0
 
 
-class _TimedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = TimedHTTPSConnection
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
-class TimedAdapter(requests.adapters.HTTPAdapter):
-    """An adapter whose pools open timed connections."""
+#: The phases of the check running in the current task; read when a socket connects.
+_current_phases: contextvars.ContextVar[_Phases | None] = contextvars.ContextVar(
+    "wm_probe_phases", default=None
+)
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _TimedHTTPPool,
-            "https": _TimedHTTPSPool,
-        }
+
+def _phases_of(ctx: SimpleNamespace) -> _Phases | None:
+    phases = ctx.trace_request_ctx
+    return phases if isinstance(phases, _Phases) else None
+
+
+async def _on_request_start(
+    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestStartParams
+) -> None:
+    phases = _phases_of(ctx)
+    if phases is not None:
+        phases.request_start(str(params.url))
+
+
+async def _on_connection_create_start(
+    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object
+) -> None:
+    phases = _phases_of(ctx)
+    if phases is not None:
+        phases.connection_start()
+
+
+async def _on_connection_create_end(
+    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object
+) -> None:
+    phases = _phases_of(ctx)
+    if phases is not None:
+        phases.connection_end()
+
+
+async def _on_dns_start(
+    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object
+) -> None:
+    phases = _phases_of(ctx)
+    if phases is not None:
+        phases.dns_start = time.perf_counter()
+
+
+async def _on_dns_end(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object) -> None:
+    phases = _phases_of(ctx)
+    if phases is not None:
+        phases.dns_end = time.perf_counter()
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_request_start.append(_on_request_start)
+    config.on_connection_create_start.append(_on_connection_create_start)
+    config.on_connection_create_end.append(_on_connection_create_end)
+    config.on_dns_resolvehost_start.append(_on_dns_start)
+    config.on_dns_resolvehost_end.append(_on_dns_end)
+    return config
+
+
+def _timed_protocol(factory: Callable[[], ResponseHandler]) -> ResponseHandler:
+    """Called by the event loop with an already connected socket, before any TLS handshake."""
+    phases = _current_phases.get()
+    if phases is not None:
+        phases.connected()
+    return factory()
+
+
+class _TimedConnector(aiohttp.TCPConnector):
+    """A connector that marks when TCP is connected, to tell connect time from TLS time.
+
+    aiohttp reports a connection's creation as one span (DNS, TCP and TLS). The
+    protocol factory is called by `loop.create_connection` once the socket is
+    connected and before the TLS handshake starts, so wrapping it splits the span.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._factory = functools.partial(_timed_protocol, self._factory)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,77 +225,144 @@ def read_urls_file(path: str) -> list[str]:
 
 def classify(exc: BaseException) -> str:
     """A short error kind for a failed request."""
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, asyncio.TimeoutError):  # includes the client's own timeout errors
         return "timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, (aiohttp.ClientSSLError, ssl.SSLError)):
         return "tls"
-    if isinstance(exc, requests.exceptions.TooManyRedirects):
+    if isinstance(exc, aiohttp.TooManyRedirects):
         return "redirects"
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)):
+    if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
         return "invalid"
-    chain = list(_causes(exc))
-    if any(isinstance(e, (NameResolutionError, socket.gaierror)) for e in chain):
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return "dns"
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+        exc.os_error, ConnectionRefusedError
+    ):
         return "refused"
-    if any(isinstance(e, urllib3.exceptions.SSLError) for e in chain):
-        return "tls"
-    if isinstance(exc, requests.exceptions.ConnectionError):
+    if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError)):
+        return "connection"
+    if isinstance(exc, aiohttp.ClientResponseError):  # a malformed response
         return "connection"
     return "other"
 
 
-def describe(exc: BaseException) -> str:
-    """The most specific message in the exception chain, on one line."""
-    chain = list(_causes(exc))
-    for candidate in chain:
-        if isinstance(candidate, NameResolutionError):
-            return f"cannot resolve host {candidate._host!r}"
-    for candidate in chain:
-        if isinstance(candidate, OSError) and candidate.strerror:
-            return str(candidate.strerror)
-    return " ".join(str(exc).split())[:300]
+def describe(exc: BaseException, timeout: float | None = None) -> str:
+    """The most specific message for a failed request, on one line."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot resolve host {exc.host!r}"
+    if isinstance(exc, asyncio.TimeoutError):
+        limit = f" within {timeout:g}s" if timeout is not None else ""
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return f"no connection{limit}"
+        return f"no complete response{limit}"
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return f"more than {MAX_REDIRECTS} redirects"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert_error = exc.certificate_error
+        if isinstance(cert_error, ssl.SSLCertVerificationError) and cert_error.verify_message:
+            return f"certificate verify failed: {cert_error.verify_message}"
+        return _one_line(str(cert_error))
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return _os_message(exc.os_error)
+    if isinstance(exc, OSError):
+        return _os_message(exc)
+    return _one_line(str(exc)) or type(exc).__name__
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        stack.extend([current.__cause__, current.__context__])
-        stack.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            stack.append(reason)
+def _os_message(exc: OSError) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason)
+    if exc.errno:
+        return os.strerror(exc.errno)
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+def _charset(response: aiohttp.ClientResponse) -> str:
+    """The response's charset if Python knows it, else utf-8."""
+    charset = response.charset
+    if charset:
+        try:
+            return codecs.lookup(charset).name
+        except LookupError:
+            pass
+    return "utf-8"
 
 
 class Prober:
-    """Checks URLs concurrently with a bounded pool, reusing connections across rounds."""
+    """Checks URLs concurrently, reusing connections across rounds.
+
+    The Prober owns an event loop and one session for its whole life; `run` and
+    `check` drive that loop from the calling thread, one call at a time.
+    """
 
     def __init__(self, options: CheckOptions, concurrency: int = 10) -> None:
         self.options = options
-        self.concurrency = concurrency
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
-        adapter = TimedAdapter(pool_connections=concurrency, pool_maxsize=concurrency)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="wm-probe")
+        self.concurrency = max(1, concurrency)
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._closed = False
+        try:
+            self._session = self._loop.run_until_complete(self._open_session())
+        except BaseException:
+            self._loop.close()
+            raise
+
+    async def _open_session(self) -> aiohttp.ClientSession:
+        connector = _TimedConnector(
+            limit=self.concurrency,
+            use_dns_cache=False,  # every new connection resolves, so dns_ms is a real lookup
+            # the system's trust store (SSL_CERT_FILE / SSL_CERT_DIR are honoured)
+            ssl=ssl.create_default_context(),
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            headers={"User-Agent": USER_AGENT},
+            timeout=aiohttp.ClientTimeout(total=self.options.timeout),
+            trace_configs=[_trace_config()],
+        )
 
     def check(self, url: str) -> ProbeResult:
         """Probe one URL; a failed request is a result, never an exception."""
-        timings: dict[str, float] = {}
-        _phases.timings = timings
+        return self._run(self._check(url))
+
+    def run(self, urls: Sequence[str]) -> list[ProbeResult]:
+        """Probe every URL once, at most `concurrency` at a time, results in input order."""
+        return self._run(self._check_all(list(urls)))
+
+    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        with self._lock:
+            if self._closed:
+                coro.close()
+                raise RuntimeError("the Prober is closed")
+            return self._loop.run_until_complete(coro)
+
+    async def _check_all(self, urls: list[str]) -> list[ProbeResult]:
+        """A fixed set of workers takes the next URL, so at most `concurrency` are in flight."""
+        results: list[ProbeResult | None] = [None] * len(urls)
+        queue = iter(enumerate(urls))
+
+        async def worker() -> None:
+            for index, url in queue:
+                results[index] = await self._check(url)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(urls)))))
+        return [result for result in results if result is not None]
+
+    async def _check(self, url: str) -> ProbeResult:
+        phases = _Phases()
+        token = _current_phases.set(phases)
         timestamp = utcnow()
         started = time.perf_counter()
         try:
-            with self.session.get(url, timeout=self.options.timeout, stream=True) as response:
+            async with self._session.get(
+                url, max_redirects=MAX_REDIRECTS + 1, trace_request_ctx=phases
+            ) as response:
                 headers_at = time.perf_counter()
-                body = self._read_body(response)
+                body = await self._read_body(response)
                 finished = time.perf_counter()
         except Exception as exc:  # any failure of the request becomes a result
             return ProbeResult(
@@ -234,48 +371,61 @@ class Prober:
                 http_status_code=None,
                 response_time_ms=None,
                 error=classify(exc),
-                error_detail=describe(exc),
-                dns_ms=timings.get("dns_ms"),
-                connect_ms=timings.get("connect_ms"),
-                tls_ms=timings.get("tls_ms"),
+                error_detail=describe(exc, self.options.timeout),
+                dns_ms=_ms(phases.dns_ms),
+                connect_ms=_ms(phases.connect_ms),
+                tls_ms=_ms(phases.tls_ms),
             )
         finally:
-            _phases.timings = None
-        setup = sum(timings.get(k, 0.0) for k in ("dns_ms", "connect_ms", "tls_ms"))
+            _current_phases.reset(token)
+        status = response.status
         content_match = None
         if self.options.expect_regex is not None:
-            text = body.decode(response.encoding or "utf-8", errors="replace")
+            text = body.decode(_charset(response), errors="replace")
             content_match = self.options.expect_regex.search(text) is not None
-        ok = response.status_code < 400 and content_match is not False
+        ok = status < 400 and content_match is not False
         if self.options.expect_status is not None:
-            ok = response.status_code == self.options.expect_status and content_match is not False
+            ok = status == self.options.expect_status and content_match is not False
         return ProbeResult(
             url=url,
             timestamp=timestamp,
-            http_status_code=response.status_code,
+            http_status_code=status,
             response_time_ms=round((finished - started) * 1000.0, 3),
             content_match=content_match,
             ok=ok,
-            ttfb_ms=round(max((headers_at - started) * 1000.0 - setup, 0.0), 3),
-            dns_ms=timings.get("dns_ms"),
-            connect_ms=timings.get("connect_ms"),
-            tls_ms=timings.get("tls_ms"),
+            ttfb_ms=round(max((headers_at - started) * 1000.0 - phases.setup_ms(), 0.0), 3),
+            dns_ms=_ms(phases.dns_ms),
+            connect_ms=_ms(phases.connect_ms),
+            tls_ms=_ms(phases.tls_ms),
         )
 
-    def _read_body(self, response: requests.Response) -> bytes:
+    @staticmethod
+    async def _read_body(response: aiohttp.ClientResponse) -> bytes:
+        """Read to the end (the timing covers the whole body) but keep only what a match needs."""
         kept = bytearray()
-        for chunk in response.iter_content(chunk_size=65536):
+        async for chunk in response.content.iter_any():
             if len(kept) < MAX_BODY_FOR_MATCH:
                 kept.extend(chunk[: MAX_BODY_FOR_MATCH - len(kept)])
         return bytes(kept)
 
-    def run(self, urls: Sequence[str]) -> list[ProbeResult]:
-        """Probe every URL once, at most `concurrency` at a time, results in input order."""
-        return list(self._pool.map(self.check, urls))
-
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self.session.close()
+        """Close the connections, then the loop, leaving no task or thread behind."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            loop = self._loop
+            try:
+                pending = asyncio.all_tasks(loop)
+                for task in pending:  # left over if a round was interrupted (Ctrl-C)
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(self._session.close())
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()
 
     def __enter__(self) -> Prober:
         return self
