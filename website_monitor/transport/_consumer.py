@@ -31,6 +31,8 @@ logger = log.get("kafka")
 AUTH_HINT = "check the TLS and SASL settings (-ca/-ce/-k, --sasl-*) and the broker's ACLs"
 LOG_EVERY_S = 30.0
 _SECRET_KEYS = frozenset({"sasl.password", "ssl.key.password"})
+# librdkafka logs a failed connection and also reports it to error_cb: one line is enough.
+_REPORTED_AS_ERRORS = frozenset({"FAIL"})
 
 # Errors that retrying cannot fix: credentials or permissions, or librdkafka's own "fatal".
 _FATAL_CODES = frozenset(
@@ -154,6 +156,8 @@ class _Reporter:
     def log(self, level: int, fmt: str, *args: Any) -> None:
         facility = str(args[0]) if args else "LOG"
         text = str(args[-1]) if args else fmt
+        if facility in _REPORTED_AS_ERRORS:
+            level = logging.DEBUG
         self.emit(f"log:{facility}", level, f"librdkafka {facility}: {text}", facility=facility)
 
     def error(self, error: KafkaError, where: str) -> None:
