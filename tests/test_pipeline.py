@@ -227,13 +227,12 @@ def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> N
     import threading
     from collections import namedtuple
 
-    from kafka import TopicPartition
-
     from website_monitor.store import DeadLetter, Repository
+    from website_monitor.transport._consumer import Partition
     from website_monitor.transport.sink import Sink
 
     record = namedtuple("record", "topic partition offset key value")
-    partition = TopicPartition("t", 0)
+    partition = Partition("t", 0)
     start = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
     values = [
         encode(ProbeResult("https://a", start + timedelta(seconds=i), 200, 1.0)) for i in range(30)
@@ -259,7 +258,7 @@ def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> N
 
         def commit(self, offsets: dict) -> None:  # type: ignore[type-arg]
             assert threading.get_ident() == polling_thread
-            log.append(("commit", offsets[partition].offset))
+            log.append(("commit", offsets[partition]))  # the next offset to read
 
         def assignment(self) -> set:  # type: ignore[type-arg]
             return {partition}

@@ -1,11 +1,15 @@
-"""Kafka through kafka-python: client options from settings, a publisher and a consumer."""
+"""Kafka: client options from settings, the publisher and admin (kafka-python), the consumer.
+
+The consumer `wm flush` uses is librdkafka's (confluent-kafka, see `_consumer`):
+its record parsing in C is what lets the flush keep up with the store.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -14,6 +18,9 @@ from website_monitor.config import Settings
 from website_monitor.errors import BrokerUnavailable, DeliveryError
 from website_monitor.events import Event, encode, message_key
 
+if TYPE_CHECKING:
+    from website_monitor.transport._consumer import GroupConsumer
+
 logger = log.get("kafka")
 
 BROKER_HINT = "check -b/--bootstrap-server and that the broker is running"
@@ -21,7 +28,9 @@ DEFAULT_PARTITIONS = 3
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
-    """Connection and security options shared by producer, consumer and admin client."""
+    """kafka-python connection and security options (producer and admin client).
+
+    `_consumer.consumer_config` maps the same settings to librdkafka's keys."""
     options: dict[str, Any] = {
         "bootstrap_servers": list(settings.bootstrap_servers),
         "client_id": "website-monitor",
@@ -131,44 +140,13 @@ class KafkaPublisher:
 
 def open_consumer(
     settings: Settings, topic: str, *, session_timeout_ms: int = 10_000
-) -> KafkaConsumer:
-    """A consumer in the configured group that commits offsets only when told to."""
+) -> GroupConsumer:
+    """A consumer in the configured group that commits offsets only when told to.
+
+    The topic is checked (and created) first, so a broker that cannot be reached
+    fails here with `BrokerUnavailable`, as for every other command.
+    """
+    from website_monitor.transport._consumer import GroupConsumer
+
     ensure_topic(settings, topic)
-    try:
-        consumer = KafkaConsumer(
-            **client_options(settings),
-            group_id=settings.consumer_group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=settings.batch_size,
-            session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=max(1000, session_timeout_ms // 5),
-        )
-    except KafkaError as exc:
-        raise unavailable(settings, exc) from None
-    consumer.subscribe([topic], listener=RebalanceLogger())
-    return consumer
-
-
-class RebalanceLogger(ConsumerRebalanceListener):  # type: ignore[misc]
-    """One log line per rebalance, so an operator sees partitions move."""
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        if not revoked:  # the first join revokes nothing: not worth a line
-            return
-        logger.info(
-            "partitions revoked: %s",
-            _partitions(revoked),
-            extra={"event": "rebalance", "revoked": _partitions(revoked)},
-        )
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        logger.info(
-            "partitions assigned: %s",
-            _partitions(assigned),
-            extra={"event": "rebalance", "assigned": _partitions(assigned)},
-        )
-
-
-def _partitions(partitions: Any) -> str:
-    return ", ".join(sorted(f"{tp.topic}/{tp.partition}" for tp in partitions)) or "none"
+    return GroupConsumer(settings, topic, session_timeout_ms=session_timeout_ms)

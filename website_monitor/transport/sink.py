@@ -17,7 +17,7 @@ import dataclasses
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from website_monitor import log, rollups
@@ -34,11 +34,16 @@ logger = log.get("flush")
 
 
 class Consumer(Protocol):
-    """The part of kafka-python's KafkaConsumer the sink uses."""
+    """What the sink needs of a consumer (`transport._consumer.GroupConsumer` in `wm flush`).
+
+    `poll` returns records (with `topic`, `partition`, `offset`, `key`, `value`)
+    by partition; `commit` takes, per partition, the next offset to read and
+    returns once the broker stored it.
+    """
 
     def poll(self, timeout_ms: int = ..., max_records: int | None = ...) -> dict[Any, Any]: ...
 
-    def commit(self, offsets: Any = ...) -> Any: ...
+    def commit(self, offsets: Mapping[Any, int]) -> None: ...
 
     def assignment(self) -> set[Any]: ...
 
@@ -175,7 +180,8 @@ class Sink:
 
     Two batches overlap: while batch N is written (on a thread of its own, in one
     database transaction), batch N+1 is polled and decoded. The consumer is used by
-    the polling thread only (kafka-python's consumer is not thread-safe): it commits
+    the polling thread only (librdkafka's consumer delivers its callbacks, logs and
+    errors there, and is not shared with the write thread): it commits
     the offsets of batch N once the write reports batch N committed, and before
     the write of batch N+1 starts, so offsets are committed in order and only for
     rows durably stored.
@@ -361,10 +367,8 @@ class Sink:
         raise AssertionError("unreachable")
 
     def _commit(self, polled: dict[Any, list[Any]]) -> None:
-        from kafka.structs import OffsetAndMetadata
-
         offsets = {
-            partition: OffsetAndMetadata(max(r.offset for r in records) + 1, "", -1)
+            partition: max(r.offset for r in records) + 1
             for partition, records in polled.items()
             if records
         }
