@@ -3,10 +3,10 @@
 Figures (rows/s):
 * flush: `website_monitor.transport.sink.Sink` with the consumer `wm flush` opens
   (decode, one transaction per batch, offset commit; the write of a batch
-  overlaps the poll and decode of the next; the rollups catch up every
-  `rollup_interval` and before the drain ends), timed from the first non-empty
-  poll until the last offset is committed and the rollups hold every row (the
-  consumer group join is not counted);
+  overlaps the poll and decode of the next; the rollups catch up on their own
+  connection alongside), timed from the first non-empty poll until the last
+  offset is committed and the rollups hold every row (the consumer group join
+  is not counted);
 * store write: `PostgresRepository.write` alone on the same decoded rows, in
   batches of the same size;
 * rollup catch-up: `rollups.catch_up` alone over the same rows;
@@ -103,7 +103,7 @@ def flush(bootstrap: str, db_url: str, topic: str, count: int, batch: int) -> fl
     stop = threading.Event()
     try:
         sink = Sink(consumer, repository, batch_size=batch, on_progress=lambda s: None)
-        poll, finish, roll_up = consumer.poll, sink.finish, sink.roll_up
+        poll, finish = consumer.poll, sink.finish
 
         def timed_poll(*args: Any, **kwargs: Any) -> Any:
             polled = poll(*args, **kwargs)
@@ -117,15 +117,10 @@ def flush(bootstrap: str, db_url: str, topic: str, count: int, batch: int) -> fl
             if sink.stats.consumed >= count:
                 stop.set()
 
-        def timed_roll_up() -> None:
-            roll_up()
-            marks["last"] = time.perf_counter()
-
         consumer.poll = timed_poll  # type: ignore[method-assign]
         sink.finish = timed_finish  # type: ignore[method-assign]
-        sink.roll_up = timed_roll_up  # type: ignore[method-assign]
         stats = sink.run(stop, drain=False, idle_timeout=5.0)
-        roll_up()  # what --drain does before it exits
+        rollups.catch_up(repository)  # what --drain does before it exits
         marks["last"] = time.perf_counter()
     finally:
         consumer.close(autocommit=False)
@@ -243,8 +238,8 @@ def run(rows: int, batch: int) -> list[Result]:
                 "rows/s",
                 "raw COPY of the same rows",
                 copy_rate,
-                note="flush stores raw rows at COPY speed and rolls them up in bulk, every"
-                " --rollup-interval while busy, when idle and before --drain exits",
+                note="flush stores raw rows at COPY speed and rolls them up in bulk on a"
+                " second connection: every 20,000 probes, when idle and before --drain exits",
             )
         )
     return results

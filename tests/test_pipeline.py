@@ -275,9 +275,9 @@ def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> N
             return len(new)
 
         migrate = schema_status = query = executemany = percentile_sql = close = None  # type: ignore[assignment]
-        transaction = snapshot = None  # type: ignore[assignment]
+        transaction = snapshot = reopen = None  # type: ignore[assignment]
 
-    sink = Sink(Consumer(), Store(), batch_size=7, on_progress=lambda s: None)  # type: ignore[arg-type]
+    sink = Sink(Consumer(), Store(), batch_size=7, on_progress=lambda s: None, rollups=False)  # type: ignore[arg-type]
     stats = sink.run(threading.Event(), drain=True, idle_timeout=0.5)
     assert stats.consumed == stats.stored == 30
     commits = [offset for what, offset in log if what == "commit"]

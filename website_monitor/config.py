@@ -75,7 +75,6 @@ class Settings:
     batch_size: int = _setting(5000, "WM_FLUSH_BATCH_SIZE")
     drain: bool = _setting(False, "WM_FLUSH_DRAIN")
     idle_timeout: float = _setting(3.0, "WM_FLUSH_IDLE_TIMEOUT", duration=True)
-    rollup_interval: float = _setting(30.0, "WM_FLUSH_ROLLUP_INTERVAL", duration=True)
 
     @property
     def uses_kafka(self) -> bool:

@@ -40,7 +40,7 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class ProbeResult:
     """One HTTP check of one URL.
 
@@ -241,7 +241,8 @@ def _utc_datetime(data: dict[str, Any], name: str, *, naive_is_utc: bool) -> dat
             if not naive_is_utc:
                 raise DecodeError(f"field {name!r} has no time zone")
             parsed = parsed.replace(tzinfo=timezone.utc)
-        parsed = parsed.astimezone(timezone.utc)
+        elif parsed.tzinfo is not timezone.utc:  # (what +00:00 parses to: nothing to convert)
+            parsed = parsed.astimezone(timezone.utc)
     except (ValueError, OverflowError):
         raise DecodeError(f"field {name!r} is not an ISO 8601 time: {_short(value)}") from None
     if not _EARLIEST <= parsed < _LATEST:
@@ -266,12 +267,12 @@ def _milliseconds(data: dict[str, Any], name: str) -> float | None:
         if name == "response_time_ms" and name not in data:
             raise DecodeError("field 'response_time_ms' is missing")
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    kind = type(value)  # exact types: a bool is not a number here
+    if kind is not float and kind is not int:
         raise DecodeError(f"field {name!r} is not a number: {_short(value)}")
-    number = float(value)
-    if not math.isfinite(number) or number < 0 or number > 1e9:
+    if not 0 <= value <= 1e9:  # also false for NaN
         raise DecodeError(f"field {name!r} is out of range: {_short(value)}")
-    return number
+    return float(value)
 
 
 def _event_id(data: dict[str, Any], fallback_id: FallbackId) -> str:
@@ -309,7 +310,7 @@ def _optional_bool(data: dict[str, Any], name: str) -> bool | None:
 MAX_PATH_LENGTH = 8192
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Hit:
     """One request read from an access log by `wm tail`.
 
@@ -396,7 +397,7 @@ _OPTIONAL_FLOAT_FIELDS = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class TelemetryBucket:
     """What one listener received for one station or metric in one time bucket since its
     previous flush (a delta, with its own `event_id`); the store merges deltas.

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -283,7 +284,7 @@ _HOUR = 3_600
 # --- maintenance --------------------------------------------------------------------------
 
 #: Probes rolled up per transaction: bounds how long one catch-up step holds its locks.
-CATCH_UP_CHUNK = 500_000
+CATCH_UP_CHUNK = 200_000
 #: Serialises catch-ups and rebuilds on PostgreSQL (besides the row lock on the state).
 _ROLLUP_LOCK = 0x776D_726C  # "wmrl"
 
@@ -304,21 +305,23 @@ def _committed_max_id(repository: Any) -> int:
     return int(row[0])
 
 
-def catch_up(repository: Any, *, chunk: int = CATCH_UP_CHUNK) -> int:
+def catch_up(
+    repository: Any, *, chunk: int = CATCH_UP_CHUNK, stop: threading.Event | None = None
+) -> int:
     """Add every probe stored since the last catch-up to the rollups; returns how many ids.
 
     Writers only insert raw rows (at COPY speed); the rollups follow here, in
     set-based steps of at most `chunk` ids, each in one transaction with the
     `rolled_up_to` mark it advances, so a crash mid-way loses nothing and counts
     nothing twice. Reads stay exact meanwhile: `wm stats` adds the rows above
-    the mark from url_probes.
+    the mark from url_probes. With `stop` set, it returns after the current step.
     """
     _check_backend(repository)
     target = _committed_max_id(repository)
     mark = "%s" if repository.backend == "postgresql" else "?"
     statements = _fill_statements(repository.backend, True)
     covered = 0
-    while True:
+    while stop is None or not stop.is_set():
         with repository.transaction() as cursor:
             if repository.backend == "postgresql":
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ROLLUP_LOCK,))
@@ -338,6 +341,7 @@ def catch_up(repository: Any, *, chunk: int = CATCH_UP_CHUNK) -> int:
                 cursor.execute(statement, (done, upto))
             cursor.execute(f"UPDATE {STATE_TABLE} SET rolled_up_to = {mark}", (upto,))
         covered += upto - done
+    return covered
 
 
 def rolled_up_to(repository: Any) -> int:

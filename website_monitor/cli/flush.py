@@ -39,12 +39,6 @@ from website_monitor.transport.sink import Sink
     "--idle-timeout",
     help="With --drain: caught up after this long without a message.  [default: 3s]",
 )
-@setting_option(
-    "rollup_interval",
-    "--rollup-interval",
-    help="Bring the latency rollups up to date at most this often while busy (always when"
-    " idle and before --drain exits).  [default: 30s]",
-)
 @click.option(
     "--session-timeout-ms",
     type=click.IntRange(1000, 300_000),
@@ -78,12 +72,7 @@ def command(session_timeout_ms: int, **kwargs: Any) -> None:
         consumer = open_consumer(settings, settings.topic, session_timeout_ms=session_timeout_ms)
         try:
             with stop_on_signals() as stop:
-                sink = Sink(
-                    consumer,
-                    repository,
-                    batch_size=settings.batch_size,
-                    rollup_interval=settings.rollup_interval,
-                )
+                sink = Sink(consumer, repository, batch_size=settings.batch_size)
                 sink.run(stop, drain=settings.drain, idle_timeout=settings.idle_timeout)
         finally:
             consumer.close(autocommit=False)

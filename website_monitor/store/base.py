@@ -128,6 +128,10 @@ class Repository(abc.ABC):
         ]
 
     @abc.abstractmethod
+    def reopen(self) -> Repository:
+        """Another connection to the same store, for work on a thread of its own."""
+
+    @abc.abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self) -> Repository:

@@ -174,5 +174,10 @@ class SQLiteRepository(Repository):
     def percentile_sql(self, fraction: float, column: str) -> str:
         return f"percentile_cont({float(fraction)!r}, {column})"
 
+    def reopen(self) -> SQLiteRepository:
+        if self.path == ":memory:":
+            raise StoreError("an in-memory SQLite database cannot be opened twice")
+        return SQLiteRepository(self.path)
+
     def close(self) -> None:
         self.conn.close()

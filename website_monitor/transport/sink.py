@@ -7,8 +7,9 @@ exactly-once effect). Undecodable messages are dead-lettered in the same
 transaction as the good ones, so they too are never lost or skipped.
 
 Probes are stored raw; the latency rollups catch up with them in bulk (see
-`website_monitor.rollups.catch_up`) at most every `rollup_interval` seconds
-while busy, whenever the consumer is idle, and before a drain exits.
+`website_monitor.rollups.catch_up`) on a connection of their own, alongside
+the writes: whenever enough probes are pending, whenever the consumer is idle,
+and before a drain exits.
 """
 
 from __future__ import annotations
@@ -159,8 +160,6 @@ class _Write:
     def _run(self) -> None:
         try:
             self.inserted = self._sink._write(self.batch, self._stop)
-            if self._sink.rollups_due():
-                self._sink.roll_up()
         except BaseException as exc:  # handed to the polling thread by wait()
             self.error = exc
 
@@ -196,7 +195,7 @@ class Sink:
         backoff: Backoff | None = None,
         progress_every: float = 5.0,
         on_progress: Callable[[FlushStats], None] | None = None,
-        rollup_interval: float = 30.0,
+        rollups: bool = True,
     ) -> None:
         self.consumer = consumer
         self.repository = repository
@@ -204,13 +203,10 @@ class Sink:
         self.backoff = backoff or Backoff()
         self.progress_every = progress_every
         self.on_progress = on_progress or _log_progress
-        self.rollup_interval = rollup_interval
         self.stats = FlushStats()
-        #: Probes were stored since the rollups last caught up.
-        self._unrolled = False
-        self._rolled_at = time.monotonic()
-        #: After a failed catch-up, none before this time.
-        self._retry_rollups_at = 0.0
+        self.rollups = rollups
+        #: Catches the rollups up while `run` runs.
+        self.roller: Roller | None = None
 
     def run(
         self,
@@ -228,6 +224,8 @@ class Sink:
         last_report = time.monotonic()
         assigned = False
         pending: _Write | None = None
+        drained = False
+        self.roller = Roller(self.repository) if self.rollups else None
         try:
             while not stop.is_set():
                 if pending is not None and pending.done():
@@ -241,8 +239,8 @@ class Sink:
                 if not polled and pending is not None:
                     self.finish(pending)
                     pending = None
-                elif not polled and self.rollups_due(idle=True):  # the store's connection is free
-                    self.roll_up()
+                elif not polled and self.roller is not None:
+                    self.roller.idle()
                 if polled:
                     decoded = split_batch(r for part in polled.values() for r in part)
                     if pending is not None:
@@ -267,11 +265,14 @@ class Sink:
             if pending is not None:
                 self.finish(pending)
                 pending = None
-            if drain and not stop.is_set() and self._unrolled:
-                self.roll_up()
+            drained = drain and not stop.is_set()
         finally:
             if pending is not None and not pending.done():
                 stop.set()  # an error on this thread: let a retrying write give up
+            if self.roller is not None:
+                # Drained, the rollups end up holding every row; stopped, exit promptly.
+                self.roller.close(catch_up=drained)
+                self.roller = None
         self.on_progress(self.stats)
         return self.stats
 
@@ -285,45 +286,11 @@ class Sink:
         self.stats.batches += 1
         self._commit(write.polled)
 
-    def process(self, polled: dict[Any, list[Any]], stop: threading.Event) -> None:
-        """Store one polled batch, then commit its offsets (without overlap)."""
-        decoded = split_batch(r for part in polled.values() for r in part)
-        self.finish(_Write(self, polled, decoded, stop))
-
-    def rollups_due(self, *, idle: bool = False) -> bool:
-        """Whether to catch the rollups up now: when idle, else every `rollup_interval`."""
-        now = time.monotonic()
-        if not self._unrolled or now < self._retry_rollups_at:
-            return False
-        return idle or now - self._rolled_at >= self.rollup_interval
-
-    def roll_up(self) -> None:
-        """Add the probes stored so far to the rollups; a failure waits for the next time.
-
-        Nothing is lost meanwhile: the rows are stored, and reads add the ones
-        not rolled up yet from url_probes.
-        """
-        self._rolled_at = time.monotonic()
-        try:
-            covered = rollups.catch_up(self.repository)
-        except StoreError as exc:
-            self._retry_rollups_at = time.monotonic() + self.rollup_interval
-            logger.warning(
-                "rollups not brought up to date, next try in %.0fs: %s",
-                self.rollup_interval,
-                exc.message,
-                extra={"event": "rollup_failed"},
-            )
-            return
-        self._unrolled = False
-        if covered:
-            logger.debug("rollups caught up with %d probe ids", covered)
-
     def _write(self, batch: Batch, stop: threading.Event) -> int:
-        """Store the batch; then the rollups have probes to catch up with."""
+        """Store the batch; then tell the roller how many probes it can catch up with."""
         inserted = self._store(batch, stop)
-        if any(isinstance(event, ProbeResult) for event in batch.events):
-            self._unrolled = True
+        if self.roller is not None:
+            self.roller.stored(sum(isinstance(event, ProbeResult) for event in batch.events))
         return inserted
 
     def _store(self, batch: Batch, stop: threading.Event) -> int:
@@ -380,6 +347,79 @@ class Sink:
                 exc,
                 extra={"event": "commit_failed"},
             )
+
+
+class Roller:
+    """Catches the rollups up with the stored probes on a thread and connection of its own.
+
+    A catch-up runs whenever `batch` probes are pending (so during a backlog
+    the rollups follow the writes instead of waiting for the end, and use the
+    CPU the writes leave idle), and whenever the consumer is idle. A failed
+    catch-up loses nothing: the rows are stored, reads add the ones not rolled
+    up yet, and the next catch-up covers them.
+    """
+
+    def __init__(self, repository: Repository, *, batch: int = 20_000) -> None:
+        self.batch = batch
+        self._source = repository
+        self._connection: Repository | None = None
+        self._pending = 0
+        self._idle = False
+        self._closing = threading.Event()
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="wm-flush-rollups", daemon=True)
+        self._thread.start()
+
+    def stored(self, probes: int) -> None:
+        """`probes` new rows are stored."""
+        if probes:
+            with self._wake:
+                self._pending += probes
+                if self._pending >= self.batch:
+                    self._wake.notify()
+
+    def idle(self) -> None:
+        """Nothing is coming in: catch up with whatever is pending."""
+        with self._wake:
+            if self._pending and not self._idle:
+                self._idle = True
+                self._wake.notify()
+
+    def close(self, *, catch_up: bool) -> None:
+        """Stop; with `catch_up`, first bring the rollups up to date with every stored row."""
+        with self._wake:
+            self._idle = self._idle or (catch_up and self._pending > 0)
+            self._closing.set()
+            self._wake.notify()
+        # A catch-up under way commits or, cut short by the exit, is rolled back: either is safe.
+        self._thread.join(None if catch_up else 2.0)
+        if not self._thread.is_alive() and self._connection is not None:
+            self._connection.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not (self._closing.is_set() or self._idle or self._pending >= self.batch):
+                    self._wake.wait()
+                if not (self._idle or self._pending >= self.batch):
+                    return  # closing, with nothing asked for
+                self._pending, self._idle = 0, False
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        try:
+            if self._connection is None:
+                self._connection = self._source.reopen()
+            covered = rollups.catch_up(self._connection, stop=self._closing)
+        except StoreError as exc:
+            logger.warning(
+                "rollups not brought up to date, the next catch-up covers the rows: %s",
+                exc.message,
+                extra={"event": "rollup_failed"},
+            )
+            return
+        if covered:
+            logger.debug("rollups caught up with %d probe ids", covered)
 
 
 def _log_progress(stats: FlushStats) -> None:
