@@ -21,7 +21,7 @@ from pathlib import Path
 from bench import _common
 from bench._common import Result, log, table
 
-OURS = ("flush", "probe", "stats")
+OURS = ("flush", "decode", "probe", "stats")
 OTHERS = ("tail", "listen")
 
 

@@ -129,6 +129,12 @@ def decode(raw: bytes, *, fallback_id: FallbackId = None) -> Event:
     timestamp; integer response time) are probes; `fallback_id` then supplies
     the id (see `legacy_event_id`), or a function returning it, called only then.
     """
+    return _decode_slow(raw, fallback_id=fallback_id)
+
+
+def _decode_slow(raw: bytes, *, fallback_id: FallbackId = None) -> Event:
+    """`decode` for every kind, field by field: the reference for what is accepted and why
+    anything is not."""
     data = parse_object(raw)
     kind = data.get("kind", "probe")
     decoder = DECODERS.get(kind) if isinstance(kind, str) else None
@@ -235,6 +241,11 @@ def _utc_datetime(data: dict[str, Any], name: str, *, naive_is_utc: bool) -> dat
     value = data.get(name)
     if not isinstance(value, str):
         raise DecodeError(f"field {name!r} is missing or not a string")
+    return _parse_utc(value, name, naive_is_utc=naive_is_utc)
+
+
+def _parse_utc(value: str, name: str, *, naive_is_utc: bool) -> datetime:
+    """An ISO 8601 string (field `name`) as an aware UTC datetime, or DecodeError."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
