@@ -8,12 +8,14 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from website_monitor.errors import DecodeError
 from website_monitor.events import (
     ProbeResult,
+    _decode_fast,
+    _decode_slow,
     decode,
     decode_probe,
     encode,
@@ -178,3 +180,305 @@ def test_any_json_object_decodes_or_raises_decode_error(data: dict[str, object])
     except DecodeError:
         return
     assert decode(encode(event)) == event
+
+
+# --- the fast path for probes: the same outcome as the field-by-field decoder ------------
+
+
+def fixed_id() -> str:
+    return legacy_event_id("t", 0, 7)
+
+
+FALLBACKS = st.sampled_from([None, legacy_event_id("t", 0, 0), fixed_id])
+
+
+def outcome(raw: object, fallback_id: object, *, slow: bool) -> tuple[str, object]:
+    try:
+        if slow:
+            return ("event", _decode_slow(raw, fallback_id=fallback_id))  # type: ignore[arg-type]
+        return ("event", decode(raw, fallback_id=fallback_id))  # type: ignore[arg-type]
+    except DecodeError as exc:
+        return ("error", exc.reason)
+
+
+def assert_same_as_slow(raw: object, fallback_id: object) -> None:
+    """decode gives what _decode_slow gives: an equal event (same types, same repr, so the
+    same floats and time zones) or the same reason; the fast path alone accepts only that."""
+    expected = outcome(raw, fallback_id, slow=True)
+    got = outcome(raw, fallback_id, slow=False)
+    assert got[0] == expected[0], (raw, got, expected)
+    if expected[0] == "error":
+        assert got == expected, raw
+    else:
+        assert type(got[1]) is type(expected[1])
+        assert got[1] == expected[1] and repr(got[1]) == repr(expected[1]), raw
+    if type(raw) is bytes:
+        quick = _decode_fast(raw, fallback_id)  # type: ignore[arg-type]
+        if quick is not None:
+            assert expected[0] == "event", (raw, quick, expected)
+            assert repr(quick) == repr(expected[1]), raw
+
+
+@st.composite
+def timestamps(draw: st.DrawFn, odd: bool = True) -> str:
+    """ISO 8601 times the decoder takes: separators, precisions, zone forms; with `odd`, also
+    lowercase forms, extra digits, edge years and out-of-range parts."""
+
+    def part(valid: st.SearchStrategy[int], odd_values: list[int]) -> int:
+        return draw(valid | st.sampled_from(odd_values) if odd else valid)
+
+    year = part(st.integers(1971, 8998), [1, 1969, 1970, 8999, 9000, 9999])
+    month, day = part(st.integers(1, 12), [0, 13]), part(st.integers(1, 28), [29, 30, 31, 32])
+    hour, minute = part(st.integers(0, 23), [24]), part(st.integers(0, 59), [60])
+    second = part(st.integers(0, 59), [60])
+    separators = ["T", " "] + (["t", "_"] if odd else [])
+    text = f"{year:04d}-{month:02d}-{day:02d}{draw(st.sampled_from(separators))}"
+    text += f"{hour:02d}:{minute:02d}"
+    if not odd or draw(st.integers(0, 9)):
+        text += f":{second:02d}"
+        digits = draw(st.integers(0, 9) if odd else st.sampled_from([0, 3, 6]))
+        if digits:
+            text += "." + "".join(
+                draw(st.lists(st.sampled_from("0123456789"), min_size=digits, max_size=digits))
+            )
+    offset_minutes = draw(st.integers(-1439, 1439))
+    sign = "-" if offset_minutes < 0 else "+"
+    hh, mm = divmod(abs(offset_minutes), 60)
+    zones = ["", "Z", "+00:00", "-00:00", f"{sign}{hh:02d}:{mm:02d}"]
+    if odd:
+        zones += ["z", f"{sign}{hh:02d}{mm:02d}", f"{sign}{hh:02d}:{mm:02d}:30", "+24:00"]
+    return text + draw(st.sampled_from(zones))
+
+
+milliseconds = st.none() | st.floats(0, 1e9) | st.integers(0, 10**9)
+uuid_texts = st.uuids().flatmap(
+    lambda u: st.sampled_from(
+        [str(u), str(u).upper(), "{" + str(u) + "}", u.hex, u.urn, str(u)[:-1], " " + str(u)]
+    )
+)
+short_texts = st.text(max_size=20)
+
+
+def texts(max_size: int, min_size: int = 0) -> st.SearchStrategy[str]:
+    characters = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+    return st.text(characters, min_size=min_size, max_size=max_size)
+
+
+@st.composite
+def valid_probes(draw: st.DrawFn) -> dict[str, object]:
+    data: dict[str, object] = {
+        "url": draw(st.just("https://x.example/") | texts(20, min_size=1)),
+        "timestamp": draw(timestamps(odd=False)),
+        "http_status_code": draw(st.none() | st.integers(100, 999)),
+        "response_time_ms": draw(milliseconds),
+    }
+    optional: dict[str, st.SearchStrategy[object]] = {
+        "kind": st.just("probe"),
+        "v": st.just(1),
+        "event_id": st.none() | st.uuids().map(str),
+        "error": st.none() | texts(64),
+        "error_detail": st.none() | texts(30),
+        "content_match": st.none() | st.booleans(),
+        "ok": st.none() | st.booleans(),
+        "dns_ms": milliseconds,
+        "connect_ms": milliseconds,
+        "tls_ms": milliseconds,
+        "ttfb_ms": milliseconds,
+    }
+    for name, values in optional.items():
+        if draw(st.booleans()):
+            data[name] = draw(values)
+    return data
+
+
+PROBE_FIELDS = [
+    "url",
+    "timestamp",
+    "http_status_code",
+    "response_time_ms",
+    "kind",
+    "v",
+    "event_id",
+    "error",
+    "error_detail",
+    "content_match",
+    "ok",
+    "dns_ms",
+    "connect_ms",
+    "tls_ms",
+    "ttfb_ms",
+]
+perturbed_values = (
+    json_values
+    | st.booleans()
+    | st.integers(-10, 2000)
+    | st.floats()
+    | st.sampled_from(
+        [
+            99,
+            100,
+            999,
+            1000,
+            0,
+            -0.0,
+            1e9,
+            1e9 + 1,
+            10**9 + 1,
+            10**20,
+            2**64,
+            -1,
+            200.0,
+            1.0,
+            1e-320,
+        ]
+    )
+    | short_texts.map(lambda text: text + "\x00")
+    | uuid_texts
+    | timestamps()
+    | st.sampled_from(["probe", "hit", "telemetry", "weather", "Probe", 0, 1, 2, True, 1.0, "1"])
+    | st.sampled_from(["x" * 64, "x" * 65, "x" * 2048, "x" * 2049, "u" * 8192, "u" * 8193, ""])
+)
+
+
+@st.composite
+def perturbed_probes(draw: st.DrawFn) -> dict[str, object]:
+    """A valid probe message with one field changed, removed or added."""
+    data = draw(valid_probes())
+    choice = draw(st.integers(0, 3))
+    if choice < 2:
+        name = draw(st.sampled_from([*PROBE_FIELDS, "extra", "Kind", ""]))
+        if choice == 0:
+            data.pop(name, None)
+        else:
+            data[name] = draw(perturbed_values)
+    else:
+        name = draw(st.sampled_from(sorted(SUSPECTS)))
+        data[name] = draw(SUSPECTS[name])
+    return data
+
+
+_numbers = st.sampled_from(
+    [99, 100, 999, 1000, 0, -0.0, 1e9, 1e9 + 1, 10**9 + 1, 10**20, 2**64, -1, 200.0, 1.0, True]
+)
+_strings = (
+    texts(20).map(lambda text: text + "\x00")
+    | st.sampled_from(["", "x" * 64, "x" * 65, "x" * 2048, "x" * 2049, "u" * 8192, "u" * 8193])
+    | texts(5, min_size=1)
+    | st.sampled_from(["\ud800", "a\udfff", "\U0001f600" * 33])
+)
+#: What is most likely to tell the two paths apart, field by field.
+SUSPECTS: dict[str, st.SearchStrategy[object]] = {
+    "url": _strings,
+    "error": _strings,
+    "error_detail": _strings,
+    "event_id": uuid_texts,
+    "timestamp": timestamps(),
+    "kind": st.sampled_from(["probe", "hit", "telemetry", "weather", "Probe", None, 1]),
+    "v": st.sampled_from([0, 1, 2, True, False, 1.0, "1", None, 2**64]),
+    "http_status_code": _numbers,
+    "response_time_ms": _numbers,
+    "dns_ms": _numbers,
+    "ok": st.sampled_from([0, 1, "true", None, True]),
+}
+
+
+@settings(max_examples=500)
+@given(perturbed_probes(), FALLBACKS, st.booleans())
+def test_fast_path_matches_slow_path(
+    data: dict[str, object], fallback_id: object, ascii_only: bool
+) -> None:
+    # (a lone surrogate, written raw, is invalid UTF-8: one more thing both must refuse)
+    raw = json.dumps(data, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert_same_as_slow(raw, fallback_id)
+
+
+@given(
+    st.dictionaries(st.sampled_from([*PROBE_FIELDS, "extra"]), json_values, max_size=16),
+    FALLBACKS,
+)
+def test_fast_path_matches_slow_path_on_any_object(
+    data: dict[str, object], fallback_id: object
+) -> None:
+    assert_same_as_slow(json.dumps(data).encode(), fallback_id)
+
+
+@settings(max_examples=300)
+@given(valid_probes(), st.data())
+def test_fast_path_matches_slow_path_on_damaged_bytes(
+    data: dict[str, object], draw: st.DataObject
+) -> None:
+    raw = json.dumps(data, ensure_ascii=False).encode()
+    at = draw.draw(st.integers(0, len(raw)))
+    byte = bytes([draw.draw(st.integers(0, 255))])
+    damaged = draw.draw(
+        st.sampled_from(
+            [raw[:at] + byte + raw[at:], raw[:at] + byte + raw[at + 1 :], raw[:at] + raw[at + 1 :]]
+        )
+    )
+    assert_same_as_slow(damaged, legacy_event_id("t", 0, 0))
+
+
+GOOD = b'"url":"u","timestamp":"2026-11-23T10:00:00Z","http_status_code":200,"response_time_ms":1'
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{" + GOOD + b"}",
+        b"{" + GOOD + b"}\n",
+        b"{" + GOOD + b',"extra":"\xff"}',  # invalid UTF-8 where no field is read
+        b"{" + GOOD + b',"extra":1e400}',
+        b"{" + GOOD + b',"extra":"\\ud800"}',
+        b"{" + GOOD + b',"extra":' + b"[" * 2000 + b"]" * 2000 + b"}",
+        b"{" + GOOD + b',"error":"\xed\xa0\x80"}',
+        b"{" + GOOD + b',"error":"a\\u0000"}',
+        b"{" + GOOD + b',"event_id":"' + str(uuid.UUID(int=2**128 - 1)).upper().encode() + b'"}',
+        b"{" + GOOD + b',"event_id":"' + uuid.UUID(int=2**128 - 1).hex.encode() + b'"}',
+        b"{" + GOOD + b',"url":"u\\u0000"}',
+        b"{" + GOOD + b',"error_detail":"\\u0000"}',
+        b"{" + GOOD + b',"v":2}',
+        b"{" + GOOD + b',"v":0}',
+        b"{" + GOOD + b',"v":1.0}',
+        b"{" + GOOD + b',"v":true}',
+        b"{" + GOOD + b',"kind":null}',
+        b"{" + GOOD + b',"http_status_code":200.0}',
+        b"{" + GOOD + b',"http_status_code":99999999999999999999999}',
+        b"{" + GOOD + b',"response_time_ms":-0.0}',
+        b"{" + GOOD + b',"timestamp":"2026-11-23T10:00:00.1234567Z"}',
+        b"{" + GOOD + b',"timestamp":"2026-11-23t10:00:00z"}',
+        b"{" + GOOD + b',"timestamp":"2026-11-23T10:00:00+01:00"}',
+        b"{" + GOOD + b',"timestamp":"9999-12-31T23:59:59-14:00"}',
+        b"\xef\xbb\xbf{" + GOOD + b"}",
+        b"{" + GOOD + b"}x",
+        b"{" + GOOD + b',"dns_ms":NaN}',
+        b'{"\\u0075rl":"u","timestamp":"2026-11-23 10:00:00","http_status_code":null,"response_time_ms":null}',
+        bytearray(b"{" + GOOD + b"}"),
+        memoryview(b"{" + GOOD + b"}"),
+        "{" + GOOD.decode() + "}",
+    ],
+)
+@pytest.mark.parametrize("fallback_id", [None, legacy_event_id("t", 0, 0), fixed_id])
+def test_fast_path_edge_cases(raw: object, fallback_id: object) -> None:
+    assert_same_as_slow(raw, fallback_id)
+
+
+@given(valid_probes(), st.sampled_from([legacy_event_id("t", 0, 0), fixed_id]))
+def test_fast_path_takes_valid_probes(data: dict[str, object], fallback_id: object) -> None:
+    """Every valid probe in canonical form takes the fast path (the speed-up), unchanged."""
+    raw = json.dumps(data).encode()
+    event = _decode_fast(raw, fallback_id)  # type: ignore[arg-type]
+    assert event is not None, raw
+    assert repr(event) == repr(_decode_slow(raw, fallback_id=fallback_id))  # type: ignore[arg-type]
+
+
+def test_fast_path_takes_what_producers_write() -> None:
+    """The speed-up holds for encoded probes and the original format, not just the outcome."""
+    for event in (probe(), probe(http_status_code=None, response_time_ms=None, error="timeout")):
+        assert _decode_fast(encode(event), None) == event
+    original = (
+        b'{"url": "https://example.com", "timestamp": "2026-11-23 10:00:00.123456",'
+        b' "http_status_code": 200, "response_time_ms": 592}'
+    )
+    event = _decode_fast(original, fixed_id)
+    assert event is not None and event.timestamp == WHEN and event.event_id == fixed_id()
+    assert type(event.response_time_ms) is float and event.ok is True
