@@ -101,7 +101,8 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     kills_mid_stream = 0
     for _ in range(10):
         before = count(pg_url)
-        process = start_flush(kafka_bootstrap, topic, pg_url, group, log, "--batch-size", "200")
+        # Small batches: the flush must still be mid-stream at each of the ten kills.
+        process = start_flush(kafka_bootstrap, topic, pg_url, group, log, "--batch-size", "20")
         wait_until(lambda: count(pg_url) > before, timeout=60, step=0.05)
         time.sleep(rng.uniform(0, 0.3))
         process.send_signal(signal.SIGKILL)
