@@ -72,7 +72,7 @@ class Settings:
     every: float | None = _setting(None, "WM_PROBE_EVERY", duration=True)
     concurrency: int = _setting(10, "WM_PROBE_CONCURRENCY")
     # flush
-    batch_size: int = _setting(5000, "WM_FLUSH_BATCH_SIZE")
+    batch_size: int = _setting(10_000, "WM_FLUSH_BATCH_SIZE")
     drain: bool = _setting(False, "WM_FLUSH_DRAIN")
     idle_timeout: float = _setting(3.0, "WM_FLUSH_IDLE_TIMEOUT", duration=True)
 

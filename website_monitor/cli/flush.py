@@ -26,7 +26,7 @@ from website_monitor.transport.sink import Sink
     "batch_size",
     "--batch-size",
     type=click.IntRange(1, 100_000),
-    help="Messages stored per transaction.  [default: 5000]",
+    help="Messages stored per transaction.  [default: 10000]",
 )
 @setting_option(
     "drain",

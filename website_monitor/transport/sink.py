@@ -191,7 +191,7 @@ class Sink:
         consumer: Consumer,
         repository: Repository,
         *,
-        batch_size: int = 5000,
+        batch_size: int = 10_000,
         backoff: Backoff | None = None,
         progress_every: float = 5.0,
         on_progress: Callable[[FlushStats], None] | None = None,
