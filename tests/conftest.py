@@ -83,3 +83,11 @@ def topic() -> str:
 def http_server() -> Iterator[services.HTTPTestServer]:
     with services.HTTPTestServer() as server:
         yield server
+
+
+@pytest.fixture
+def own_broker() -> Iterator[services.Broker]:
+    """A broker of the test's own, which it may stop and start again on the same port."""
+    broker = services.Broker.start_tansu()
+    yield broker
+    broker.stop()

@@ -155,13 +155,6 @@ def test_failed_authentication_raises_a_transport_error_without_the_password(
     assert not any("hunter2" in line for line in [*logged, str(raised.value)])
 
 
-@pytest.fixture
-def own_broker() -> Iterator[Broker]:
-    broker = Broker.start_tansu()
-    yield broker
-    broker.stop()
-
-
 @pytest.mark.slow
 def test_flush_logs_a_broker_outage_as_json_and_stops_cleanly(
     own_broker: Broker, pg_url: str, topic: str, tmp_path: Path

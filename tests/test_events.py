@@ -22,6 +22,7 @@ from website_monitor.events import (
     legacy_event_id,
     message_key,
 )
+from website_monitor.store.base import PROBE_COLUMNS
 
 WHEN = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=timezone.utc)
 
@@ -291,23 +292,8 @@ def valid_probes(draw: st.DrawFn) -> dict[str, object]:
     return data
 
 
-PROBE_FIELDS = [
-    "url",
-    "timestamp",
-    "http_status_code",
-    "response_time_ms",
-    "kind",
-    "v",
-    "event_id",
-    "error",
-    "error_detail",
-    "content_match",
-    "ok",
-    "dns_ms",
-    "connect_ms",
-    "tls_ms",
-    "ttfb_ms",
-]
+#: Every field a probe message may carry: the stored columns, plus kind and v.
+PROBE_FIELDS = [*PROBE_COLUMNS, "kind", "v"]
 perturbed_values = (
     json_values
     | st.booleans()

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -168,14 +167,6 @@ def test_database_outage_is_retried_and_nothing_is_lost(
             process.kill()
         proxy.close()
     assert count(pg_url, "SELECT count(DISTINCT event_id) AS n FROM url_probes") == 1200
-
-
-@pytest.fixture
-def own_broker() -> Iterator[Broker]:
-    """A broker this test may stop and start again on the same port."""
-    broker = Broker.start_tansu()
-    yield broker
-    broker.stop()
 
 
 @pytest.mark.slow

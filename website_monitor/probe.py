@@ -66,6 +66,12 @@ class _Phases:
     def request_start(self, url: str) -> None:
         self.tls = url.startswith("https:")
 
+    def dns_started(self) -> None:
+        self.dns_start = time.perf_counter()
+
+    def dns_ended(self) -> None:
+        self.dns_end = time.perf_counter()
+
     def connection_start(self) -> None:
         self.create_start = time.perf_counter()
         self.dns_start = self.dns_end = self.tcp_connected = None
@@ -111,51 +117,28 @@ def _phases_of(ctx: SimpleNamespace) -> _Phases | None:
     return phases if isinstance(phases, _Phases) else None
 
 
-async def _on_request_start(
-    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestStartParams
-) -> None:
-    phases = _phases_of(ctx)
-    if phases is not None:
-        phases.request_start(str(params.url))
+#: A trace hook of aiohttp's: (session, trace context, event parameters) -> None.
+_Hook = Callable[[aiohttp.ClientSession, SimpleNamespace, Any], Coroutine[Any, Any, None]]
 
 
-async def _on_connection_create_start(
-    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object
-) -> None:
-    phases = _phases_of(ctx)
-    if phases is not None:
-        phases.connection_start()
+def _hook(mark: Callable[[_Phases, Any], None]) -> _Hook:
+    """A trace hook that hands the event to the check's phases (requests of others: ignored)."""
 
+    async def hook(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any) -> None:
+        phases = _phases_of(ctx)
+        if phases is not None:
+            mark(phases, params)
 
-async def _on_connection_create_end(
-    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object
-) -> None:
-    phases = _phases_of(ctx)
-    if phases is not None:
-        phases.connection_end()
-
-
-async def _on_dns_start(
-    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object
-) -> None:
-    phases = _phases_of(ctx)
-    if phases is not None:
-        phases.dns_start = time.perf_counter()
-
-
-async def _on_dns_end(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object) -> None:
-    phases = _phases_of(ctx)
-    if phases is not None:
-        phases.dns_end = time.perf_counter()
+    return hook
 
 
 def _trace_config() -> aiohttp.TraceConfig:
     config = aiohttp.TraceConfig()
-    config.on_request_start.append(_on_request_start)
-    config.on_connection_create_start.append(_on_connection_create_start)
-    config.on_connection_create_end.append(_on_connection_create_end)
-    config.on_dns_resolvehost_start.append(_on_dns_start)
-    config.on_dns_resolvehost_end.append(_on_dns_end)
+    config.on_request_start.append(_hook(lambda p, params: p.request_start(str(params.url))))
+    config.on_connection_create_start.append(_hook(lambda p, _: p.connection_start()))
+    config.on_connection_create_end.append(_hook(lambda p, _: p.connection_end()))
+    config.on_dns_resolvehost_start.append(_hook(lambda p, _: p.dns_started()))
+    config.on_dns_resolvehost_end.append(_hook(lambda p, _: p.dns_ended()))
     return config
 
 
