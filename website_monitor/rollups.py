@@ -42,6 +42,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -285,24 +286,41 @@ _HOUR = 3_600
 
 #: Probes rolled up per transaction: bounds how long one catch-up step holds its locks.
 CATCH_UP_CHUNK = 200_000
-#: Serialises catch-ups and rebuilds on PostgreSQL (besides the row lock on the state).
+#: Serialises catch-ups and rebuilds on PostgreSQL.
 _ROLLUP_LOCK = 0x776D_726C  # "wmrl"
 
 
-def _committed_max_id(repository: Any) -> int:
-    """The highest probe id that no running transaction can still add a lower one to.
+def _committed_max_id(repository: Any, *, wait: float = 60.0) -> int | None:
+    """The highest probe id below which no running transaction can still add a row.
 
     PostgreSQL hands out ids when rows are written, not when they commit, so a
-    transaction still writing may hold ids below a committed maximum. A SHARE lock
-    waits for every transaction writing url_probes to end; once it is granted,
-    every id up to the maximum is committed (or gone for good).
+    transaction still writing may hold ids below the highest visible one. Ids
+    handed out later are all higher, so only the transactions running when the
+    maximum was read matter: wait until each has ended (without a lock, so no
+    writer ever waits for the rollups). None if they have not ended within
+    `wait` seconds: the next catch-up tries again.
     """
-    with repository.transaction() as cursor:
-        if repository.backend == "postgresql":
-            cursor.execute("LOCK TABLE url_probes IN SHARE MODE")
-        cursor.execute("SELECT coalesce(max(id), 0) FROM url_probes")
-        row = cursor.fetchone()
-    return int(row[0])
+    if repository.backend != "postgresql":  # SQLite: one writer at a time, nothing in flight
+        rows = repository.query("SELECT coalesce(max(id), 0) AS n FROM url_probes")
+        return int(rows[0]["n"])
+    [row] = repository.query(
+        "SELECT (SELECT coalesce(max(id), 0) FROM url_probes) AS n,"
+        " ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot()))::text[] AS running"
+    )
+    running = list(row["running"])
+    deadline = time.monotonic() + wait
+    while running:
+        still = repository.query(
+            "SELECT array_agg(x::text) AS running FROM unnest(%s::xid8[]) AS x"
+            " WHERE pg_xact_status(x) = 'in progress'",
+            (running,),
+        )[0]["running"]
+        running = list(still or [])
+        if running and time.monotonic() > deadline:
+            return None
+        if running:
+            time.sleep(0.01)
+    return int(row["n"])
 
 
 def catch_up(
@@ -318,6 +336,11 @@ def catch_up(
     """
     _check_backend(repository)
     target = _committed_max_id(repository)
+    if target is None:
+        raise StoreError(
+            "a transaction writing probes has been running for over a minute",
+            hint="the rollups catch up once it ends; reads meanwhile use the raw rows",
+        )
     mark = "%s" if repository.backend == "postgresql" else "?"
     statements = _fill_statements(repository.backend, True)
     covered = 0
