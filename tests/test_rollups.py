@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import random
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -438,3 +439,42 @@ def test_upgrade_from_rollups_kept_on_every_write(store_url: str) -> None:
         assert repository.schema_status().current == 5
         assert rollups.pending(repository) == 0
         assert snapshot(repository) == expected
+
+
+@pytest.mark.parametrize("catch_up", [True, False])
+def test_roller_closes_with_or_without_a_final_catch_up(store: Repository, catch_up: bool) -> None:
+    """The flush's roller: below its batch it waits; closing catches up only when asked."""
+    from website_monitor.transport.sink import Roller
+
+    roller = Roller(store, batch=1000)
+    assert write_all(store, generate(300, seed=16)) == 300
+    roller.stored(300)
+    time.sleep(0.2)
+    assert rollups.pending(store) == 300  # fewer than `batch`, not idle: nothing yet
+    roller.close(catch_up=catch_up)
+    assert rollups.pending(store) == (0 if catch_up else 300)
+
+
+def test_roller_catches_up_when_idle_and_at_its_batch(store: Repository) -> None:
+    from website_monitor.transport.sink import Roller
+
+    roller = Roller(store, batch=500)
+    try:
+        write_all(store, generate(600, seed=17))
+        roller.stored(600)
+        assert _eventually(lambda: rollups.pending(store) == 0)
+        write_all(store, generate(100, seed=18, start=T0 + timedelta(days=2)))
+        roller.stored(100)
+        roller.idle()
+        assert _eventually(lambda: rollups.pending(store) == 0)
+    finally:
+        roller.close(catch_up=False)
+
+
+def _eventually(condition: Any, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

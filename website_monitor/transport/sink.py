@@ -365,7 +365,9 @@ class Roller:
         self._connection: Repository | None = None
         self._pending = 0
         self._idle = False
-        self._closing = threading.Event()
+        self._closing = False
+        #: Set when closing without a final catch-up: a catch-up under way stops early.
+        self._abandon = threading.Event()
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="wm-flush-rollups", daemon=True)
         self._thread.start()
@@ -389,7 +391,9 @@ class Roller:
         """Stop; with `catch_up`, first bring the rollups up to date with every stored row."""
         with self._wake:
             self._idle = self._idle or (catch_up and self._pending > 0)
-            self._closing.set()
+            self._closing = True
+            if not catch_up:
+                self._abandon.set()
             self._wake.notify()
         # A catch-up under way commits or, cut short by the exit, is rolled back: either is safe.
         self._thread.join(None if catch_up else 2.0)
@@ -399,7 +403,7 @@ class Roller:
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not (self._closing.is_set() or self._idle or self._pending >= self.batch):
+                while not (self._closing or self._idle or self._pending >= self.batch):
                     self._wake.wait()
                 if not (self._idle or self._pending >= self.batch):
                     return  # closing, with nothing asked for
@@ -410,7 +414,7 @@ class Roller:
         try:
             if self._connection is None:
                 self._connection = self._source.reopen()
-            covered = rollups.catch_up(self._connection, stop=self._closing)
+            covered = rollups.catch_up(self._connection, stop=self._abandon)
         except StoreError as exc:
             logger.warning(
                 "rollups not brought up to date, the next catch-up covers the rows: %s",
