@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import Broker, free_port
+from tests.services import Broker, free_port, wait_until
 from website_monitor import config
 from website_monitor.errors import TransportError
 from website_monitor.transport._consumer import GroupConsumer, _Reporter, consumer_config
@@ -188,22 +188,14 @@ def test_flush_logs_a_broker_outage_as_json_and_stops_cleanly(
     def lines() -> list[dict[str, object]]:
         return [json.loads(line) for line in log.read_text().splitlines()]
 
-    def wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.2)
-        return False
-
     try:
-        assert wait_for(lambda: any(e.get("event") == "rebalance" for e in lines()), 60), (
+        assert wait_until(lambda: any(e.get("event") == "rebalance" for e in lines()), 60, 0.2), (
             log.read_text()
         )
         own_broker.stop()
-        assert wait_for(lambda: any(e.get("event") == "kafka_client" for e in lines()), 30), (
-            log.read_text()
-        )
+        assert wait_until(
+            lambda: any(e.get("event") == "kafka_client" for e in lines()), 30, 0.2
+        ), log.read_text()
         time.sleep(3)
         assert process.poll() is None, "the flush goes on while the broker is away"
         stopped_at = time.monotonic()

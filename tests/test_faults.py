@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from tests.services import Broker, HTTPTestServer, TCPProxy, flush_args
+from tests.services import Broker, HTTPTestServer, TCPProxy, flush_args, wait_until
 from website_monitor.cli import main
 from website_monitor.events import ProbeResult, encode
 from website_monitor.store import DeadLetter, open_store
@@ -68,15 +68,6 @@ def start_flush(
         stderr=log.open("ab"),
         env=dict(os.environ),
     )
-
-
-def wait_until(predicate, timeout: float, step: float = 0.1) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def drain(bootstrap: str, topic: str, db: str, group: str, log: Path) -> None:

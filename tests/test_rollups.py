@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.services import wait_until
 from website_monitor import rollups, stats
 from website_monitor.cli import main
 from website_monitor.events import ProbeResult
@@ -462,19 +463,10 @@ def test_roller_catches_up_when_idle_and_at_its_batch(store: Repository) -> None
     try:
         write_all(store, generate(600, seed=17))
         roller.stored(600)
-        assert _eventually(lambda: rollups.pending(store) == 0)
+        assert wait_until(lambda: rollups.pending(store) == 0, 20, 0.05)
         write_all(store, generate(100, seed=18, start=T0 + timedelta(days=2)))
         roller.stored(100)
         roller.idle()
-        assert _eventually(lambda: rollups.pending(store) == 0)
+        assert wait_until(lambda: rollups.pending(store) == 0, 20, 0.05)
     finally:
         roller.close(catch_up=False)
-
-
-def _eventually(condition: Any, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
