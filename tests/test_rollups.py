@@ -74,9 +74,9 @@ def write_all(
     return inserted
 
 
-def snapshot(repository: Repository) -> dict[str, list[tuple[Any, ...]]]:
-    """Both rollup tables, once they have caught up with every stored probe."""
-    rollups.catch_up(repository)
+def snapshot(repository: Repository, now: float | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Both rollup tables, once they have caught up with every stored probe (at `now`)."""
+    rollups.catch_up(repository, now=now)
     summary = repository.query(
         "SELECT width, period_start, url, status, probes, errors, ok, timed, sum_ms,"
         " min_ms, max_ms FROM rollup_summary ORDER BY width, period_start, url, status"
@@ -149,12 +149,18 @@ def test_histogram_percentile_is_within_the_accuracy(values: list[float], fracti
     assert abs(estimate - exact) <= rollups.ACCURACY * exact * (1 + 1e-9)
 
 
+WEEK = rollups.LEVELS["week"]
+
+
 @given(
-    st.one_of(st.none(), st.integers(0, 10 * 86_400)),
-    st.one_of(st.none(), st.integers(0, 10 * 86_400)),
+    st.one_of(st.none(), st.integers(0, 30 * 86_400)),
+    st.one_of(st.none(), st.integers(0, 30 * 86_400)),
+    st.one_of(st.none(), st.integers(0, 4).map(lambda n: n * WEEK)),
 )
-def test_plan_covers_the_range_once_with_whole_periods(lo: int | None, hi: int | None) -> None:
-    segments = rollups.plan(lo, hi, list(rollups.LEVELS.values()))
+def test_plan_covers_the_range_once_with_whole_periods(
+    lo: int | None, hi: int | None, weeks_to: int | None
+) -> None:
+    segments = rollups.plan(lo, hi, list(rollups.LEVELS.values()), coarsest_until=weeks_to)
     if lo is not None and hi is not None and lo >= hi:
         assert segments == []
         return
@@ -169,7 +175,10 @@ def test_plan_covers_the_range_once_with_whole_periods(lo: int | None, hi: int |
         else:
             assert start is not None and end is not None
             raw += end - start
+        if width == WEEK and weeks_to is not None:  # only the weeks that are over
+            assert end is not None and end <= weeks_to
     assert raw < 2 * 86_400  # raw rows only for the partial days at the edges
+    assert all(width is not None for _, _, width in segments[1:-1])
 
 
 # --- against the exact answer, both backends ----------------------------------------------
@@ -435,11 +444,90 @@ def test_upgrade_from_rollups_kept_on_every_write(store_url: str) -> None:
             " VALUES (3600, 0, 'https://a.example/', 200, 1, 1)"
         )
         repository.execute(f"DROP TABLE {rollups.STATE_TABLE}")
-        repository.execute("DELETE FROM wm_schema WHERE version = 5")
+        repository.execute("DELETE FROM wm_schema WHERE version >= 5")
     with open_store(store_url) as repository:  # migrates
-        assert repository.schema_status().current == 5
+        assert repository.schema_status().current == 6
         assert rollups.pending(repository) == 0
         assert snapshot(repository) == expected
+
+
+def test_upgrade_to_weeks_folded_once_over(store_url: str) -> None:
+    """Schema 5 updated the week rows on every catch-up: migration 6 keeps those of the weeks
+    that are over and deletes the current week's, whose days answer instead."""
+    now = time.time()
+    this_week = datetime.fromtimestamp(rollups.week_start(now), timezone.utc)
+    with open_store(store_url) as repository:
+        # last week's last two days and this week's first
+        write_all(
+            repository, generate(450, seed=19, start=this_week - timedelta(days=2), step_s=576)
+        )
+        rollups.rebuild(repository, now=now + 30 * 86_400)  # every week, as schema 5 kept them
+        assert _weeks(repository) == [int(this_week.timestamp()) - WEEK, int(this_week.timestamp())]
+        repository.execute(f"ALTER TABLE {rollups.STATE_TABLE} DROP COLUMN weeks_to")
+        repository.execute("DELETE FROM wm_schema WHERE version = 6")
+    with open_store(store_url) as repository:  # migrates
+        assert repository.schema_status().current == 6
+        assert _weeks(repository) == [int(this_week.timestamp()) - WEEK]
+        migrated = snapshot(repository, now)
+        rollups.rebuild(repository, now=now)
+        assert snapshot(repository, now) == migrated
+        exact = stats.probe_stats(repository, stats.StatsQuery(source="exact"))
+        assert_close(exact, stats.probe_stats(repository, stats.StatsQuery(source="rollups")))
+
+
+def _weeks(repository: Repository) -> list[int]:
+    rows = repository.query(
+        f"SELECT DISTINCT period_start AS p FROM rollup_latency WHERE width = {WEEK} ORDER BY p"
+    )
+    return [int(row["p"]) for row in rows]
+
+
+def test_weeks_are_folded_from_their_days_once_over(store: Repository) -> None:
+    """Catch-ups add to the day rows; a week's rows appear when it is over, from its days;
+    a late probe of a week that is over goes to its week directly. Stats agree throughout."""
+    first_week = rollups.week_start(T0.timestamp())
+    store.execute(f"UPDATE {rollups.STATE_TABLE} SET weeks_to = {first_week}")  # it is T0's week
+    start = datetime.fromtimestamp(first_week, timezone.utc) + timedelta(days=2)
+    probes = generate(3000, seed=22, start=start, step_s=600)  # three weeks and a bit
+    end = probes[-1].timestamp
+
+    def agree(*ranges: tuple[datetime | None, datetime | None]) -> None:
+        for since, until in ranges:
+            for by in (None, "status", "day"):
+                query = stats.StatsQuery(since=since, until=until, by=by)
+                exact = stats.probe_stats(store, _with(query, source="exact"))
+                assert exact, (since, until, by)
+                assert_close(exact, stats.probe_stats(store, _with(query, source="rollups")))
+
+    write_all(store, probes[:600])
+    assert rollups.catch_up(store, now=probes[599].timestamp.timestamp()) > 0
+    assert _weeks(store) == []  # the first week is not over
+    agree((None, None), (start + timedelta(hours=7, minutes=3), None))
+
+    write_all(store, probes[600:])
+    now = end.timestamp()
+    rollups.catch_up(store, now=now)
+    assert _weeks(store) == [first_week, first_week + WEEK, first_week + 2 * WEEK]
+    assert rollups.rolled_up_to(store) == int(
+        store.query("SELECT max(id) AS n FROM url_probes")[0]["n"]
+    )
+    crossing = (end - timedelta(days=9, hours=5), end - timedelta(hours=30))
+    agree((None, None), (start + timedelta(days=1, hours=7), None), crossing)
+    folded = snapshot(store, now)
+    rollups.rebuild(store, now=now)
+    assert snapshot(store, now) == folded
+
+    late = generate(90, seed=23, start=start + timedelta(days=1, hours=3), step_s=300)
+    assert store.write(late) == 90
+    assert rollups.catch_up(store, now=now) > 0
+    agree((None, None), crossing)
+    with_late = snapshot(store, now)
+    rollups.rebuild(store, now=now)
+    assert snapshot(store, now) == with_late
+
+    assert rollups.catch_up(store, now=now + WEEK) == 0  # nothing pending; the fourth week is over
+    assert _weeks(store) == [first_week + n * WEEK for n in range(4)]
+    agree((None, None), crossing)
 
 
 @pytest.mark.parametrize("catch_up", [True, False])

@@ -10,7 +10,11 @@ since it last ran to two tables, in bulk and in set-based SQL:
   response times fell into each bucket of a log-scaled histogram.
 
 `rollup_state.rolled_up_to` says how far they go: every probe with a lower or
-equal id is in the rollups, no other. It advances in the same transaction as
+equal id is in the rollups, no other. Day rows follow every catch-up; week rows
+exist only for the weeks that are over, those starting before
+`rollup_state.weeks_to`, folded once from their days when the week ends (a
+late probe of such a week goes to its day and its week directly). Reads take
+the days of the current week. It advances in the same transaction as
 the rows it covers, so a crash loses nothing and counts nothing twice, and a
 redelivered probe (refused by the unique event id) never reaches them. Reads
 add the probes above the mark from url_probes, so answers never lag.
@@ -108,13 +112,15 @@ def sqlite_epoch_sql(column: str) -> str:
 STATE_TABLE = "rollup_state"
 
 
-def _fill_statements(backend: str, ranged: bool) -> tuple[str, str]:
+def _fill_statements(backend: str, ranged: bool, weeks_before: str | None) -> tuple[str, str]:
     """Add probes to both rollup tables: every row, or (ranged) `lo < id <= hi`.
 
-    Each level is aggregated from the next finer one (hours from the raw rows,
-    days from those hours, weeks from those days), so the raw rows are read once
-    per table and the bucket of each value is computed once. Periods already in
-    the tables are merged into (counts and sums added, min and max kept).
+    Days come from the raw rows and weeks from those days, so the raw rows are
+    read once per table and the bucket of each value is computed once. Weeks
+    get only the probes of periods starting before `weeks_before` (an SQL
+    expression, a placeholder taking the `weeks_to` mark after the range's
+    two), the weeks already folded; None: every week (schema version 4). Periods
+    already in the tables are merged into (counts and sums added, min and max kept).
     """
     pg = backend == "postgresql"
     mark = "%s" if pg else "?"
@@ -141,16 +147,17 @@ def _fill_statements(backend: str, ranged: bool) -> tuple[str, str]:
         + (f"{where} AND" if ranged else " WHERE")
         + " response_time_ms IS NOT NULL GROUP BY 1, 2, 3, 4)"
     ]
+    folded = "" if weeks_before is None else f" WHERE period_start < {weeks_before}"
     for finer, width in itertools.pairwise(widths):
         summary.append(
             f"s{width} AS (SELECT (period_start / {width}) * {width} AS period_start, url, status,"
             " sum(probes) AS probes, sum(errors) AS errors, sum(ok) AS ok, sum(timed) AS timed,"
             " sum(sum_ms) AS sum_ms, min(min_ms) AS min_ms, max(max_ms) AS max_ms"
-            f" FROM s{finer} GROUP BY 1, 2, 3)"
+            f" FROM s{finer}{folded} GROUP BY 1, 2, 3)"
         )
         latency.append(
             f"l{width} AS (SELECT (period_start / {width}) * {width} AS period_start, url, status,"
-            f" bucket, sum(count) AS count FROM l{finer} GROUP BY 1, 2, 3, 4)"
+            f" bucket, sum(count) AS count FROM l{finer}{folded} GROUP BY 1, 2, 3, 4)"
         )
     if pg:
         least = "least(r.min_ms, excluded.min_ms)"
@@ -188,13 +195,42 @@ def _fill_statements(backend: str, ranged: bool) -> tuple[str, str]:
     return summary_sql, latency_sql
 
 
-def _rebuild_statements(backend: str) -> tuple[str, ...]:
+def _rebuild_statements(backend: str, weeks_before: str | None) -> tuple[str, ...]:
     """Recompute both rollup tables from every url_probes row (after deleting them)."""
     return (
         "DELETE FROM rollup_summary",
         "DELETE FROM rollup_latency",
-        *_fill_statements(backend, False),
+        *_fill_statements(backend, False, weeks_before),
     )
+
+
+def _fold_statements(backend: str) -> tuple[str, ...]:
+    """Compute the week rows of the weeks starting in [start, end) from their day rows.
+
+    Each statement takes (start, end). The week rows there are deleted first, so
+    a fold is idempotent.
+    """
+    mark = "%s" if backend == "postgresql" else "?"
+    week, day = LEVELS["week"], LEVELS["day"]
+    span = f"period_start >= {mark} AND period_start < {mark}"
+    summary_columns = "probes, errors, ok, timed, sum_ms, min_ms, max_ms"
+    return (
+        f"DELETE FROM rollup_summary WHERE width = {week} AND {span}",
+        f"INSERT INTO rollup_summary (width, period_start, url, status, {summary_columns})"
+        f" SELECT {week}, (period_start / {week}) * {week}, url, status, sum(probes),"
+        " sum(errors), sum(ok), sum(timed), sum(sum_ms), min(min_ms), max(max_ms)"
+        f" FROM rollup_summary WHERE width = {day} AND {span} GROUP BY 2, 3, 4",
+        f"DELETE FROM rollup_latency WHERE width = {week} AND {span}",
+        "INSERT INTO rollup_latency (width, period_start, url, status, bucket, count)"
+        f" SELECT {week}, (period_start / {week}) * {week}, url, status, bucket, sum(count)"
+        f" FROM rollup_latency WHERE width = {day} AND {span} GROUP BY 2, 3, 4, 5",
+    )
+
+
+def week_start(epoch: float) -> int:
+    """The start (epoch second) of the week holding `epoch`."""
+    week = LEVELS["week"]
+    return int(epoch // week) * week
 
 
 def schema_statements(backend: str) -> tuple[str, ...]:
@@ -247,7 +283,7 @@ def schema_statements(backend: str) -> tuple[str, ...]:
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {table}_other PARTITION OF {table} DEFAULT"
             )
-    return (*statements, *_rebuild_statements(backend))
+    return (*statements, *_rebuild_statements(backend, None))
 
 
 def state_statements(backend: str) -> tuple[str, ...]:
@@ -275,6 +311,28 @@ def state_statements(backend: str) -> tuple[str, ...]:
         f"INSERT INTO {STATE_TABLE} (singleton, rolled_up_to)"
         " SELECT 1, coalesce(max(id), 0) FROM url_probes"
         " WHERE true ON CONFLICT (singleton) DO NOTHING",
+    )
+
+
+def weeks_statements(backend: str) -> tuple[str, ...]:
+    """Migration 6: week rows only for weeks that are over (`rollup_state.weeks_to`).
+
+    Until migration 6 every catch-up updated the week rows as well, so they hold
+    every rolled-up probe: those of the weeks that are over are kept, those of
+    the current week deleted (reads take its days instead).
+    """
+    pg = backend == "postgresql"
+    big = "BIGINT" if pg else "INTEGER"
+    week = LEVELS["week"]
+    now = pg_epoch_sql("now()") if pg else "CAST(strftime('%s', 'now') AS INTEGER)"
+    return (
+        f"ALTER TABLE {STATE_TABLE} ADD COLUMN weeks_to {big} NOT NULL DEFAULT 0",
+        f"UPDATE {STATE_TABLE} SET weeks_to = ({now} / {week}) * {week}",
+        *(
+            f"DELETE FROM {table} WHERE width = {week}"
+            f" AND period_start >= (SELECT weeks_to FROM {STATE_TABLE})"
+            for table in ("rollup_summary", "rollup_latency")
+        ),
     )
 
 
@@ -324,7 +382,11 @@ def _committed_max_id(repository: Any, *, wait: float = 60.0) -> int | None:
 
 
 def catch_up(
-    repository: Any, *, chunk: int = CATCH_UP_CHUNK, stop: threading.Event | None = None
+    repository: Any,
+    *,
+    chunk: int = CATCH_UP_CHUNK,
+    stop: threading.Event | None = None,
+    now: float | None = None,
 ) -> int:
     """Add every probe stored since the last catch-up to the rollups; returns how many ids.
 
@@ -333,6 +395,11 @@ def catch_up(
     `rolled_up_to` mark it advances, so a crash mid-way loses nothing and counts
     nothing twice. Reads stay exact meanwhile: `wm stats` adds the rows above
     the mark from url_probes. With `stop` set, it returns after the current step.
+
+    Each step adds to the day rows; the week rows only get the (late) probes of
+    weeks already over. Once a week is over (by `now`, epoch seconds, default
+    the clock), its rows are folded from its days, once: this halves the rows a
+    catch-up writes.
     """
     _check_backend(repository)
     target = _committed_max_id(repository)
@@ -342,28 +409,37 @@ def catch_up(
             hint="the rollups catch up once it ends; reads meanwhile use the raw rows",
         )
     mark = "%s" if repository.backend == "postgresql" else "?"
-    statements = _fill_statements(repository.backend, True)
+    fill = _fill_statements(repository.backend, True, mark)
+    fold = _fold_statements(repository.backend)
+    over = week_start(time.time() if now is None else now)  # weeks before this one are over
     covered = 0
     while stop is None or not stop.is_set():
         with repository.transaction() as cursor:
             if repository.backend == "postgresql":
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ROLLUP_LOCK,))
-            cursor.execute(f"SELECT rolled_up_to FROM {STATE_TABLE}")
-            row = cursor.fetchone()
-            done = int(row[0]) if row else 0
-            if done >= target:
-                return covered
-            # Ids may have gaps (rolled back writes, a truncated table): skip to the next one.
-            cursor.execute(
-                f"SELECT coalesce(min(id), {mark}) FROM url_probes WHERE id > {mark}",
-                (target, done),
-            )
-            row = cursor.fetchone()
-            upto = min(target, int(row[0]) - 1 + chunk)
-            for statement in statements:
-                cursor.execute(statement, (done, upto))
-            cursor.execute(f"UPDATE {STATE_TABLE} SET rolled_up_to = {mark}", (upto,))
+            cursor.execute(f"SELECT rolled_up_to, weeks_to FROM {STATE_TABLE}")
+            done, weeks_to = (int(value) for value in cursor.fetchone())
+            upto = done
+            if done < target:
+                # Ids may have gaps (rolled back writes, a truncated table): skip to the next.
+                cursor.execute(
+                    f"SELECT coalesce(min(id), {mark}) FROM url_probes WHERE id > {mark}",
+                    (target, done),
+                )
+                upto = min(target, int(cursor.fetchone()[0]) - 1 + chunk)
+                for statement in fill:
+                    cursor.execute(statement, (done, upto, weeks_to))
+            if over > weeks_to:
+                for statement in fold:
+                    cursor.execute(statement, (weeks_to, over))
+            if upto > done or over > weeks_to:
+                cursor.execute(
+                    f"UPDATE {STATE_TABLE} SET rolled_up_to = {mark}, weeks_to = {mark}",
+                    (upto, max(over, weeks_to)),
+                )
         covered += upto - done
+        if upto >= target:
+            break
     return covered
 
 
@@ -410,12 +486,22 @@ def percentile(
 
 
 def plan(
-    lo: float | None, hi: float | None, widths: Sequence[int]
+    lo: float | None,
+    hi: float | None,
+    widths: Sequence[int],
+    *,
+    coarsest_until: float | None = None,
 ) -> list[tuple[float | None, float | None, int | None]]:
     """Cover [lo, hi) (epoch seconds, None = unbounded) with whole periods, coarsest first.
 
-    Returns (start, end, width) segments; width None means raw rows.
+    Returns (start, end, width) segments; width None means raw rows. With
+    `coarsest_until` (a boundary of every width), the coarsest level covers only
+    periods before it (the weeks that are over): finer levels cover the rest.
     """
+    if coarsest_until is not None and len(widths) > 1:
+        split = coarsest_until
+        before = plan(lo, split if hi is None else min(hi, split), widths)
+        return before + plan(split if lo is None else max(lo, split), hi, widths[1:])
     if lo is not None and hi is not None and lo >= hi:
         return []
     if not widths:
@@ -434,19 +520,29 @@ def plan(
     return segments
 
 
-def rebuild(repository: Any) -> dict[str, int]:
-    """Recompute the rollups from every stored probe in one transaction; returns table sizes."""
+def rebuild(repository: Any, *, now: float | None = None) -> dict[str, int]:
+    """Recompute the rollups from every stored probe in one transaction; returns table sizes.
+
+    Week rows are written for the weeks over by `now` (default: the clock), as
+    `catch_up` keeps them.
+    """
     _check_backend(repository)
     pg = repository.backend == "postgresql"
+    mark = "%s" if pg else "?"
+    over = week_start(time.time() if now is None else now)
     with repository.transaction() as cursor:
         if pg:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ROLLUP_LOCK,))
             # Writers wait until the rebuild commits, so no row escapes it (see _committed_max_id).
             cursor.execute("LOCK TABLE url_probes IN SHARE MODE")
-        for statement in _rebuild_statements(repository.backend):
-            cursor.execute(statement)
+        cursor.execute("DELETE FROM rollup_summary")
+        cursor.execute("DELETE FROM rollup_latency")
+        for statement in _fill_statements(repository.backend, False, mark):
+            cursor.execute(statement, (over,))
         cursor.execute(
-            f"UPDATE {STATE_TABLE} SET rolled_up_to = (SELECT coalesce(max(id), 0) FROM url_probes)"
+            f"UPDATE {STATE_TABLE} SET weeks_to = {mark},"
+            " rolled_up_to = (SELECT coalesce(max(id), 0) FROM url_probes)",
+            (over,),
         )
     counts = {}
     for table in ("url_probes", "rollup_summary", "rollup_latency"):

@@ -5,10 +5,11 @@ Two sources answer the same question:
 * exact: PostgreSQL's `percentile_cont` (linear interpolation between closest
   ranks) over the raw rows; SQLite gets the same function as a registered
   aggregate;
-* rollups (see `website_monitor.rollups`): week and day histograms merged in
-  SQL, plus the raw rows of partial days at the edges of the range and the raw
-  rows not yet rolled up; p50, p95 and p99 are within 0.5 % (relative) of the
-  exact values, counts, errors and availability are exact.
+* rollups (see `website_monitor.rollups`): week (for the weeks that are
+  over) and day histograms merged in SQL, plus the raw rows of partial days at
+  the edges of the range and the raw rows not yet rolled up; p50, p95 and p99
+  are within 0.5 % (relative) of the exact values, counts, errors and
+  availability are exact.
 
 All the queries of one call read one snapshot (`Repository.snapshot`), so a
 catch-up of the rollups committing meanwhile cannot count a probe twice or not
@@ -105,6 +106,12 @@ class _View:
     def rolled_up_to(self) -> int:
         """Probes with a higher id are not in the rollups yet: read them raw."""
         rows = self.read(f"SELECT rolled_up_to AS n FROM {rollups.STATE_TABLE}", ())
+        return int(rows[0]["n"]) if rows else 0
+
+    @functools.cached_property
+    def weeks_to(self) -> int:
+        """Week rows exist for the weeks starting before this (those that are over) only."""
+        rows = self.read(f"SELECT weeks_to AS n FROM {rollups.STATE_TABLE}", ())
         return int(rows[0]["n"]) if rows else 0
 
     def choose_source(self, query: StatsQuery) -> str:
@@ -205,7 +212,8 @@ def _from_rollups(view: _View, query: StatsQuery) -> list[dict[str, Any]]:
     ]
     lo = query.since.timestamp() if query.since is not None else None
     hi = query.until.timestamp() if query.until is not None else None
-    segments = rollups.plan(lo, hi, widths)
+    weeks_to = view.weeks_to if widths and widths[0] == rollups.LEVELS["week"] else None
+    segments = rollups.plan(lo, hi, widths, coarsest_until=weeks_to)
 
     def bound(value: float | None, original: datetime | None) -> datetime | None:
         if value is None:

@@ -234,6 +234,12 @@ MIGRATIONS: list[Migration] = [
         postgres=rollups.state_statements("postgresql"),
         sqlite=rollups.state_statements("sqlite"),
     ),
+    Migration(
+        6,
+        "week rollups folded from the days of weeks that are over (rollup_state.weeks_to)",
+        postgres=rollups.weeks_statements("postgresql"),
+        sqlite=rollups.weeks_statements("sqlite"),
+    ),
 ]
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
