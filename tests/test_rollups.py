@@ -347,6 +347,29 @@ def test_catch_up_waits_for_a_writer_still_in_flight(pg_url: str) -> None:
         assert int(total[0]["n"]) == 300
 
 
+def test_catch_up_to_a_frontier_read_earlier_does_not_wait_for_later_writers(
+    pg_url: str,
+) -> None:
+    """What the flush does: the writer reads the frontier right after its commit; the catch-up
+    then covers that batch while the next write is still in flight, without waiting for it."""
+    first, second = generate(200, seed=24), generate(100, seed=25, start=T0 + timedelta(days=1))
+    with open_store(pg_url) as writer, open_store(pg_url) as reader:
+        assert isinstance(writer, PostgresRepository)
+        assert writer.write(first) == 200
+        stored = rollups.frontier(writer)
+        assert stored.running == ()
+        with writer.transaction() as cursor:  # the next batch, in flight
+            _copy_in(cursor, second)
+            started = time.monotonic()
+            assert rollups.catch_up(reader, upto=stored) == stored.max_id
+            assert time.monotonic() - started < 5
+            assert rollups.rolled_up_to(reader) == stored.max_id
+        assert rollups.pending(reader) == 100
+        rollups.catch_up(reader)
+        total = reader.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
+        assert int(total[0]["n"]) == 300
+
+
 def _copy_in(cursor: Any, probes: list[ProbeResult]) -> int:
     from website_monitor.store.postgres import _COLUMNS, copy_rows
 

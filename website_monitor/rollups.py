@@ -43,6 +43,7 @@ fly), as is a `--by hour` series.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import threading
@@ -348,24 +349,42 @@ CATCH_UP_CHUNK = 200_000
 _ROLLUP_LOCK = 0x776D_726C  # "wmrl"
 
 
-def _committed_max_id(repository: Any, *, wait: float = 60.0) -> int | None:
+@dataclasses.dataclass(frozen=True)
+class Frontier:
+    """How far the stored probes go: the highest committed id, and the transactions that
+    were running when it was read (they may still add rows with lower ids)."""
+
+    max_id: int
+    running: tuple[str, ...] = ()
+
+
+def frontier(repository: Any) -> Frontier:
+    """Read the `Frontier` now: cheap (one query), and it waits for nothing.
+
+    A writer that just committed reads it on its own connection, so that a
+    catch-up later covers its rows without waiting for the writes begun since.
+    """
+    if repository.backend != "postgresql":  # SQLite: one writer at a time, nothing in flight
+        rows = repository.query("SELECT coalesce(max(id), 0) AS n FROM url_probes")
+        return Frontier(int(rows[0]["n"]))
+    [row] = repository.query(
+        "SELECT (SELECT coalesce(max(id), 0) FROM url_probes) AS n,"
+        " ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot()))::text[] AS running"
+    )
+    return Frontier(int(row["n"]), tuple(row["running"]))
+
+
+def _settled(repository: Any, at: Frontier, *, wait: float = 60.0) -> int | None:
     """The highest probe id below which no running transaction can still add a row.
 
     PostgreSQL hands out ids when rows are written, not when they commit, so a
     transaction still writing may hold ids below the highest visible one. Ids
     handed out later are all higher, so only the transactions running when the
-    maximum was read matter: wait until each has ended (without a lock, so no
+    frontier was read matter: wait until each has ended (without a lock, so no
     writer ever waits for the rollups). None if they have not ended within
     `wait` seconds: the next catch-up tries again.
     """
-    if repository.backend != "postgresql":  # SQLite: one writer at a time, nothing in flight
-        rows = repository.query("SELECT coalesce(max(id), 0) AS n FROM url_probes")
-        return int(rows[0]["n"])
-    [row] = repository.query(
-        "SELECT (SELECT coalesce(max(id), 0) FROM url_probes) AS n,"
-        " ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot()))::text[] AS running"
-    )
-    running = list(row["running"])
+    running = list(at.running)
     deadline = time.monotonic() + wait
     while running:
         still = repository.query(
@@ -378,7 +397,7 @@ def _committed_max_id(repository: Any, *, wait: float = 60.0) -> int | None:
             return None
         if running:
             time.sleep(0.01)
-    return int(row["n"])
+    return at.max_id
 
 
 def catch_up(
@@ -387,6 +406,7 @@ def catch_up(
     chunk: int = CATCH_UP_CHUNK,
     stop: threading.Event | None = None,
     now: float | None = None,
+    upto: Frontier | None = None,
 ) -> int:
     """Add every probe stored since the last catch-up to the rollups; returns how many ids.
 
@@ -400,9 +420,12 @@ def catch_up(
     weeks already over. Once a week is over (by `now`, epoch seconds, default
     the clock), its rows are folded from its days, once: this halves the rows a
     catch-up writes.
+
+    It covers the probes up to `upto` (a `frontier` read earlier), or up to the
+    frontier now.
     """
     _check_backend(repository)
-    target = _committed_max_id(repository)
+    target = _settled(repository, upto or frontier(repository))
     if target is None:
         raise StoreError(
             "a transaction writing probes has been running for over a minute",
@@ -419,26 +442,26 @@ def catch_up(
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ROLLUP_LOCK,))
             cursor.execute(f"SELECT rolled_up_to, weeks_to FROM {STATE_TABLE}")
             done, weeks_to = (int(value) for value in cursor.fetchone())
-            upto = done
+            step_end = done
             if done < target:
                 # Ids may have gaps (rolled back writes, a truncated table): skip to the next.
                 cursor.execute(
                     f"SELECT coalesce(min(id), {mark}) FROM url_probes WHERE id > {mark}",
                     (target, done),
                 )
-                upto = min(target, int(cursor.fetchone()[0]) - 1 + chunk)
+                step_end = min(target, int(cursor.fetchone()[0]) - 1 + chunk)
                 for statement in fill:
-                    cursor.execute(statement, (done, upto, weeks_to))
+                    cursor.execute(statement, (done, step_end, weeks_to))
             if over > weeks_to:
                 for statement in fold:
                     cursor.execute(statement, (weeks_to, over))
-            if upto > done or over > weeks_to:
+            if step_end > done or over > weeks_to:
                 cursor.execute(
                     f"UPDATE {STATE_TABLE} SET rolled_up_to = {mark}, weeks_to = {mark}",
-                    (upto, max(over, weeks_to)),
+                    (step_end, max(over, weeks_to)),
                 )
-        covered += upto - done
-        if upto >= target:
+        covered += step_end - done
+        if step_end >= target:
             break
     return covered
 
@@ -533,7 +556,7 @@ def rebuild(repository: Any, *, now: float | None = None) -> dict[str, int]:
     with repository.transaction() as cursor:
         if pg:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ROLLUP_LOCK,))
-            # Writers wait until the rebuild commits, so no row escapes it (see _committed_max_id).
+            # Writers wait until the rebuild commits, so no row escapes it (see _settled).
             cursor.execute("LOCK TABLE url_probes IN SHARE MODE")
         cursor.execute("DELETE FROM rollup_summary")
         cursor.execute("DELETE FROM rollup_latency")

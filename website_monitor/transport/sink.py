@@ -287,10 +287,20 @@ class Sink:
         self._commit(write.polled)
 
     def _write(self, batch: Batch, stop: threading.Event) -> int:
-        """Store the batch; then tell the roller how many probes it can catch up with."""
+        """Store the batch; then tell the roller how many probes it can catch up with.
+
+        The frontier is read here, before the next write begins, so the roller's
+        catch-up covers this batch without waiting for the next one to commit.
+        """
         inserted = self._store(batch, stop)
         if self.roller is not None:
-            self.roller.stored(sum(isinstance(event, ProbeResult) for event in batch.events))
+            probes = sum(isinstance(event, ProbeResult) for event in batch.events)
+            if probes:
+                try:
+                    stored_to: rollups.Frontier | None = rollups.frontier(self.repository)
+                except StoreError:  # the catch-up reads it itself
+                    stored_to = None
+                self.roller.stored(probes, stored_to)
         return inserted
 
     def _store(self, batch: Batch, stop: threading.Event) -> int:
@@ -364,6 +374,8 @@ class Roller:
         self._source = repository
         self._connection: Repository | None = None
         self._pending = 0
+        #: Where the probes stored so far end, as the writer read it after its last commit.
+        self._frontier: rollups.Frontier | None = None
         self._idle = False
         self._closing = False
         #: Set when closing without a final catch-up: a catch-up under way stops early.
@@ -372,11 +384,12 @@ class Roller:
         self._thread = threading.Thread(target=self._run, name="wm-flush-rollups", daemon=True)
         self._thread.start()
 
-    def stored(self, probes: int) -> None:
-        """`probes` new rows are stored."""
+    def stored(self, probes: int, frontier: rollups.Frontier | None = None) -> None:
+        """`probes` new rows are stored, up to `frontier` (read after their commit)."""
         if probes:
             with self._wake:
                 self._pending += probes
+                self._frontier = frontier
                 if self._pending >= self.batch:
                     self._wake.notify()
 
@@ -408,13 +421,14 @@ class Roller:
                 if not (self._idle or self._pending >= self.batch):
                     return  # closing, with nothing asked for
                 self._pending, self._idle = 0, False
-            self._catch_up()
+                frontier, self._frontier = self._frontier, None
+            self._catch_up(frontier)
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, frontier: rollups.Frontier | None) -> None:
         try:
             if self._connection is None:
                 self._connection = self._source.reopen()
-            covered = rollups.catch_up(self._connection, stop=self._abandon)
+            covered = rollups.catch_up(self._connection, stop=self._abandon, upto=frontier)
         except StoreError as exc:
             logger.warning(
                 "rollups not brought up to date, the next catch-up covers the rows: %s",
