@@ -16,6 +16,7 @@ from website_monitor.events import (
     ProbeResult,
     _decode_fast,
     _decode_slow,
+    _new_probe,
     decode,
     decode_probe,
     encode,
@@ -468,3 +469,39 @@ def test_fast_path_takes_what_producers_write() -> None:
     event = _decode_fast(original, fixed_id)
     assert event is not None and event.timestamp == WHEN and event.event_id == fixed_id()
     assert type(event.response_time_ms) is float and event.ok is True
+
+
+@given(
+    st.text(),
+    st.datetimes(timezones=st.just(timezone.utc)),
+    st.none() | st.integers(100, 999),
+    st.none() | st.floats(0, 1e9),
+    st.uuids().map(str),
+    st.none() | st.text(max_size=5),
+    st.none() | st.text(max_size=5),
+    st.none() | st.booleans(),
+    st.none() | st.booleans(),
+    st.lists(st.none() | st.floats(0, 1e9), min_size=4, max_size=4),
+)
+def test_fast_constructor_matches_the_dataclass(
+    url: str,
+    timestamp: datetime,
+    status: int | None,
+    response_time: float | None,
+    event_id: str,
+    error: str | None,
+    detail: str | None,
+    content_match: bool | None,
+    ok: bool | None,
+    phases: list[float | None],
+) -> None:
+    """`_new_probe` builds what `ProbeResult(...)` builds, `ok` included; a field it missed
+    would be unset, and comparing would raise."""
+    args = (url, timestamp, status, response_time, event_id, error, detail, content_match, ok)
+    fast = _new_probe(*args, *phases)
+    normal = ProbeResult(*args, *phases)  # type: ignore[arg-type]
+    assert type(fast) is ProbeResult
+    assert fast == normal and repr(fast) == repr(normal) and hash(fast) == hash(normal)
+    assert fast.to_dict() == normal.to_dict()
+    with pytest.raises(AttributeError):
+        fast.url = "changed"  # type: ignore[misc]
