@@ -224,7 +224,7 @@ class _ProbeMessage(msgspec.Struct, forbid_unknown_fields=True):
     Unknown fields are refused (the message then takes the slow path) because
     msgspec skips them without the checks `parse_object` makes on the whole
     value: invalid UTF-8 or a number too large for a double there would pass.
-    `timestamp` stays a string, converted by `_parse_utc` as in the slow path:
+    `timestamp` stays a string, converted as `_parse_utc` converts it in the slow path:
     msgspec's own datetime parsing rounds digits past the microsecond (the slow
     path truncates them) and takes a lowercase `z`.
     """
@@ -247,6 +247,7 @@ class _ProbeMessage(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _PROBE_DECODER = msgspec.json.Decoder(_ProbeMessage)
+_fromisoformat = datetime.fromisoformat
 
 
 def _decode_fast(raw: bytes, fallback_id: FallbackId) -> ProbeResult | None:
@@ -274,10 +275,18 @@ def _decode_fast(raw: bytes, fallback_id: FallbackId) -> ProbeResult | None:
         event_id = fallback_id if isinstance(fallback_id, str) else fallback_id()
     elif not _CANONICAL_UUID.fullmatch(event_id):
         return None  # the slow path puts it in canonical form, or says why it cannot
+    text = message.timestamp
     try:
-        timestamp = _parse_utc(message.timestamp, "timestamp", naive_is_utc=True)
-    except DecodeError:
+        timestamp = _fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
         return None
+    # What producers write (+00:00 or Z, in range) is done; `_parse_utc` decides the rest.
+    # (For a UTC time the range check on the year is the one `_parse_utc` makes.)
+    if timestamp.tzinfo is not timezone.utc or not 1970 <= timestamp.year < 9000:
+        try:
+            timestamp = _parse_utc(text, "timestamp", naive_is_utc=True)
+        except DecodeError:
+            return None
     return _new_probe(
         message.url,
         timestamp,
