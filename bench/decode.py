@@ -1,9 +1,12 @@
-"""Decode only: `split_batch` (what `wm flush` runs on every polled batch) on encoded probes.
+"""Decode only: `split_batch` (what `wm flush` runs on every polled batch) on encoded probes,
+and `copy_rows` (the COPY text the store builds from them).
 
 No broker, no store: 10,000 probe messages as `encode` writes them, decoded by
 `split_batch`, against the field-by-field decoder alone (`events._decode_slow`)
-on the same values. Each figure is the best of 15 runs, so the other work on a
-shared machine shows as little as possible.
+on the same values; then the COPY text of the same probes, against a generic
+formatter (`"\t".join(map(str, row))`, which writes None and booleans wrongly
+for COPY but does the least work). Each figure is the best of 15 runs, so the
+other work on a shared machine shows as little as possible.
 
 Usage: python -m bench.decode [--messages N]
 """
@@ -17,7 +20,9 @@ from typing import Any
 
 from bench._common import Result, log, table
 from bench.flush import generate
-from website_monitor.events import _decode_slow, encode, legacy_event_id
+from website_monitor.events import ProbeResult, _decode_slow, encode, legacy_event_id
+from website_monitor.store.base import probe_row
+from website_monitor.store.postgres import copy_rows
 from website_monitor.transport._consumer import Record
 from website_monitor.transport.sink import split_batch
 
@@ -39,12 +44,22 @@ def slow_only(batch: list[Record]) -> None:
         _decode_slow(record.value, fallback_id=fallback)
 
 
+def generic_rows(probes: list[ProbeResult]) -> str:
+    """The baseline for `copy_rows`: every field through `str`, no escaping, no NULLs."""
+    return "".join(["\t".join(map(str, probe_row(probe))) + "\n" for probe in probes])
+
+
 def run(count: int) -> list[Result]:
     batch = records(count)
-    assert not split_batch(batch).dead
+    decoded = split_batch(batch)
+    assert not decoded.dead
+    probes = [event for event in decoded.events if isinstance(event, ProbeResult)]
     split_s = best(lambda: split_batch(batch))
     slow_s = best(lambda: slow_only(batch))
     log(f"decode: split_batch {split_s / count * 1e6:.2f} us/message")
+    rows_s = best(lambda: copy_rows(probes))
+    generic_s = best(lambda: generic_rows(probes))
+    log(f"decode: copy_rows {rows_s / count * 1e6:.2f} us/row")
     return [
         Result(
             "flush/decode-only",
@@ -54,7 +69,16 @@ def run(count: int) -> list[Result]:
             "field-by-field decoder alone, same values",
             slow_s / count * 1e6,
             higher_is_better=False,
-        )
+        ),
+        Result(
+            "flush/copy-text",
+            f"copy_rows on the same {count:,} probes (best of {REPEATS})",
+            rows_s / count * 1e6,
+            "us/row",
+            'generic "\\t".join(map(str, row)) per row',
+            generic_s / count * 1e6,
+            higher_is_better=False,
+        ),
     ]
 
 

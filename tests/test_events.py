@@ -16,6 +16,7 @@ from website_monitor.events import (
     ProbeResult,
     _decode_fast,
     _decode_slow,
+    _new_probe,
     decode,
     decode_probe,
     encode,
@@ -434,6 +435,13 @@ GOOD = b'"url":"u","timestamp":"2026-11-23T10:00:00Z","http_status_code":200,"re
         b"{" + GOOD + b',"timestamp":"2026-11-23t10:00:00z"}',
         b"{" + GOOD + b',"timestamp":"2026-11-23T10:00:00+01:00"}',
         b"{" + GOOD + b',"timestamp":"9999-12-31T23:59:59-14:00"}',
+        b"{" + GOOD + b',"timestamp":"1970-01-01T00:00:00Z"}',
+        b"{" + GOOD + b',"timestamp":"1969-12-31T23:59:59.999999+00:00"}',
+        b"{" + GOOD + b',"timestamp":"8999-12-31T23:59:59.999999Z"}',
+        b"{" + GOOD + b',"timestamp":"9000-01-01T00:00:00+00:00"}',
+        b"{" + GOOD + b',"timestamp":"1970-01-01T00:30:00+01:00"}',
+        b"{" + GOOD + b',"timestamp":"1969-12-31T23:30:00-01:00"}',
+        b"{" + GOOD + b',"timestamp":"2026-11-23T10:00:00-00:00"}',
         b"\xef\xbb\xbf{" + GOOD + b"}",
         b"{" + GOOD + b"}x",
         b"{" + GOOD + b',"dns_ms":NaN}',
@@ -468,3 +476,39 @@ def test_fast_path_takes_what_producers_write() -> None:
     event = _decode_fast(original, fixed_id)
     assert event is not None and event.timestamp == WHEN and event.event_id == fixed_id()
     assert type(event.response_time_ms) is float and event.ok is True
+
+
+@given(
+    st.text(),
+    st.datetimes(timezones=st.just(timezone.utc)),
+    st.none() | st.integers(100, 999),
+    st.none() | st.floats(0, 1e9),
+    st.uuids().map(str),
+    st.none() | st.text(max_size=5),
+    st.none() | st.text(max_size=5),
+    st.none() | st.booleans(),
+    st.none() | st.booleans(),
+    st.lists(st.none() | st.floats(0, 1e9), min_size=4, max_size=4),
+)
+def test_fast_constructor_matches_the_dataclass(
+    url: str,
+    timestamp: datetime,
+    status: int | None,
+    response_time: float | None,
+    event_id: str,
+    error: str | None,
+    detail: str | None,
+    content_match: bool | None,
+    ok: bool | None,
+    phases: list[float | None],
+) -> None:
+    """`_new_probe` builds what `ProbeResult(...)` builds, `ok` included; a field it missed
+    would be unset, and comparing would raise."""
+    args = (url, timestamp, status, response_time, event_id, error, detail, content_match, ok)
+    fast = _new_probe(*args, *phases)
+    normal = ProbeResult(*args, *phases)  # type: ignore[arg-type]
+    assert type(fast) is ProbeResult
+    assert fast == normal and repr(fast) == repr(normal) and hash(fast) == hash(normal)
+    assert fast.to_dict() == normal.to_dict()
+    with pytest.raises(AttributeError):
+        fast.url = "changed"  # type: ignore[misc]

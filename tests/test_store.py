@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import psycopg2
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from website_monitor.cli import main
 from website_monitor.events import ProbeResult
 from website_monitor.store import DeadLetter, open_store
 from website_monitor.store.migrations import LATEST_VERSION
+from website_monitor.store.postgres import copy_rows
 
 WHEN = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
 
@@ -153,3 +157,98 @@ def test_sqlite_url_without_path(url: str) -> None:
     result_ = CliRunner().invoke(main, ["stats", "-d", url])
     assert result_.exit_code == 1
     assert result_.output.startswith("Error: the SQLite connection string names no file")
+
+
+def reference_copy_rows(probes: list[ProbeResult]) -> str:
+    """The COPY text as first written, field by field: what `copy_rows` must equal."""
+
+    def text(value: str | None) -> str:
+        if value is None:
+            return r"\N"
+        return (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+
+    def number(value: float | None) -> str:
+        return r"\N" if value is None else str(value)
+
+    def flag(value: bool | None) -> str:
+        return r"\N" if value is None else ("t" if value else "f")
+
+    return "".join(
+        f"{text(p.event_id)}\t{text(p.url)}\t{p.timestamp.isoformat()}\t"
+        f"{number(p.http_status_code)}\t{number(p.response_time_ms)}\t{text(p.error)}\t"
+        f"{text(p.error_detail)}\t{flag(p.content_match)}\t{flag(p.ok)}\t"
+        f"{number(p.dns_ms)}\t{number(p.connect_ms)}\t{number(p.tls_ms)}\t{number(p.ttfb_ms)}\n"
+        for p in probes
+    )
+
+
+class OtherDatetime(datetime):
+    """A datetime subclass that formats itself: copy_rows must still use its isoformat."""
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return "1999-01-01T00:00:00+00:00"
+
+
+_zones = st.sampled_from(
+    [
+        None,
+        timezone.utc,
+        timezone(timedelta(0)),
+        timezone(timedelta(hours=5, minutes=30)),
+        timezone(timedelta(hours=-3, seconds=7)),
+        ZoneInfo("Europe/Paris"),
+    ]
+)
+_times = st.datetimes(timezones=_zones) | st.datetimes(timezones=st.just(timezone.utc)).map(
+    lambda t: OtherDatetime.fromtimestamp(t.timestamp(), timezone.utc)
+)
+_strings = st.text(st.sampled_from("ab\\\t\n\r\x85é\u2028"), max_size=6)
+_floats = (
+    st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**20), 10**20)
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.builds(
+            ProbeResult,
+            url=st.sampled_from(["https://example.org/", "https://a.test/x\ty"]) | _strings,
+            timestamp=_times,
+            http_status_code=st.none() | st.integers(100, 999),
+            response_time_ms=_floats,
+            event_id=st.uuids().map(str) | _strings,
+            error=st.none() | _strings,
+            error_detail=st.none() | _strings,
+            content_match=st.none() | st.booleans(),
+            ok=st.none() | st.booleans(),
+            dns_ms=_floats,
+            connect_ms=_floats,
+            tls_ms=_floats,
+            ttfb_ms=_floats,
+        ),
+        max_size=8,
+    )
+)
+def test_copy_rows_matches_the_field_by_field_text(probes: list[ProbeResult]) -> None:
+    assert copy_rows(probes) == reference_copy_rows(probes)
+
+
+def test_copy_rows_of_generated_batches() -> None:
+    """Times with and without microseconds, edge years, errors, a NULL id written as before."""
+    probes = [
+        result(timestamp=datetime(2026, 11, 23, 10, 0, 0, micro, tzinfo=timezone.utc))
+        for micro in (0, 1, 100000, 999999)
+    ]
+    probes += [
+        result(timestamp=datetime(year, 1, 1, tzinfo=timezone.utc)) for year in (1, 999, 9999)
+    ]
+    probes += [result(http_status_code=None, response_time_ms=None, error="timeout")]
+    probes += [result(event_id=None)]
+    assert copy_rows(probes) == reference_copy_rows(probes)
+    assert copy_rows([]) == ""

@@ -224,7 +224,7 @@ class _ProbeMessage(msgspec.Struct, forbid_unknown_fields=True):
     Unknown fields are refused (the message then takes the slow path) because
     msgspec skips them without the checks `parse_object` makes on the whole
     value: invalid UTF-8 or a number too large for a double there would pass.
-    `timestamp` stays a string, converted by `_parse_utc` as in the slow path:
+    `timestamp` stays a string, converted as `_parse_utc` converts it in the slow path:
     msgspec's own datetime parsing rounds digits past the microsecond (the slow
     path truncates them) and takes a lowercase `z`.
     """
@@ -247,6 +247,7 @@ class _ProbeMessage(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _PROBE_DECODER = msgspec.json.Decoder(_ProbeMessage)
+_fromisoformat = datetime.fromisoformat
 
 
 def _decode_fast(raw: bytes, fallback_id: FallbackId) -> ProbeResult | None:
@@ -254,8 +255,9 @@ def _decode_fast(raw: bytes, fallback_id: FallbackId) -> ProbeResult | None:
 
     This path only ever accepts, and only what `_decode_slow` accepts, building
     the same `ProbeResult`; every rejection and its reason come from the slow
-    path. It takes about 60 % of the slow path's time (building the `ProbeResult`
-    is most of what is left), and the flush decodes every message.
+    path. It takes about half the slow path's time (the `ProbeResult` is built by
+    `_new_probe`, a third of the dataclass constructor's time), and the flush
+    decodes every message.
     """
     try:
         message = _PROBE_DECODER.decode(raw)
@@ -273,25 +275,100 @@ def _decode_fast(raw: bytes, fallback_id: FallbackId) -> ProbeResult | None:
         event_id = fallback_id if isinstance(fallback_id, str) else fallback_id()
     elif not _CANONICAL_UUID.fullmatch(event_id):
         return None  # the slow path puts it in canonical form, or says why it cannot
+    text = message.timestamp
     try:
-        timestamp = _parse_utc(message.timestamp, "timestamp", naive_is_utc=True)
-    except DecodeError:
+        timestamp = _fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
         return None
-    return ProbeResult(
-        url=message.url,
-        timestamp=timestamp,
-        http_status_code=message.http_status_code,
-        response_time_ms=message.response_time_ms,
-        event_id=event_id,
-        error=error,
-        error_detail=detail,
-        content_match=message.content_match,
-        ok=message.ok,
-        dns_ms=message.dns_ms,
-        connect_ms=message.connect_ms,
-        tls_ms=message.tls_ms,
-        ttfb_ms=message.ttfb_ms,
+    # What producers write (+00:00 or Z, in range) is done; `_parse_utc` decides the rest.
+    # (For a UTC time the range check on the year is the one `_parse_utc` makes.)
+    if timestamp.tzinfo is not timezone.utc or not 1970 <= timestamp.year < 9000:
+        try:
+            timestamp = _parse_utc(text, "timestamp", naive_is_utc=True)
+        except DecodeError:
+            return None
+    return _new_probe(
+        message.url,
+        timestamp,
+        message.http_status_code,
+        message.response_time_ms,
+        event_id,
+        error,
+        detail,
+        message.content_match,
+        message.ok,
+        message.dns_ms,
+        message.connect_ms,
+        message.tls_ms,
+        message.ttfb_ms,
     )
+
+
+#: How each ProbeResult slot is written, bypassing the frozen `__setattr__`.
+_SLOT_SETTERS = {
+    field.name: vars(ProbeResult)[field.name].__set__ for field in dataclasses.fields(ProbeResult)
+}
+
+
+def _new_probe(
+    url: str,
+    timestamp: datetime,
+    http_status_code: int | None,
+    response_time_ms: float | None,
+    event_id: str,
+    error: str | None,
+    error_detail: str | None,
+    content_match: bool | None,
+    ok: bool | None,
+    dns_ms: float | None,
+    connect_ms: float | None,
+    tls_ms: float | None,
+    ttfb_ms: float | None,
+    *,
+    _new: Any = object.__new__,
+    _set_url: Any = _SLOT_SETTERS["url"],
+    _set_timestamp: Any = _SLOT_SETTERS["timestamp"],
+    _set_status: Any = _SLOT_SETTERS["http_status_code"],
+    _set_response_time: Any = _SLOT_SETTERS["response_time_ms"],
+    _set_event_id: Any = _SLOT_SETTERS["event_id"],
+    _set_error: Any = _SLOT_SETTERS["error"],
+    _set_error_detail: Any = _SLOT_SETTERS["error_detail"],
+    _set_content_match: Any = _SLOT_SETTERS["content_match"],
+    _set_ok: Any = _SLOT_SETTERS["ok"],
+    _set_dns: Any = _SLOT_SETTERS["dns_ms"],
+    _set_connect: Any = _SLOT_SETTERS["connect_ms"],
+    _set_tls: Any = _SLOT_SETTERS["tls_ms"],
+    _set_ttfb: Any = _SLOT_SETTERS["ttfb_ms"],
+) -> ProbeResult:
+    """`ProbeResult(...)` with every field given, for `_decode_fast` only: a third of the time.
+
+    The frozen dataclass `__init__` goes through `object.__setattr__` field by
+    field; this writes the slots through their descriptors (bound once, as
+    defaults) and computes `ok` as `__post_init__` does. Arguments are not
+    checked: the caller has validated them.
+    """
+    probe: ProbeResult = _new(ProbeResult)
+    _set_url(probe, url)
+    _set_timestamp(probe, timestamp)
+    _set_status(probe, http_status_code)
+    _set_response_time(probe, response_time_ms)
+    _set_event_id(probe, event_id)
+    _set_error(probe, error)
+    _set_error_detail(probe, error_detail)
+    _set_content_match(probe, content_match)
+    if ok is None:  # (as in ProbeResult.__post_init__)
+        ok = (
+            error is None
+            and http_status_code is not None
+            and http_status_code < 400
+            and content_match is not False
+        )
+    _set_ok(probe, ok)
+    _set_dns(probe, dns_ms)
+    _set_connect(probe, connect_ms)
+    _set_tls(probe, tls_ms)
+    _set_ttfb(probe, ttfb_ms)
+    return probe
 
 
 #: A UUID already in canonical form (what `str(uuid.UUID(...))` returns): kept as is.
