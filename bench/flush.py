@@ -250,13 +250,14 @@ def run(rows: int, batch: int, repeats: int = REPEATS) -> list[Result]:
         results.append(
             Result(
                 "flush/rollups",
-                f"rollup catch-up alone ({rows:,} rows, day and week levels)",
+                f"rollup catch-up alone ({rows:,} rows of the current week: day rows)",
                 rows / catch_up_s,
                 "rows/s",
                 "raw COPY of the same rows",
                 copy_rate,
                 note="flush stores raw rows at COPY speed and rolls them up in bulk on a"
-                " second connection: every 20,000 probes, when idle and before --drain exits",
+                " second connection: every 20,000 probes, when idle and before --drain exits."
+                " A week's rows are folded from its days once, when it is over",
             )
         )
     return results
