@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import random
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -357,7 +358,6 @@ def test_catch_up_to_a_frontier_read_earlier_does_not_wait_for_later_writers(
         assert isinstance(writer, PostgresRepository)
         assert writer.write(first) == 200
         stored = rollups.frontier(writer)
-        assert stored.running == ()
         with writer.transaction() as cursor:  # the next batch, in flight
             _copy_in(cursor, second)
             started = time.monotonic()
@@ -368,6 +368,67 @@ def test_catch_up_to_a_frontier_read_earlier_does_not_wait_for_later_writers(
         rollups.catch_up(reader)
         total = reader.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
         assert int(total[0]["n"]) == 300
+
+
+def test_a_writer_is_running_before_it_takes_a_probe_id(pg_url: str) -> None:
+    """PostgreSQL gives a transaction an id only when it first writes, and a COPY takes probe
+    ids before it writes a row: the store's write takes a transaction id first, so a frontier
+    read while it waits to write lists it (and a catch-up waits for it)."""
+    import threading
+
+    with (
+        open_store(pg_url) as locker,
+        open_store(pg_url) as writer,
+        open_store(pg_url) as reader,
+    ):
+        with locker.transaction() as cursor:
+            cursor.execute("LOCK TABLE url_probes IN SHARE MODE")  # the COPY waits for it
+            writing = threading.Thread(target=writer.write, args=(generate(50, seed=26),))
+            writing.start()
+
+            def waiting_xid() -> str | None:
+                rows = reader.query(
+                    "SELECT backend_xid::text AS x FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND query LIKE 'COPY url_probes%%'"
+                )
+                return rows[0]["x"] if rows else None
+
+            assert wait_until(lambda: waiting_xid() is not None, 20, 0.05)
+            assert waiting_xid() in rollups.frontier(reader).running
+        writing.join(30)
+        assert rollups.catch_up(reader) == 50
+
+
+def test_catch_up_waits_for_a_writer_newer_than_every_finished_transaction(
+    pg_url: str,
+) -> None:
+    """A writer whose transaction id is newer than that of the last to commit, holding lower
+    probe ids than it: a snapshot does not list it as running; the catch-up still waits."""
+    with (
+        open_store(pg_url) as first,
+        open_store(pg_url) as second,
+        open_store(pg_url) as reader,
+    ):
+        with first.transaction() as one:
+            one.execute("SELECT pg_current_xact_id()")
+            with second.transaction() as two:
+                two.execute("SELECT pg_current_xact_id()")  # newer than `one`
+                _copy_in(two, generate(100, seed=34))  # ids 1-100, still in flight
+                _copy_in(one, generate(50, seed=35, start=T0 + timedelta(days=1)))  # 101-150
+                one.connection.commit()
+                stored = rollups.frontier(reader)
+                assert stored.max_id == 150
+                covered: list[int] = []
+                catching_up = threading.Thread(
+                    target=lambda: covered.append(rollups.catch_up(reader, upto=stored))
+                )
+                catching_up.start()
+                catching_up.join(1.0)
+                assert catching_up.is_alive(), "the catch-up must wait for the second writer"
+        catching_up.join(30)
+        assert covered == [150]
+        total = reader.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
+        assert int(total[0]["n"]) == 150
 
 
 def _copy_in(cursor: Any, probes: list[ProbeResult]) -> int:
@@ -485,15 +546,18 @@ def test_upgrade_to_weeks_folded_once_over(store_url: str) -> None:
             repository, generate(450, seed=19, start=this_week - timedelta(days=2), step_s=576)
         )
         rollups.rebuild(repository, now=now + 30 * 86_400)  # every week, as schema 5 kept them
-        assert _weeks(repository) == [int(this_week.timestamp()) - WEEK, int(this_week.timestamp())]
+        weeks = _weeks(repository)
+        assert len(weeks) == 2
         repository.execute(f"ALTER TABLE {rollups.STATE_TABLE} DROP COLUMN weeks_to")
         repository.execute("DELETE FROM wm_schema WHERE version = 6")
     with open_store(store_url) as repository:  # migrates
         assert repository.schema_status().current == 6
-        assert _weeks(repository) == [int(this_week.timestamp()) - WEEK]
-        migrated = snapshot(repository, now)
-        rollups.rebuild(repository, now=now)
-        assert snapshot(repository, now) == migrated
+        [state] = repository.query(f"SELECT weeks_to AS w FROM {rollups.STATE_TABLE}")
+        assert _weeks(repository) == [w for w in weeks if w < state["w"]]
+        assert _weeks(repository) != weeks  # the database's clock is in the second week
+        migrated = snapshot(repository, state["w"])
+        rollups.rebuild(repository, now=state["w"])
+        assert snapshot(repository, state["w"]) == migrated
         exact = stats.probe_stats(repository, stats.StatsQuery(source="exact"))
         assert_close(exact, stats.probe_stats(repository, stats.StatsQuery(source="rollups")))
 
@@ -551,6 +615,90 @@ def test_weeks_are_folded_from_their_days_once_over(store: Repository) -> None:
     assert rollups.catch_up(store, now=now + WEEK) == 0  # nothing pending; the fourth week is over
     assert _weeks(store) == [first_week + n * WEEK for n in range(4)]
     agree((None, None), crossing)
+
+
+def test_catch_up_in_small_steps_across_a_fold(store: Repository) -> None:
+    """Steps of a few ids, the clock past several weeks: the same rows as a rebuild."""
+    first_week = rollups.week_start(T0.timestamp())
+    store.execute(f"UPDATE {rollups.STATE_TABLE} SET weeks_to = {first_week}")
+    start = datetime.fromtimestamp(first_week, timezone.utc) + timedelta(days=5)
+    write_all(store, generate(1200, seed=27, start=start, step_s=1500))  # about three weeks
+    now = first_week + 4 * WEEK
+    assert rollups.catch_up(store, chunk=97, now=now) == 1200
+    assert _weeks(store) == [first_week + n * WEEK for n in range(4)]
+    stepped = snapshot(store, now)
+    rollups.rebuild(store, now=now)
+    assert snapshot(store, now) == stepped
+
+
+def test_weeks_to_never_goes_back(store: Repository) -> None:
+    """A catch-up by a clock that is behind folds nothing and leaves the mark where it is."""
+    first_week = rollups.week_start(T0.timestamp())
+    store.execute(f"UPDATE {rollups.STATE_TABLE} SET weeks_to = {first_week}")
+    write_all(store, generate(300, seed=28, start=datetime.fromtimestamp(first_week, timezone.utc)))
+    rollups.catch_up(store, now=first_week + 2 * WEEK)
+    weeks = _weeks(store)
+    write_all(store, generate(30, seed=29, start=T0 + timedelta(hours=1)))
+    rollups.catch_up(store, now=first_week)  # behind
+    [state] = store.query(f"SELECT weeks_to AS w FROM {rollups.STATE_TABLE}")
+    assert state["w"] == first_week + 2 * WEEK
+    assert _weeks(store) == weeks
+    folded = snapshot(store, first_week + 2 * WEEK)
+    rollups.rebuild(store, now=first_week + 2 * WEEK)
+    assert snapshot(store, first_week + 2 * WEEK) == folded
+
+
+def test_future_probes_stay_in_days_until_their_week_is_over(store: Repository) -> None:
+    """A probe from a clock far ahead: its day holds it, reads take it, no week row yet."""
+    ahead = datetime.now(timezone.utc) + timedelta(days=40)
+    probes = generate(60, seed=30, start=ahead)
+    write_all(store, probes)
+    rollups.catch_up(store)
+    [state] = store.query(f"SELECT weeks_to AS w FROM {rollups.STATE_TABLE}")
+    assert all(w < state["w"] for w in _weeks(store))
+    days = store.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
+    assert int(days[0]["n"]) == 60
+    exact = stats.probe_stats(store, stats.StatsQuery(source="exact"))
+    assert_close(exact, stats.probe_stats(store, stats.StatsQuery(source="rollups")))
+
+
+def test_catch_up_without_its_state_says_what_to_do(store: Repository) -> None:
+    from website_monitor.errors import StoreError
+
+    write_all(store, generate(10, seed=31))
+    store.execute(f"DELETE FROM {rollups.STATE_TABLE}")
+    with pytest.raises(StoreError, match="lost their state") as caught:
+        rollups.catch_up(store)
+    assert caught.value.hint == "run `wm db rebuild-rollups`"
+
+
+def test_the_flush_writer_hands_the_roller_its_frontier(
+    store: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After each stored batch the roller learns where the probes end; if that cannot be read,
+    the batch still counts as stored and the roller reads the frontier itself."""
+    from website_monitor.errors import StoreError
+    from website_monitor.transport.sink import Batch, Roller, Sink
+
+    sink = Sink(consumer=None, repository=store)  # type: ignore[arg-type]
+    sink.roller = roller = Roller(store, batch=10**9)
+    try:
+        probes = generate(40, seed=32)
+        assert sink._write(Batch(events=list(probes), origins=[None] * 40), threading.Event()) == 40
+        assert roller._frontier == rollups.frontier(store)
+        assert roller._frontier is not None and roller._frontier.max_id > 0
+
+        def unreadable(repository: Any) -> rollups.Frontier:
+            raise StoreError("the store went away")
+
+        monkeypatch.setattr(rollups, "frontier", unreadable)
+        more = generate(10, seed=33, start=T0 + timedelta(days=1))
+        assert sink._write(Batch(events=list(more), origins=[None] * 10), threading.Event()) == 10
+        assert roller._frontier is None
+    finally:
+        monkeypatch.undo()
+        roller.close(catch_up=True)
+    assert rollups.pending(store) == 0
 
 
 @pytest.mark.parametrize("catch_up", [True, False])

@@ -10,14 +10,17 @@ since it last ran to two tables, in bulk and in set-based SQL:
   response times fell into each bucket of a log-scaled histogram.
 
 `rollup_state.rolled_up_to` says how far they go: every probe with a lower or
-equal id is in the rollups, no other. Day rows follow every catch-up; week rows
-exist only for the weeks that are over, those starting before
-`rollup_state.weeks_to`, folded once from their days when the week ends (a
-late probe of such a week goes to its day and its week directly). Reads take
-the days of the current week. It advances in the same transaction as
-the rows it covers, so a crash loses nothing and counts nothing twice, and a
-redelivered probe (refused by the unique event id) never reaches them. Reads
-add the probes above the mark from url_probes, so answers never lag.
+equal id is in the rollups, no other. The mark advances in the same
+transaction as the rows it covers, so a crash loses nothing and counts
+nothing twice, and a redelivered probe (refused by the unique event id) never
+reaches them. Reads add the probes above the mark from url_probes, so answers
+never lag.
+
+Day rows follow every catch-up. Week rows exist only for the weeks that are
+over, those starting before `rollup_state.weeks_to` (by the database's
+clock): a week's rows are folded once from its days when it ends, and a late
+probe of such a week goes to its day and its week directly. Reads take the
+days of every week from `weeks_to` on.
 
 `width` is the period length in seconds (LEVELS: a day, a week),
 `period_start` the UTC epoch second the period starts at, `status` the HTTP
@@ -239,7 +242,7 @@ def schema_statements(backend: str) -> tuple[str, ...]:
 
     On PostgreSQL both tables are partitioned by level, so the rows of one level
     stay together on disk (a year-long query reads the week partition only)
-    however the hour, day and week rows of each batch arrive interleaved.
+    however the rows of the levels arrive interleaved.
     """
     pg = backend == "postgresql"
     real = "DOUBLE PRECISION" if pg else "REAL"
@@ -358,18 +361,27 @@ class Frontier:
     running: tuple[str, ...] = ()
 
 
+#: The transaction ids running now (each holds the lock on its own id), but the caller's.
+_RUNNING = (
+    "SELECT transactionid::text FROM pg_locks WHERE locktype = 'transactionid'"
+    " AND mode = 'ExclusiveLock' AND granted AND pid <> pg_backend_pid()"
+)
+
+
 def frontier(repository: Any) -> Frontier:
     """Read the `Frontier` now: cheap (one query), and it waits for nothing.
 
     A writer that just committed reads it on its own connection, so that a
     catch-up later covers its rows without waiting for the writes begun since.
+    The running transactions come from the lock table, read after the maximum:
+    a snapshot's list of running transactions leaves out those with ids above
+    the newest one completed, and such a writer may still hold lower probe ids.
     """
     if repository.backend != "postgresql":  # SQLite: one writer at a time, nothing in flight
         rows = repository.query("SELECT coalesce(max(id), 0) AS n FROM url_probes")
         return Frontier(int(rows[0]["n"]))
     [row] = repository.query(
-        "SELECT (SELECT coalesce(max(id), 0) FROM url_probes) AS n,"
-        " ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot()))::text[] AS running"
+        f"SELECT (SELECT coalesce(max(id), 0) FROM url_probes) AS n, ARRAY({_RUNNING}) AS running"
     )
     return Frontier(int(row["n"]), tuple(row["running"]))
 
@@ -381,15 +393,16 @@ def _settled(repository: Any, at: Frontier, *, wait: float = 60.0) -> int | None
     transaction still writing may hold ids below the highest visible one. Ids
     handed out later are all higher, so only the transactions running when the
     frontier was read matter: wait until each has ended (without a lock, so no
-    writer ever waits for the rollups). None if they have not ended within
-    `wait` seconds: the next catch-up tries again.
+    writer ever waits for the rollups). A writer takes its transaction id
+    before its first probe id (`PostgresRepository.write`), so none is missed.
+    None if they have not ended within `wait` seconds: the next catch-up tries
+    again.
     """
     running = list(at.running)
     deadline = time.monotonic() + wait
     while running:
         still = repository.query(
-            "SELECT array_agg(x::text) AS running FROM unnest(%s::xid8[]) AS x"
-            " WHERE pg_xact_status(x) = 'in progress'",
+            f"SELECT array_agg(x) AS running FROM ({_RUNNING}) AS r (x) WHERE x = ANY(%s)",
             (running,),
         )[0]["running"]
         running = list(still or [])
@@ -418,7 +431,7 @@ def catch_up(
 
     Each step adds to the day rows; the week rows only get the (late) probes of
     weeks already over. Once a week is over (by `now`, epoch seconds, default
-    the clock), its rows are folded from its days, once: this halves the rows a
+    the database clock), its rows are folded from its days, once: this halves the rows a
     catch-up writes.
 
     It covers the probes up to `upto` (a `frontier` read earlier), or up to the
@@ -434,14 +447,20 @@ def catch_up(
     mark = "%s" if repository.backend == "postgresql" else "?"
     fill = _fill_statements(repository.backend, True, mark)
     fold = _fold_statements(repository.backend)
-    over = week_start(time.time() if now is None else now)  # weeks before this one are over
+    over = week_start(_clock(repository) if now is None else now)  # the weeks before are over
     covered = 0
     while stop is None or not stop.is_set():
         with repository.transaction() as cursor:
             if repository.backend == "postgresql":
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ROLLUP_LOCK,))
             cursor.execute(f"SELECT rolled_up_to, weeks_to FROM {STATE_TABLE}")
-            done, weeks_to = (int(value) for value in cursor.fetchone())
+            state = cursor.fetchone()
+            if state is None:
+                raise StoreError(
+                    f"the rollups have lost their state ({STATE_TABLE} is empty)",
+                    hint="run `wm db rebuild-rollups`",
+                )
+            done, weeks_to = int(state[0]), int(state[1])
             step_end = done
             if done < target:
                 # Ids may have gaps (rolled back writes, a truncated table): skip to the next.
@@ -546,13 +565,13 @@ def plan(
 def rebuild(repository: Any, *, now: float | None = None) -> dict[str, int]:
     """Recompute the rollups from every stored probe in one transaction; returns table sizes.
 
-    Week rows are written for the weeks over by `now` (default: the clock), as
+    Week rows are written for the weeks over by `now` (default: the database clock), as
     `catch_up` keeps them.
     """
     _check_backend(repository)
     pg = repository.backend == "postgresql"
     mark = "%s" if pg else "?"
-    over = week_start(time.time() if now is None else now)
+    over = week_start(_clock(repository) if now is None else now)
     with repository.transaction() as cursor:
         if pg:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_ROLLUP_LOCK,))
@@ -572,6 +591,15 @@ def rebuild(repository: Any, *, now: float | None = None) -> dict[str, int]:
         rows = repository.query(f"SELECT count(*) AS n FROM {table}")
         counts[table] = int(rows[0]["n"])
     return counts
+
+
+def _clock(repository: Any) -> float:
+    """The database's time (epoch seconds): every process folds weeks by the same clock."""
+    if repository.backend == "postgresql":
+        sql = "SELECT extract(epoch from clock_timestamp())::float8 AS t"
+    else:
+        sql = "SELECT CAST(strftime('%s', 'now') AS INTEGER) AS t"
+    return float(repository.query(sql)[0]["t"])
 
 
 def _check_backend(repository: Any) -> None:

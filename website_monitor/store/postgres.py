@@ -233,7 +233,9 @@ class PostgresRepository(Repository):
         with self.transaction() as cursor:
             if probes:
                 text = copy_rows(probes)
-                cursor.execute("SAVEPOINT wm_copy")
+                # A transaction id before any probe id: a catch-up reading the frontier
+                # meanwhile then sees this writer running (see rollups.frontier).
+                cursor.execute("SELECT pg_current_xact_id(); SAVEPOINT wm_copy")
                 try:
                     _copy(cursor, "url_probes", text)
                     inserted = len(probes)
