@@ -256,7 +256,7 @@ def run(rows: int, batch: int, repeats: int = REPEATS) -> list[Result]:
                 "raw COPY of the same rows",
                 copy_rate,
                 note="flush stores raw rows at COPY speed and rolls them up in bulk on a"
-                " second connection: every 20,000 probes, when idle and before --drain exits."
+                " second connection: every 10,000 probes, when idle and before --drain exits."
                 " A week's rows are folded from its days once, when it is over",
             )
         )

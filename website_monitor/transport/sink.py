@@ -369,7 +369,7 @@ class Roller:
     up yet, and the next catch-up covers them.
     """
 
-    def __init__(self, repository: Repository, *, batch: int = 20_000) -> None:
+    def __init__(self, repository: Repository, *, batch: int = 10_000) -> None:
         self.batch = batch
         self._source = repository
         self._connection: Repository | None = None
