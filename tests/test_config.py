@@ -60,6 +60,29 @@ def test_unknown_key_in_file_is_named(tmp_path: Path) -> None:
         config.resolve(config_file=path, env={})
 
 
+def test_a_table_takes_its_own_short_keys_and_the_global_names(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[log]\nlevel = "debug"\nformat = "json"\n[stream]\ntopic = "t"\n')
+    settings = config.resolve(config_file=path, env={})
+    assert (settings.log_level, settings.log_format, settings.topic) == ("debug", "json", "t")
+
+
+def test_unknown_key_in_a_table_is_named_with_its_table(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "[log]\nlevell = 'debug'\n")
+    with pytest.raises(ConfigError) as raised:
+        config.resolve(config_file=path, env={})
+    assert raised.value.message == f"unknown setting 'log.levell' in {path}"
+    assert raised.value.hint is not None
+    assert raised.value.hint.startswith("known settings: ")
+    assert "log_level" in raised.value.hint.split(": ", 1)[1].split(", ")
+
+
+def test_a_bad_value_in_a_table_names_table_and_key(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[probe]\ntimeout = "soon"\n')
+    with pytest.raises(ConfigError) as raised:
+        config.resolve(config_file=path, env={})
+    assert raised.value.message == f"{path}:probe.timeout: invalid duration 'soon'"
+
+
 def test_missing_ssl_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"--ssl-cafile: file '/nope/ca\.pem' does not exist"):
         config.resolve({"ssl_cafile": "/nope/ca.pem"}, env={})

@@ -32,11 +32,19 @@ CONFIG_ENVVAR = "WM_CONFIG"
 DATA_DIR_ENVVAR = "WM_DATA_DIR"
 
 
-def _setting(default: Any, *envvars: str, secret: bool = False, duration: bool = False) -> Any:
+def _setting(
+    default: Any,
+    *envvars: str,
+    secret: bool = False,
+    duration: bool = False,
+    flag: str | None = None,
+) -> Any:
     """Declare a setting: its default, the environment variables that feed it, and how to
-    treat it (secrets are never shown; durations accept `30s`, `5m`…)."""
+    treat it (secrets are never shown; durations accept `30s`, `5m`…). `flag` is the
+    option that sets it, named in errors; by default `--` and the name with dashes."""
     return dataclasses.field(
-        default=default, metadata={"env": envvars, "secret": secret, "duration": duration}
+        default=default,
+        metadata={"env": envvars, "secret": secret, "duration": duration, "flag": flag},
     )
 
 
@@ -147,7 +155,8 @@ def resolve(
 
 
 def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    flag: str | None = FIELDS[name].metadata["flag"]
+    return flag or "--" + name.replace("_", "-")
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -161,24 +170,41 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     values: dict[str, Any] = {}
-    for key, value in _flatten(data):
-        name = key.replace("-", "_")
-        if name == "bootstrap_server":
-            name = "bootstrap_servers"
-        if name not in FIELDS:
+    for table, key, value in _flatten(data):
+        shown = f"{table}.{key}" if table else key
+        name = _setting_name(table, key)
+        if name is None:
             known = ", ".join(sorted(FIELDS))
-            raise ConfigError(f"unknown setting {key!r} in {path}", hint=f"known settings: {known}")
-        values[name] = _coerce(name, value, source=f"{path}:{key}")
+            raise ConfigError(
+                f"unknown setting {shown!r} in {path}", hint=f"known settings: {known}"
+            )
+        values[name] = _coerce(name, value, source=f"{path}:{shown}")
     return values
 
 
-def _flatten(data: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
-    """Accept both flat keys and one level of tables (`[stream] topic = …`)."""
+def _flatten(data: Mapping[str, Any]) -> Iterable[tuple[str | None, str, Any]]:
+    """Accept both flat keys and one level of tables (`[stream] topic = …`):
+    (table or None, key, value) for each setting."""
     for key, value in data.items():
         if isinstance(value, dict):
-            yield from value.items()
+            for inner, inner_value in value.items():
+                yield key, inner, inner_value
         else:
-            yield key, value
+            yield None, key, value
+
+
+def _setting_name(table: str | None, key: str) -> str | None:
+    """The setting `key` names, in `table` if any: a command's table takes short keys
+    (`[tail] interval` is `tail_interval`), any table takes the global names
+    (`[stream] topic` is `topic`). None if there is no such setting."""
+    name = key.replace("-", "_")
+    if name == "bootstrap_server":
+        name = "bootstrap_servers"
+    if table is not None:
+        prefixed = f"{table.replace('-', '_')}_{name}"
+        if prefixed in FIELDS:
+            return prefixed
+    return name if name in FIELDS else None
 
 
 _SEPARATORS = re.compile(r"[,\s]+")
@@ -224,6 +250,10 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError(f"expected an integer, got {value!r}")
             return int(value)
+        if kind.startswith("float"):
+            if isinstance(value, bool):
+                raise ValueError(f"expected a number, got {value!r}")
+            return float(value)
         return str(value) if value is not None else None
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
