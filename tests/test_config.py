@@ -66,6 +66,22 @@ def test_a_table_takes_its_own_short_keys_and_the_global_names(tmp_path: Path) -
     assert (settings.log_level, settings.log_format, settings.topic) == ("debug", "json", "t")
 
 
+def test_a_command_table_maps_short_keys_to_its_settings(tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path,
+        'tail_top = 3\n[tail]\ninterval = "5s"\nthreshold = 2\njson = true\n'
+        'files = ["/var/log/a b.log", "/var/log/c,d.log"]\ntopic = "global"\n',
+    )
+    settings = config.resolve(config_file=path, env={"WM_TAIL_THRESHOLD": "4.5"})
+    assert settings.tail_interval == 5.0
+    assert settings.tail_threshold == 4.5  # the environment beats the file
+    assert settings.tail_json is True
+    assert settings.tail_top == 3
+    assert settings.tail_files == ("/var/log/a b.log", "/var/log/c,d.log")
+    assert settings.topic == "global"  # not a tail setting: the global name, as before
+    assert settings.tail_format == "auto"
+
+
 def test_unknown_key_in_a_table_is_named_with_its_table(tmp_path: Path) -> None:
     path = write_toml(tmp_path, "[log]\nlevell = 'debug'\n")
     with pytest.raises(ConfigError) as raised:
@@ -145,3 +161,25 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("WM_CONFIG", str(path))
     assert CliRunner().invoke(main, ["stats"]).output.strip().startswith("{")
     assert db.exists()
+
+
+def test_defaults_shown_in_help_are_the_settings_defaults() -> None:
+    """An option may show its setting's default in --help; both must say the same."""
+    import click
+
+    from website_monitor.cli import main as group
+
+    checked = 0
+    for command in group.commands.values():
+        for param in command.params:
+            default = param.default
+            if isinstance(param, click.Argument) or param.name not in config.FIELDS:
+                continue
+            if not isinstance(default, (str, int, float)):  # None: nothing shown
+                continue
+            field = config.FIELDS[param.name]
+            assert config.resolve({param.name: default}, env={}) == config.Settings(), (
+                f"wm {command.name} {param.opts[-1]}: {default!r} is not {field.default!r}"
+            )
+            checked += 1
+    assert checked > 0

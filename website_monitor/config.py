@@ -83,6 +83,34 @@ class Settings:
     batch_size: int = _setting(10_000, "WM_FLUSH_BATCH_SIZE")
     drain: bool = _setting(False, "WM_FLUSH_DRAIN")
     idle_timeout: float = _setting(3.0, "WM_FLUSH_IDLE_TIMEOUT", duration=True)
+    # tail: in a config file also `[tail] interval = "10s"` and so on
+    tail_files: tuple[str, ...] = _setting((), "WM_TAIL_FILES", flag="FILE")
+    tail_format: str = _setting("auto", "WM_TAIL_FORMAT", flag="--format")
+    tail_from_start: bool = _setting(False, "WM_TAIL_FROM_START", flag="--from-start")
+    tail_exit_at_eof: bool = _setting(False, "WM_TAIL_EXIT_AT_EOF", flag="--exit-at-eof")
+    tail_interval: float = _setting(10.0, "WM_TAIL_INTERVAL", duration=True, flag="--interval")
+    tail_lateness: float = _setting(5.0, "WM_TAIL_LATENESS", duration=True, flag="--lateness")
+    tail_alert_window: float = _setting(
+        120.0, "WM_TAIL_ALERT_WINDOW", duration=True, flag="--alert-window"
+    )
+    tail_threshold: float = _setting(10.0, "WM_TAIL_THRESHOLD", flag="--threshold")
+    tail_hysteresis: float = _setting(0.1, "WM_TAIL_HYSTERESIS", flag="--hysteresis")
+    tail_clock: str = _setting("log", "WM_TAIL_CLOCK", flag="--clock")
+    tail_top: int = _setting(5, "WM_TAIL_TOP", flag="--top")
+    tail_json: bool = _setting(False, "WM_TAIL_JSON", flag="--json")
+    tail_alert_command: str | None = _setting(None, "WM_TAIL_ALERT_COMMAND", flag="--alert-command")
+    tail_alert_webhook: str | None = _setting(None, "WM_TAIL_ALERT_WEBHOOK", flag="--alert-webhook")
+    tail_record_alerts: bool = _setting(True, "WM_TAIL_RECORD_ALERTS", flag="--record-alerts")
+    tail_publish: bool = _setting(False, "WM_TAIL_PUBLISH", flag="--publish")
+    tail_ship: str | None = _setting(None, "WM_TAIL_SHIP", flag="--ship")
+    tail_ship_token: str | None = _setting(None, "WM_SERVE_TOKEN", secret=True, flag="--ship-token")
+    tail_ship_timeout: float = _setting(
+        30.0, "WM_TAIL_SHIP_TIMEOUT", duration=True, flag="--ship-timeout"
+    )
+    tail_source: str | None = _setting(None, "WM_TAIL_SOURCE", flag="--source")
+    tail_poll_interval: float = _setting(
+        0.25, "WM_TAIL_POLL_INTERVAL", duration=True, flag="--poll-interval"
+    )
 
     @property
     def uses_kafka(self) -> bool:
@@ -238,6 +266,8 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
         if field.metadata["duration"]:
             return parse_duration(value) if value is not None else None
         if kind.startswith("tuple"):
+            if name == "tail_files":
+                return _paths(value)
             return split_list(value, urls=name == "urls")
         if kind.startswith("bool"):
             if isinstance(value, bool):
@@ -259,6 +289,14 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
         raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _paths(value: str | Iterable[str]) -> tuple[str, ...]:
+    """File paths: a list is taken item by item (a path may hold commas and spaces); one
+    string is split on whitespace, as click splits an environment variable."""
+    if isinstance(value, str):
+        return tuple(value.split())
+    return tuple(str(item) for item in value)
 
 
 def _check(settings: Settings) -> None:
