@@ -111,6 +111,15 @@ class Settings:
     tail_poll_interval: float = _setting(
         0.25, "WM_TAIL_POLL_INTERVAL", duration=True, flag="--poll-interval"
     )
+    # listen: in a config file also `[listen] bind = "127.0.0.1:8125"` and so on
+    listen_bind: str = _setting("127.0.0.1:8125", "WM_LISTEN_BIND", flag="--bind")
+    listen_bucket: float = _setting(600.0, "WM_LISTEN_BUCKET", duration=True, flag="--bucket")
+    listen_flush_interval: float = _setting(
+        10.0, "WM_LISTEN_FLUSH_INTERVAL", duration=True, flag="--flush-interval"
+    )
+    listen_report_interval: float = _setting(
+        60.0, "WM_LISTEN_REPORT_INTERVAL", duration=True, flag="--report-interval"
+    )
 
     @property
     def uses_kafka(self) -> bool:
@@ -322,6 +331,14 @@ def _check(settings: Settings) -> None:
         raise ConfigError(
             f"unsupported SASL mechanism {settings.sasl_mechanism!r}",
             hint="use one of " + ", ".join(SASL_MECHANISMS),
+        )
+    for name in ("listen_bucket", "listen_flush_interval", "listen_report_interval"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{_flag(name)} must be positive")
+    if settings.listen_bucket != int(settings.listen_bucket):
+        raise ConfigError(
+            f"--bucket {f'{settings.listen_bucket:g}s'!r} is not a whole number of seconds"
+            " (at least 1s)"
         )
     if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(
