@@ -136,6 +136,14 @@ def test_settings_repr_hides_secrets() -> None:
     assert "pw-xyz" not in repr(settings)
 
 
+def test_command_tokens_are_secrets(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[serve]\ntoken = "serve-xyz"\n[tail]\nship_token = "ship-xyz"\n')
+    settings = config.resolve(config_file=path, env={})
+    assert (settings.serve_token, settings.tail_ship_token) == ("serve-xyz", "ship-xyz")
+    assert "serve-xyz" not in repr(settings)
+    assert "ship-xyz" not in repr(settings)
+
+
 def test_cli_reads_file_environment_and_flags(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -120,6 +120,12 @@ class Settings:
     listen_report_interval: float = _setting(
         60.0, "WM_LISTEN_REPORT_INTERVAL", duration=True, flag="--report-interval"
     )
+    # serve: in a config file also `[serve] bind = "127.0.0.1:8080"` and so on
+    serve_bind: str = _setting("127.0.0.1:8080", "WM_SERVE_BIND", flag="--bind")
+    serve_token: str | None = _setting(None, "WM_SERVE_TOKEN", secret=True, flag="--token")
+    serve_poll_interval: float = _setting(1.0, "WM_SERVE_POLL_INTERVAL", flag="--poll-interval")
+    serve_max_body: int = _setting(1024 * 1024, "WM_SERVE_MAX_BODY", flag="--max-body")
+    serve_max_lines: int = _setting(10_000, "WM_SERVE_MAX_LINES", flag="--max-lines")
 
     @property
     def uses_kafka(self) -> bool:
@@ -340,6 +346,13 @@ def _check(settings: Settings) -> None:
             f"--bucket {f'{settings.listen_bucket:g}s'!r} is not a whole number of seconds"
             " (at least 1s)"
         )
+    # Flags and their variables are checked by click already; these catch the file's.
+    if not 0.1 <= settings.serve_poll_interval <= 60:
+        raise ConfigError("--poll-interval of wm serve must be between 0.1 and 60 seconds")
+    if settings.serve_max_body < 1024:
+        raise ConfigError("--max-body must be at least 1024")
+    if settings.serve_max_lines < 1:
+        raise ConfigError("--max-lines must be at least 1")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(
             f"unknown log level {settings.log_level!r}", hint="use debug, info, warning or error"
