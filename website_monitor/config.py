@@ -126,6 +126,9 @@ class Settings:
     serve_poll_interval: float = _setting(1.0, "WM_SERVE_POLL_INTERVAL", flag="--poll-interval")
     serve_max_body: int = _setting(1024 * 1024, "WM_SERVE_MAX_BODY", flag="--max-body")
     serve_max_lines: int = _setting(10_000, "WM_SERVE_MAX_LINES", flag="--max-lines")
+    # top: in a config file also `[top] refresh = "2s"` and so on
+    top_refresh: float = _setting(2.0, "WM_TOP_REFRESH", duration=True, flag="--refresh")
+    top_window: float = _setting(3600.0, "WM_TOP_WINDOW", duration=True, flag="--window")
 
     @property
     def uses_kafka(self) -> bool:
@@ -338,7 +341,13 @@ def _check(settings: Settings) -> None:
             f"unsupported SASL mechanism {settings.sasl_mechanism!r}",
             hint="use one of " + ", ".join(SASL_MECHANISMS),
         )
-    for name in ("listen_bucket", "listen_flush_interval", "listen_report_interval"):
+    for name in (
+        "listen_bucket",
+        "listen_flush_interval",
+        "listen_report_interval",
+        "top_refresh",
+        "top_window",
+    ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{_flag(name)} must be positive")
     if settings.listen_bucket != int(settings.listen_bucket):
@@ -384,17 +393,6 @@ def parse_duration(value: str | float | int) -> float:
         seconds = float(number) * _UNIT_SECONDS[unit or "s"]
     if not 0 <= seconds <= MAX_DURATION:  # also rejects inf and nan
         raise ConfigError(f"duration {value!r} is out of range", hint="at most 100 years")
-    return seconds
-
-
-def parse_positive_duration(value: str, option: str) -> float:
-    """A duration given to `option` that must be above zero; errors name the option."""
-    try:
-        seconds = parse_duration(value)
-    except ConfigError as exc:
-        raise ConfigError(f"{option}: {exc.message}", hint=exc.hint) from None
-    if seconds <= 0:
-        raise ConfigError(f"{option} must be positive")
     return seconds
 
 
