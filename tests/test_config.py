@@ -60,6 +60,45 @@ def test_unknown_key_in_file_is_named(tmp_path: Path) -> None:
         config.resolve(config_file=path, env={})
 
 
+def test_a_table_takes_its_own_short_keys_and_the_global_names(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[log]\nlevel = "debug"\nformat = "json"\n[stream]\ntopic = "t"\n')
+    settings = config.resolve(config_file=path, env={})
+    assert (settings.log_level, settings.log_format, settings.topic) == ("debug", "json", "t")
+
+
+def test_a_command_table_maps_short_keys_to_its_settings(tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path,
+        'tail_top = 3\n[tail]\ninterval = "5s"\nthreshold = 2\njson = true\n'
+        'files = ["/var/log/a b.log", "/var/log/c,d.log"]\ntopic = "global"\n',
+    )
+    settings = config.resolve(config_file=path, env={"WM_TAIL_THRESHOLD": "4.5"})
+    assert settings.tail_interval == 5.0
+    assert settings.tail_threshold == 4.5  # the environment beats the file
+    assert settings.tail_json is True
+    assert settings.tail_top == 3
+    assert settings.tail_files == ("/var/log/a b.log", "/var/log/c,d.log")
+    assert settings.topic == "global"  # not a tail setting: the global name, as before
+    assert settings.tail_format == "auto"
+
+
+def test_unknown_key_in_a_table_is_named_with_its_table(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "[log]\nlevell = 'debug'\n")
+    with pytest.raises(ConfigError) as raised:
+        config.resolve(config_file=path, env={})
+    assert raised.value.message == f"unknown setting 'log.levell' in {path}"
+    assert raised.value.hint is not None
+    assert raised.value.hint.startswith("known settings: ")
+    assert "log_level" in raised.value.hint.split(": ", 1)[1].split(", ")
+
+
+def test_a_bad_value_in_a_table_names_table_and_key(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[probe]\ntimeout = "soon"\n')
+    with pytest.raises(ConfigError) as raised:
+        config.resolve(config_file=path, env={})
+    assert raised.value.message == f"{path}:probe.timeout: invalid duration 'soon'"
+
+
 def test_missing_ssl_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"--ssl-cafile: file '/nope/ca\.pem' does not exist"):
         config.resolve({"ssl_cafile": "/nope/ca.pem"}, env={})
@@ -97,6 +136,14 @@ def test_settings_repr_hides_secrets() -> None:
     assert "pw-xyz" not in repr(settings)
 
 
+def test_command_tokens_are_secrets(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[serve]\ntoken = "serve-xyz"\n[tail]\nship_token = "ship-xyz"\n')
+    settings = config.resolve(config_file=path, env={})
+    assert (settings.serve_token, settings.tail_ship_token) == ("serve-xyz", "ship-xyz")
+    assert "serve-xyz" not in repr(settings)
+    assert "ship-xyz" not in repr(settings)
+
+
 def test_cli_reads_file_environment_and_flags(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -122,3 +169,25 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("WM_CONFIG", str(path))
     assert CliRunner().invoke(main, ["stats"]).output.strip().startswith("{")
     assert db.exists()
+
+
+def test_defaults_shown_in_help_are_the_settings_defaults() -> None:
+    """An option may show its setting's default in --help; both must say the same."""
+    import click
+
+    from website_monitor.cli import main as group
+
+    checked = 0
+    for command in group.commands.values():
+        for param in command.params:
+            default = param.default
+            if isinstance(param, click.Argument) or param.name not in config.FIELDS:
+                continue
+            if not isinstance(default, (str, int, float)):  # None: nothing shown
+                continue
+            field = config.FIELDS[param.name]
+            assert config.resolve({param.name: default}, env={}) == config.Settings(), (
+                f"wm {command.name} {param.opts[-1]}: {default!r} is not {field.default!r}"
+            )
+            checked += 1
+    assert checked > 0

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -177,6 +178,59 @@ def test_listen_on_a_busy_port_is_one_error_line(udp_socket: socket.socket) -> N
     assert result.output == expected
     from_env = CliRunner(env={"WM_LISTEN_BIND": f"127.0.0.1:{port}"}).invoke(main, ["listen"])
     assert (from_env.exit_code, from_env.output) == (1, expected)
+
+
+def busy_port_line(address: str) -> str:
+    return (
+        f"Error: cannot listen on {address} (udp): address already in use "
+        "(hint: another process uses this port; stop it or choose another with --bind)\n"
+    )
+
+
+def test_listen_settings_from_the_config_file_and_what_overrides_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy = []
+    for _ in range(3):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        busy.append(sock)
+    file_bind, env_bind, flag_bind = (f"127.0.0.1:{s.getsockname()[1]}" for s in busy)
+    config = tmp_path / "wm.toml"
+    config.write_text(f'[listen]\nbind = "{file_bind}"\nflush_interval = "5s"\n')
+    try:
+        result = invoke("listen", "--config", str(config))
+        assert (result.exit_code, result.output) == (1, busy_port_line(file_bind))
+        monkeypatch.setenv("WM_CONFIG", str(config))
+        monkeypatch.setenv("WM_LISTEN_BIND", env_bind)
+        result = invoke("listen")
+        assert (result.exit_code, result.output) == (1, busy_port_line(env_bind))
+        result = invoke("listen", "--bind", flag_bind)
+        assert (result.exit_code, result.output) == (1, busy_port_line(flag_bind))
+    finally:
+        for sock in busy:
+            sock.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (
+            'bucket = "1.5s"',
+            "Error: --bucket '1.5s' is not a whole number of seconds (at least 1s)\n",
+        ),
+        ('report_interval = "0s"', "Error: --report-interval must be positive\n"),
+        ('flush_interval = "soon"', "Error: {path}:listen.flush_interval: invalid duration 'soon'"),
+        ("bind = ':8125'", "Error: address ':8125' names no host"),
+        ("bucket_size = '10m'", "Error: unknown setting 'listen.bucket_size' in {path}"),
+    ],
+)
+def test_listen_config_file_errors(tmp_path: Path, text: str, line: str) -> None:
+    config = tmp_path / "wm.toml"
+    config.write_text(f"[listen]\n{text}\n")
+    result = invoke("listen", "--config", str(config))
+    assert result.exit_code == 1
+    assert result.output.startswith(line.format(path=config))
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -359,6 +361,83 @@ def test_port_in_use_is_one_error_line(sqlite_url: str) -> None:
         f"Error: cannot listen on 127.0.0.1:{port}: address already in use"
         " (hint: stop what is using that port or pick another with --bind HOST:PORT)"
     ]
+
+
+def test_serve_settings_from_the_config_file_and_what_overrides_them(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def in_use(port: int) -> str:
+        return (
+            f"Error: cannot listen on 127.0.0.1:{port}: address already in use"
+            " (hint: stop what is using that port or pick another with --bind HOST:PORT)\n"
+        )
+
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(3):
+            taken = stack.enter_context(socket.socket())
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            ports.append(taken.getsockname()[1])
+        file_port, env_port, flag_port = ports
+        config = tmp_path / "wm.toml"
+        config.write_text(f'[serve]\nbind = "127.0.0.1:{file_port}"\n')
+        runner = CliRunner()
+        result = runner.invoke(main, ["serve", "-d", sqlite_url, "--config", str(config)])
+        assert (result.exit_code, result.output) == (1, in_use(file_port))
+        monkeypatch.setenv("WM_CONFIG", str(config))
+        monkeypatch.setenv("WM_SERVE_BIND", f"127.0.0.1:{env_port}")
+        result = runner.invoke(main, ["serve", "-d", sqlite_url])
+        assert (result.exit_code, result.output) == (1, in_use(env_port))
+        result = runner.invoke(
+            main, ["serve", "-d", sqlite_url, "--bind", f"127.0.0.1:{flag_port}"]
+        )
+        assert (result.exit_code, result.output) == (1, in_use(flag_port))
+
+
+def test_wm_serve_takes_its_token_from_the_config_file(
+    sqlite_url: str, probes: list[ProbeResult], tmp_path: Path
+) -> None:
+    write(sqlite_url, probes)
+    port = free_port()
+    config = tmp_path / "wm.toml"
+    config.write_text(f'[serve]\nbind = "127.0.0.1:{port}"\ntoken = "file-token"\n')
+    process = _wm("serve", "-d", sqlite_url, env={"WM_CONFIG": str(config)})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_answering(base, token="file-token")
+        assert requests.get(base + "/api/stats", timeout=5).status_code == 401
+        authorized = {"Authorization": "Bearer file-token"}
+        assert requests.get(base + "/api/stats", headers=authorized, timeout=5).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert "file-token" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("max_body = 10", "Error: --max-body must be at least 1024\n"),
+        ("max_lines = 0", "Error: --max-lines must be at least 1\n"),
+        (
+            "poll_interval = 100",
+            "Error: --poll-interval of wm serve must be between 0.1 and 60 seconds\n",
+        ),
+        ("poll_interval = 'soon'", "Error: {path}:serve.poll_interval: could not convert"),
+        ("tokn = 'x'", "Error: unknown setting 'serve.tokn' in {path} (hint: known settings: "),
+    ],
+)
+def test_serve_config_file_errors(sqlite_url: str, tmp_path: Path, text: str, line: str) -> None:
+    config = tmp_path / "wm.toml"
+    config.write_text(f"[serve]\n{text}\n")
+    result = CliRunner().invoke(main, ["serve", "-d", sqlite_url, "--config", str(config)])
+    assert result.exit_code == 1
+    assert result.output.startswith(line.format(path=config))
 
 
 def test_bad_bind_address(sqlite_url: str) -> None:

@@ -219,6 +219,51 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert out.startswith("Error: --alert-webhook 'ftp://x' is not an http(s) URL")
 
 
+def window_starts(out: str) -> list[str]:
+    return [json.loads(line)["start"][11:19] for line in out.splitlines()]
+
+
+def test_settings_from_the_config_file_and_what_overrides_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "logs, old" / "access 1.log"  # a list item stays one path
+    log.parent.mkdir()
+    log.write_text("\n".join(SMALL) + "\n")
+    config = tmp_path / "wm.toml"
+    config.write_text(
+        "[tail]\n"
+        f"files = [{json.dumps(str(log))}]\n"
+        'from_start = true\nexit_at_eof = true\njson = true\ninterval = "5s"\n'
+    )
+    assert window_starts(run("tail", "--config", str(config))) == [
+        "16:00:00", "16:00:05", "16:00:10",
+    ]  # fmt: skip
+    monkeypatch.setenv("WM_CONFIG", str(config))
+    monkeypatch.setenv("WM_TAIL_INTERVAL", "10s")
+    assert window_starts(run("tail")) == ["16:00:00", "16:00:10"]  # environment beats file
+    assert window_starts(run("tail", "--interval", "20s")) == ["16:00:00"]  # flag beats both
+
+
+def test_flat_keys_and_bad_values_in_the_config_file(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(SMALL) + "\n")
+    config = tmp_path / "wm.toml"
+    config.write_text('tail_interval = "5s"\ntail_json = true\n')
+    out = run("tail", str(log), "--from-start", "--exit-at-eof", "--config", str(config))
+    assert window_starts(out) == ["16:00:00", "16:00:05", "16:00:10"]
+    config.write_text('[tail]\ninterval = "soon"\n')
+    out = run("tail", str(log), "--config", str(config), code=1)
+    assert out.startswith(f"Error: {config}:tail.interval: invalid duration 'soon' (hint:")
+    config.write_text("[tail]\nthreshold = 0\n")
+    out = run("tail", str(log), "--config", str(config), code=1)
+    assert out == "Error: --threshold must be positive\n"
+    config.write_text("[tail]\nintervall = '5s'\n")
+    out = run("tail", str(log), "--config", str(config), code=1)
+    assert out.startswith(
+        f"Error: unknown setting 'tail.intervall' in {config} (hint: known settings: "
+    )
+
+
 def test_missing_file_is_a_warning_not_an_error(tmp_path: Path) -> None:
     missing = tmp_path / "none.log"
     result = CliRunner().invoke(main, ["tail", str(missing), "--exit-at-eof"])

@@ -141,6 +141,36 @@ def test_top_shows_the_store_refreshes_and_quits_on_q(
     assert not tmux.alive(), "the pane's process is still running"
 
 
+def test_top_window_from_the_config_file_and_what_overrides_it(
+    tmux: Tmux, sqlite_url: str, tmp_path: Path
+) -> None:
+    write(sqlite_url, sample_probes())
+    config = tmp_path / "wm.toml"
+    config.write_text('[top]\nwindow = "30m"\nrefresh = "500ms"\n')
+    wm_top = [sys.executable, "-m", "website_monitor", "top", "-d", sqlite_url]
+    runs = [
+        ([], [], "last 30m"),
+        ([], ["--window", "45m"], "last 45m"),  # the flag beats the file
+        (["WM_TOP_WINDOW=2h"], [], "last 2h"),  # so does the environment
+        (["WM_TOP_WINDOW=2h"], ["--window", "45m"], "last 45m"),  # the flag beats both
+    ]
+    for number, (variables, flags, title) in enumerate(runs):
+        exit_file = tmp_path / f"exit-{number}"
+        unset = ["-u", "COLUMNS", "-u", "LINES"]
+        command = shlex.join(["env", *unset, f"WM_CONFIG={config}", *variables, *wm_top, *flags])
+        tmux(
+            "new-session", "-d", "-x", "120", "-y", "30", "-s", "top",
+            f"{command}; echo $? > {shlex.quote(str(exit_file))}",
+        )  # fmt: skip
+        wait_for_screen(tmux, f"wm top · {title} · ", "q quits")
+        tmux("send-keys", "-t", "top", "q")
+        assert wait_for_file(exit_file).strip() == "0"
+        deadline = time.monotonic() + 5
+        while tmux.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not tmux.alive(), "the pane's process is still running"
+
+
 def wait_for_file(path: Path, timeout: float = 5.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -7,11 +7,14 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from rich.console import Console
 
 from tests import traffic
 from tests.webserver import URLS, sample_probes, write
 from website_monitor import stats, top
+from website_monitor.cli import main
 from website_monitor.store import DeadLetter, open_store
 
 
@@ -92,3 +95,25 @@ def test_no_traffic_and_no_alert(sqlite_url: str) -> None:
     Console(file=rendered, width=160).print(top.render(snap))
     assert "traffic (last 1m): no hits" in rendered.getvalue()
     assert "alerts: none open" in rendered.getvalue()
+
+
+def test_top_settings_errors_from_file_environment_and_flag(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which source's value `wm top` used shows in the error it gives."""
+    config = tmp_path / "wm.toml"
+    config.write_text('[top]\nrefresh = "0s"\n')
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["top", "-d", sqlite_url, *args])
+        return result.exit_code, result.output
+
+    assert invoke("--config", str(config)) == (1, "Error: --refresh must be positive\n")
+    monkeypatch.setenv("WM_CONFIG", str(config))
+    monkeypatch.setenv("WM_TOP_REFRESH", "soon")
+    hint = " (hint: use a number with a unit, e.g. 500ms, 30s, 5m, 1h, 7d)\n"
+    assert invoke() == (1, "Error: --refresh: invalid duration 'soon'" + hint)
+    assert invoke("--refresh", "later") == (1, "Error: --refresh: invalid duration 'later'" + hint)
+    config.write_text('[top]\nwindow = "an hour"\n')
+    monkeypatch.delenv("WM_TOP_REFRESH")
+    assert invoke() == (1, f"Error: {config}:top.window: invalid duration 'an hour'" + hint)

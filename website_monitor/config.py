@@ -32,11 +32,19 @@ CONFIG_ENVVAR = "WM_CONFIG"
 DATA_DIR_ENVVAR = "WM_DATA_DIR"
 
 
-def _setting(default: Any, *envvars: str, secret: bool = False, duration: bool = False) -> Any:
+def _setting(
+    default: Any,
+    *envvars: str,
+    secret: bool = False,
+    duration: bool = False,
+    flag: str | None = None,
+) -> Any:
     """Declare a setting: its default, the environment variables that feed it, and how to
-    treat it (secrets are never shown; durations accept `30s`, `5m`…)."""
+    treat it (secrets are never shown; durations accept `30s`, `5m`…). `flag` is the
+    option that sets it, named in errors; by default `--` and the name with dashes."""
     return dataclasses.field(
-        default=default, metadata={"env": envvars, "secret": secret, "duration": duration}
+        default=default,
+        metadata={"env": envvars, "secret": secret, "duration": duration, "flag": flag},
     )
 
 
@@ -75,6 +83,52 @@ class Settings:
     batch_size: int = _setting(10_000, "WM_FLUSH_BATCH_SIZE")
     drain: bool = _setting(False, "WM_FLUSH_DRAIN")
     idle_timeout: float = _setting(3.0, "WM_FLUSH_IDLE_TIMEOUT", duration=True)
+    # tail: in a config file also `[tail] interval = "10s"` and so on
+    tail_files: tuple[str, ...] = _setting((), "WM_TAIL_FILES", flag="FILE")
+    tail_format: str = _setting("auto", "WM_TAIL_FORMAT", flag="--format")
+    tail_from_start: bool = _setting(False, "WM_TAIL_FROM_START", flag="--from-start")
+    tail_exit_at_eof: bool = _setting(False, "WM_TAIL_EXIT_AT_EOF", flag="--exit-at-eof")
+    tail_interval: float = _setting(10.0, "WM_TAIL_INTERVAL", duration=True, flag="--interval")
+    tail_lateness: float = _setting(5.0, "WM_TAIL_LATENESS", duration=True, flag="--lateness")
+    tail_alert_window: float = _setting(
+        120.0, "WM_TAIL_ALERT_WINDOW", duration=True, flag="--alert-window"
+    )
+    tail_threshold: float = _setting(10.0, "WM_TAIL_THRESHOLD", flag="--threshold")
+    tail_hysteresis: float = _setting(0.1, "WM_TAIL_HYSTERESIS", flag="--hysteresis")
+    tail_clock: str = _setting("log", "WM_TAIL_CLOCK", flag="--clock")
+    tail_top: int = _setting(5, "WM_TAIL_TOP", flag="--top")
+    tail_json: bool = _setting(False, "WM_TAIL_JSON", flag="--json")
+    tail_alert_command: str | None = _setting(None, "WM_TAIL_ALERT_COMMAND", flag="--alert-command")
+    tail_alert_webhook: str | None = _setting(None, "WM_TAIL_ALERT_WEBHOOK", flag="--alert-webhook")
+    tail_record_alerts: bool = _setting(True, "WM_TAIL_RECORD_ALERTS", flag="--record-alerts")
+    tail_publish: bool = _setting(False, "WM_TAIL_PUBLISH", flag="--publish")
+    tail_ship: str | None = _setting(None, "WM_TAIL_SHIP", flag="--ship")
+    tail_ship_token: str | None = _setting(None, "WM_SERVE_TOKEN", secret=True, flag="--ship-token")
+    tail_ship_timeout: float = _setting(
+        30.0, "WM_TAIL_SHIP_TIMEOUT", duration=True, flag="--ship-timeout"
+    )
+    tail_source: str | None = _setting(None, "WM_TAIL_SOURCE", flag="--source")
+    tail_poll_interval: float = _setting(
+        0.25, "WM_TAIL_POLL_INTERVAL", duration=True, flag="--poll-interval"
+    )
+    # listen: in a config file also `[listen] bind = "127.0.0.1:8125"` and so on
+    listen_bind: str = _setting("127.0.0.1:8125", "WM_LISTEN_BIND", flag="--bind")
+    listen_bucket: float = _setting(600.0, "WM_LISTEN_BUCKET", duration=True, flag="--bucket")
+    listen_flush_interval: float = _setting(
+        10.0, "WM_LISTEN_FLUSH_INTERVAL", duration=True, flag="--flush-interval"
+    )
+    listen_report_interval: float = _setting(
+        60.0, "WM_LISTEN_REPORT_INTERVAL", duration=True, flag="--report-interval"
+    )
+    # serve: in a config file also `[serve] bind = "127.0.0.1:8080"` and so on
+    serve_bind: str = _setting("127.0.0.1:8080", "WM_SERVE_BIND", flag="--bind")
+    serve_token: str | None = _setting(None, "WM_SERVE_TOKEN", secret=True, flag="--token")
+    serve_poll_interval: float = _setting(1.0, "WM_SERVE_POLL_INTERVAL", flag="--poll-interval")
+    serve_max_body: int = _setting(1024 * 1024, "WM_SERVE_MAX_BODY", flag="--max-body")
+    serve_max_lines: int = _setting(10_000, "WM_SERVE_MAX_LINES", flag="--max-lines")
+    # top: in a config file also `[top] refresh = "2s"` and so on
+    top_refresh: float = _setting(2.0, "WM_TOP_REFRESH", duration=True, flag="--refresh")
+    top_window: float = _setting(3600.0, "WM_TOP_WINDOW", duration=True, flag="--window")
 
     @property
     def uses_kafka(self) -> bool:
@@ -147,7 +201,8 @@ def resolve(
 
 
 def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    flag: str | None = FIELDS[name].metadata["flag"]
+    return flag or "--" + name.replace("_", "-")
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -161,24 +216,41 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     values: dict[str, Any] = {}
-    for key, value in _flatten(data):
-        name = key.replace("-", "_")
-        if name == "bootstrap_server":
-            name = "bootstrap_servers"
-        if name not in FIELDS:
+    for table, key, value in _flatten(data):
+        shown = f"{table}.{key}" if table else key
+        name = _setting_name(table, key)
+        if name is None:
             known = ", ".join(sorted(FIELDS))
-            raise ConfigError(f"unknown setting {key!r} in {path}", hint=f"known settings: {known}")
-        values[name] = _coerce(name, value, source=f"{path}:{key}")
+            raise ConfigError(
+                f"unknown setting {shown!r} in {path}", hint=f"known settings: {known}"
+            )
+        values[name] = _coerce(name, value, source=f"{path}:{shown}")
     return values
 
 
-def _flatten(data: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
-    """Accept both flat keys and one level of tables (`[stream] topic = …`)."""
+def _flatten(data: Mapping[str, Any]) -> Iterable[tuple[str | None, str, Any]]:
+    """Accept both flat keys and one level of tables (`[stream] topic = …`):
+    (table or None, key, value) for each setting."""
     for key, value in data.items():
         if isinstance(value, dict):
-            yield from value.items()
+            for inner, inner_value in value.items():
+                yield key, inner, inner_value
         else:
-            yield key, value
+            yield None, key, value
+
+
+def _setting_name(table: str | None, key: str) -> str | None:
+    """The setting `key` names, in `table` if any: a command's table takes short keys
+    (`[tail] interval` is `tail_interval`), any table takes the global names
+    (`[stream] topic` is `topic`). None if there is no such setting."""
+    name = key.replace("-", "_")
+    if name == "bootstrap_server":
+        name = "bootstrap_servers"
+    if table is not None:
+        prefixed = f"{table.replace('-', '_')}_{name}"
+        if prefixed in FIELDS:
+            return prefixed
+    return name if name in FIELDS else None
 
 
 _SEPARATORS = re.compile(r"[,\s]+")
@@ -212,6 +284,8 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
         if field.metadata["duration"]:
             return parse_duration(value) if value is not None else None
         if kind.startswith("tuple"):
+            if name == "tail_files":
+                return _paths(value)
             return split_list(value, urls=name == "urls")
         if kind.startswith("bool"):
             if isinstance(value, bool):
@@ -224,11 +298,23 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError(f"expected an integer, got {value!r}")
             return int(value)
+        if kind.startswith("float"):
+            if isinstance(value, bool):
+                raise ValueError(f"expected a number, got {value!r}")
+            return float(value)
         return str(value) if value is not None else None
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _paths(value: str | Iterable[str]) -> tuple[str, ...]:
+    """File paths: a list is taken item by item (a path may hold commas and spaces); one
+    string is split on whitespace, as click splits an environment variable."""
+    if isinstance(value, str):
+        return tuple(value.split())
+    return tuple(str(item) for item in value)
 
 
 def _check(settings: Settings) -> None:
@@ -255,6 +341,27 @@ def _check(settings: Settings) -> None:
             f"unsupported SASL mechanism {settings.sasl_mechanism!r}",
             hint="use one of " + ", ".join(SASL_MECHANISMS),
         )
+    for name in (
+        "listen_bucket",
+        "listen_flush_interval",
+        "listen_report_interval",
+        "top_refresh",
+        "top_window",
+    ):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{_flag(name)} must be positive")
+    if settings.listen_bucket != int(settings.listen_bucket):
+        raise ConfigError(
+            f"--bucket {f'{settings.listen_bucket:g}s'!r} is not a whole number of seconds"
+            " (at least 1s)"
+        )
+    # Flags and their variables are checked by click already; these catch the file's.
+    if not 0.1 <= settings.serve_poll_interval <= 60:
+        raise ConfigError("--poll-interval of wm serve must be between 0.1 and 60 seconds")
+    if settings.serve_max_body < 1024:
+        raise ConfigError("--max-body must be at least 1024")
+    if settings.serve_max_lines < 1:
+        raise ConfigError("--max-lines must be at least 1")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(
             f"unknown log level {settings.log_level!r}", hint="use debug, info, warning or error"
@@ -286,17 +393,6 @@ def parse_duration(value: str | float | int) -> float:
         seconds = float(number) * _UNIT_SECONDS[unit or "s"]
     if not 0 <= seconds <= MAX_DURATION:  # also rejects inf and nan
         raise ConfigError(f"duration {value!r} is out of range", hint="at most 100 years")
-    return seconds
-
-
-def parse_positive_duration(value: str, option: str) -> float:
-    """A duration given to `option` that must be above zero; errors name the option."""
-    try:
-        seconds = parse_duration(value)
-    except ConfigError as exc:
-        raise ConfigError(f"{option}: {exc.message}", hint=exc.hint) from None
-    if seconds <= 0:
-        raise ConfigError(f"{option} must be positive")
     return seconds
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from website_monitor import config, log
 from website_monitor.config import Settings
@@ -18,7 +19,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def setting_option(name: str, *decls: str, **kwargs: Any) -> Callable[[F], F]:
-    """A click option for the setting `name`, fed by that setting's environment variables."""
+    """A click option for the setting `name`, fed by that setting's environment variables.
+
+    A `default` given here is only shown in `--help`: a value click takes from it counts
+    as not given, so the config file still applies (see `load_settings`). It must be the
+    setting's own default, written as on the command line.
+    """
     kwargs.setdefault("default", None)
     return click.option(*decls, name, envvar=list(config.envvars(name)), show_envvar=True, **kwargs)
 
@@ -140,6 +146,15 @@ def load_settings(kwargs: dict[str, Any]) -> Settings:
     """
     config_file = kwargs.pop("config_file", None)
     explicit = {name: kwargs.pop(name) for name in list(kwargs) if name in config.FIELDS}
+    ctx = click.get_current_context()
+    for param in ctx.command.params:
+        name = param.name
+        if (
+            name in explicit
+            and ctx.get_parameter_source(name) is ParameterSource.DEFAULT
+            and explicit[name] == param.get_default(ctx)  # not rewritten by the command
+        ):
+            explicit[name] = None
     settings = config.resolve(explicit, config_file=config_file, env={})
     log.setup(settings.log_level, settings.log_format)
     return settings

@@ -10,12 +10,12 @@ from click.core import ParameterSource
 from website_monitor.cli._options import (
     common_options,
     load_settings,
+    setting_option,
     store_options,
     stream_options,
 )
 from website_monitor.cli._signals import stop_on_signals
-from website_monitor.config import parse_positive_duration
-from website_monitor.errors import ConfigError, DeliveryError
+from website_monitor.errors import DeliveryError
 from website_monitor.telemetry.listener import Listener
 from website_monitor.telemetry.net import DEFAULT_ADDRESS, parse_address
 from website_monitor.transport import open_publisher
@@ -24,35 +24,31 @@ TELEMETRY_TOPIC = "telemetry"
 
 
 @click.command("listen")
-@click.option(
+@setting_option(
+    "listen_bind",
     "--bind",
-    envvar="WM_LISTEN_BIND",
-    show_envvar=True,
     default=DEFAULT_ADDRESS,
     show_default=True,
     help="UDP address to listen on. Loopback by default; name another interface "
     "explicitly (0.0.0.0:8125 for all) to accept remote senders.",
 )
-@click.option(
+@setting_option(
+    "listen_bucket",
     "--bucket",
-    envvar="WM_LISTEN_BUCKET",
-    show_envvar=True,
     default="10m",
     show_default=True,
     help="Length of an aggregation bucket, whole seconds: 60s, 10m, 1h.",
 )
-@click.option(
+@setting_option(
+    "listen_flush_interval",
     "--flush-interval",
-    envvar="WM_LISTEN_FLUSH_INTERVAL",
-    show_envvar=True,
     default="10s",
     show_default=True,
     help="How often open buckets are published (their change since the last flush).",
 )
-@click.option(
+@setting_option(
+    "listen_report_interval",
     "--report-interval",
-    envvar="WM_LISTEN_REPORT_INTERVAL",
-    show_envvar=True,
     default="60s",
     show_default=True,
     help="How often a progress line (with bad datagrams per reason) is logged.",
@@ -60,9 +56,7 @@ TELEMETRY_TOPIC = "telemetry"
 @store_options
 @stream_options
 @common_options
-def command(
-    bind: str, bucket: str, flush_interval: str, report_interval: str, **kwargs: Any
-) -> None:
+def command(**kwargs: Any) -> None:
     """Receive llpp and StatsD datagrams on UDP and store per-station buckets.
 
     With a bootstrap server the buckets go to Kafka, topic `telemetry` (or
@@ -75,20 +69,15 @@ def command(
     given_topic = ctx.get_parameter_source("topic") == ParameterSource.COMMANDLINE
     topic = kwargs["topic"] if given_topic else TELEMETRY_TOPIC
     settings = load_settings(kwargs)
-    address = parse_address(bind)
-    bucket_seconds = parse_positive_duration(bucket, "--bucket")
-    if bucket_seconds != int(bucket_seconds) or bucket_seconds < 1:
-        raise ConfigError(f"--bucket {bucket!r} is not a whole number of seconds (at least 1s)")
-    flush_every = parse_positive_duration(flush_interval, "--flush-interval")
-    report_every = parse_positive_duration(report_interval, "--report-interval")
+    address = parse_address(settings.listen_bind)
     publisher = open_publisher(settings, topic=topic)
     try:
         listener = Listener(
             publisher,
             bind=address,
-            bucket_seconds=int(bucket_seconds),
-            flush_interval=flush_every,
-            report_interval=report_every,
+            bucket_seconds=int(settings.listen_bucket),
+            flush_interval=settings.listen_flush_interval,
+            report_interval=settings.listen_report_interval,
         )
         with stop_on_signals() as stop:
             published = listener.run(stop)
