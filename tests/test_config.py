@@ -87,9 +87,18 @@ def test_unknown_key_in_a_table_is_named_with_its_table(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         config.resolve(config_file=path, env={})
     assert raised.value.message == f"unknown setting 'log.levell' in {path}"
+    assert raised.value.hint == "did you mean 'level'?"
+    path = write_toml(tmp_path, "[tail]\nshout = true\n")
+    with pytest.raises(ConfigError) as raised:
+        config.resolve(config_file=path, env={})
+    assert raised.value.message == f"unknown setting 'tail.shout' in {path}"
     assert raised.value.hint is not None
-    assert raised.value.hint.startswith("known settings: ")
-    assert "log_level" in raised.value.hint.split(": ", 1)[1].split(", ")
+    assert raised.value.hint.startswith("known keys in [tail]: alert_command, alert_webhook, ")
+    assert "interval" in raised.value.hint.split(": ", 1)[1].split(", ")
+    path = write_toml(tmp_path, "db_conection_string = 'sqlite://'\n")
+    with pytest.raises(ConfigError) as raised:
+        config.resolve(config_file=path, env={})
+    assert raised.value.hint == "did you mean 'db_connection_string'?"
 
 
 def test_a_bad_value_in_a_table_names_table_and_key(tmp_path: Path) -> None:

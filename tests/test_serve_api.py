@@ -429,7 +429,14 @@ def test_wm_serve_takes_its_token_from_the_config_file(
             "Error: --poll-interval of wm serve must be between 0.1 and 60 seconds\n",
         ),
         ("poll_interval = 'soon'", "Error: {path}:serve.poll_interval: could not convert"),
-        ("tokn = 'x'", "Error: unknown setting 'serve.tokn' in {path} (hint: known settings: "),
+        (
+            "tokn = 'x'",
+            "Error: unknown setting 'serve.tokn' in {path} (hint: did you mean 'token'?)\n",
+        ),
+        (
+            "colour = 'x'",
+            "Error: unknown setting 'serve.colour' in {path} (hint: known keys in [serve]: ",
+        ),
     ],
 )
 def test_serve_config_file_errors(sqlite_url: str, tmp_path: Path, text: str, line: str) -> None:

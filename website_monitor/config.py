@@ -9,6 +9,7 @@ same declarations so names cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import sys
@@ -220,10 +221,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         shown = f"{table}.{key}" if table else key
         name = _setting_name(table, key)
         if name is None:
-            known = ", ".join(sorted(FIELDS))
-            raise ConfigError(
-                f"unknown setting {shown!r} in {path}", hint=f"known settings: {known}"
-            )
+            raise ConfigError(f"unknown setting {shown!r} in {path}", hint=_known(table, key))
         values[name] = _coerce(name, value, source=f"{path}:{shown}")
     return values
 
@@ -251,6 +249,19 @@ def _setting_name(table: str | None, key: str) -> str | None:
         if prefixed in FIELDS:
             return prefixed
     return name if name in FIELDS else None
+
+
+def _known(table: str | None, key: str) -> str:
+    """What to say of an unknown key: the setting it was probably meant to be, or the list
+    (of the table's own keys, in a command's table)."""
+    prefix = f"{(table or '').replace('-', '_')}_"
+    own = sorted(name.removeprefix(prefix) for name in FIELDS if name.startswith(prefix))
+    known = own if table is not None and own else sorted(FIELDS)
+    close = difflib.get_close_matches(key.replace("-", "_"), known, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    where = f"keys in [{table}]" if known is own else "settings"
+    return f"known {where}: {', '.join(known)}"
 
 
 _SEPARATORS = re.compile(r"[,\s]+")
