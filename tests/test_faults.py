@@ -92,7 +92,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     for _ in range(10):
         before = count(pg_url)
         # Small batches: the flush must still be mid-stream at each of the ten kills.
-        process = start_flush(kafka_bootstrap, topic, pg_url, group, log, "--batch-size", "20")
+        process = start_flush(kafka_bootstrap, topic, pg_url, group, log, "--batch-size", "10")
         wait_until(lambda: count(pg_url) > before, timeout=60, step=0.05)
         time.sleep(rng.uniform(0, 0.3))
         process.send_signal(signal.SIGKILL)
