@@ -242,6 +242,11 @@ def test_settings_from_the_config_file_and_what_overrides_them(
     monkeypatch.setenv("WM_TAIL_INTERVAL", "10s")
     assert window_starts(run("tail")) == ["16:00:00", "16:00:10"]  # environment beats file
     assert window_starts(run("tail", "--interval", "20s")) == ["16:00:00"]  # flag beats both
+    # a switch set in the file is turned off by its --no- form
+    text = run("tail", "--no-json").splitlines()
+    assert (
+        "4 requests received during the last 10 seconds, most hits on section /api with 3" in text
+    )
 
 
 def test_flat_keys_and_bad_values_in_the_config_file(tmp_path: Path) -> None:

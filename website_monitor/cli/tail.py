@@ -53,11 +53,12 @@ _DURATIONS = (
     show_default=True,
     help="Log format; auto detects it from the first lines of each file.",
 )
-@setting_option("tail_from_start", "--from-start", is_flag=True, help="Read files from the start.")
+@setting_option(
+    "tail_from_start", "--from-start/--no-from-start", help="Read files from the start."
+)
 @setting_option(
     "tail_exit_at_eof",
-    "--exit-at-eof",
-    is_flag=True,
+    "--exit-at-eof/--no-exit-at-eof",
     help="Stop once everything is read and report the last windows (for cron and scripts).",
 )
 @setting_option(
@@ -109,7 +110,7 @@ _DURATIONS = (
     show_default=True,
     help="Sections and endpoints listed per summary.",
 )
-@setting_option("tail_json", "--json", is_flag=True, help="One JSON object per summary and alert.")
+@setting_option("tail_json", "--json/--no-json", help="One JSON object per summary and alert.")
 @setting_option(
     "tail_alert_command",
     "--alert-command",
@@ -129,8 +130,7 @@ _DURATIONS = (
 )
 @setting_option(
     "tail_publish",
-    "--publish",
-    is_flag=True,
+    "--publish/--no-publish",
     help="Send every hit to Kafka (topic hits, or -t) or, without -b, to the store.",
 )
 @setting_option(
