@@ -9,8 +9,10 @@ import contextlib
 import http.server
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -296,8 +298,6 @@ def http_server_process() -> Iterator[str]:
     For timing checks, where an in-process server waiting for the interpreter
     lock would show up as latency in the client's measurements.
     """
-    import sys
-
     port = free_port()
     root = Path(__file__).resolve().parent.parent
     process = subprocess.Popen(
@@ -431,8 +431,32 @@ class TLSProxy:
         self._listener.close()
 
 
-if __name__ == "__main__":
-    import sys
+@contextlib.contextmanager
+def wm_process(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """`wm ARGS` in a process of its own, killed on the way out if it still runs."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "website_monitor", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
+
+def terminate_cleanly(process: subprocess.Popen[str]) -> str:
+    """Stop it as a supervisor would; its stderr, once it has exited cleanly."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+    return stderr
+
+
+if __name__ == "__main__":
     if sys.argv[1:2] == ["http"]:
         _serve_http(int(sys.argv[2]))

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,7 +18,7 @@ from click.testing import CliRunner
 from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.services import TCPProxy, free_port
+from tests.services import TCPProxy, free_port, terminate_cleanly, wm_process
 from tests.webserver import URLS, Served, sample_probes, serving, wait_until_answering, write
 from website_monitor.cli import main
 from website_monitor.config import parse_time
@@ -317,43 +313,19 @@ def test_errors_are_json_error_lines(sqlite_url: str, probes: list[ProbeResult])
         assert "Traceback" not in broken.text
 
 
-@contextlib.contextmanager
-def _wm(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
-    """`wm ARGS` in a process of its own, killed on the way out if it still runs."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "website_monitor", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def _terminate(process: subprocess.Popen[str]) -> str:
-    """Stop it as a supervisor would; its stderr, once it has exited cleanly."""
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=10)
-    assert process.returncode == 0, stderr
-    return stderr
-
-
 def test_wm_serve_runs_until_sigterm(sqlite_url: str, probes: list[ProbeResult]) -> None:
     write(sqlite_url, probes)
     port = free_port()
-    with _wm("serve", "-d", sqlite_url, env={"WM_SERVE_BIND": f"127.0.0.1:{port}"}) as process:
+    with wm_process(
+        "serve", "-d", sqlite_url, env={"WM_SERVE_BIND": f"127.0.0.1:{port}"}
+    ) as process:
         base = f"http://127.0.0.1:{port}"
         wait_until_answering(base)
         assert requests.get(base + "/api/stats", timeout=5).json() == cli_stats(sqlite_url)
         # An open live stream must not hold the shutdown up.
         with requests.get(base + "/api/events", stream=True, timeout=5) as stream:
             assert stream.status_code == 200
-            stderr = _terminate(process)
+            stderr = terminate_cleanly(process)
     assert f"http://127.0.0.1:{port}/" in stderr
 
 
@@ -362,7 +334,7 @@ def test_port_in_use_is_one_error_line(sqlite_url: str) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        with _wm("serve", "-d", sqlite_url, "--bind", f"127.0.0.1:{port}") as process:
+        with wm_process("serve", "-d", sqlite_url, "--bind", f"127.0.0.1:{port}") as process:
             stdout, stderr = process.communicate(timeout=20)
     assert process.returncode == 1
     assert stdout == ""
@@ -411,13 +383,13 @@ def test_wm_serve_takes_its_token_from_the_config_file(
     port = free_port()
     config = tmp_path / "wm.toml"
     config.write_text(f'[serve]\nbind = "127.0.0.1:{port}"\ntoken = "file-token"\n')
-    with _wm("serve", "-d", sqlite_url, env={"WM_CONFIG": str(config)}) as process:
+    with wm_process("serve", "-d", sqlite_url, env={"WM_CONFIG": str(config)}) as process:
         base = f"http://127.0.0.1:{port}"
         wait_until_answering(base, token="file-token")
         assert requests.get(base + "/api/stats", timeout=5).status_code == 401
         authorized = {"Authorization": "Bearer file-token"}
         assert requests.get(base + "/api/stats", headers=authorized, timeout=5).status_code == 200
-        stderr = _terminate(process)
+        stderr = terminate_cleanly(process)
     assert "file-token" not in stderr
 
 

@@ -288,16 +288,14 @@ def test_openapi_describes_the_new_routes(served: Served) -> None:
 
 
 def test_serve_flags_for_the_ingest_limits(sqlite_url: str) -> None:
-    from tests.services import free_port
-    from tests.test_serve_api import _wm
+    from tests.services import free_port, terminate_cleanly, wm_process
     from tests.webserver import wait_until_answering
 
     port = free_port()
-    process = _wm(
+    with wm_process(
         "serve", "-d", sqlite_url, "--bind", f"127.0.0.1:{port}", "--max-lines", "2",
         "--max-body", "2048",
-    )  # fmt: skip
-    try:
+    ) as process:  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         wait_until_answering(base)
         line = traffic.clf(datetime.now(timezone.utc), "/x", 200, 1)
@@ -309,6 +307,4 @@ def test_serve_flags_for_the_ingest_limits(sqlite_url: str) -> None:
             base + "/api/logs", json={"source": "h", "lines": ["y" * 3000]}, timeout=10
         )
         assert answer.status_code == 413
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
+        terminate_cleanly(process)
