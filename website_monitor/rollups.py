@@ -328,7 +328,7 @@ def weeks_statements(backend: str) -> tuple[str, ...]:
     pg = backend == "postgresql"
     big = "BIGINT" if pg else "INTEGER"
     week = LEVELS["week"]
-    now = pg_epoch_sql("now()") if pg else "CAST(strftime('%s', 'now') AS INTEGER)"
+    now = _now_sql(backend)
     return (
         f"ALTER TABLE {STATE_TABLE} ADD COLUMN weeks_to {big} NOT NULL DEFAULT 0",
         f"UPDATE {STATE_TABLE} SET weeks_to = ({now} / {week}) * {week}",
@@ -593,13 +593,16 @@ def rebuild(repository: Any, *, now: float | None = None) -> dict[str, int]:
     return counts
 
 
+def _now_sql(backend: str) -> str:
+    """The database's time, in whole epoch seconds, as an SQL expression."""
+    if backend == "postgresql":
+        return pg_epoch_sql("now()")
+    return "CAST(strftime('%s', 'now') AS INTEGER)"
+
+
 def _clock(repository: Any) -> float:
     """The database's time (epoch seconds): every process folds weeks by the same clock."""
-    if repository.backend == "postgresql":
-        sql = "SELECT extract(epoch from clock_timestamp())::float8 AS t"
-    else:
-        sql = "SELECT CAST(strftime('%s', 'now') AS INTEGER) AS t"
-    return float(repository.query(sql)[0]["t"])
+    return float(repository.query(f"SELECT {_now_sql(repository.backend)} AS t")[0]["t"])
 
 
 def _check_backend(repository: Any) -> None:
