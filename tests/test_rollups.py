@@ -96,6 +96,12 @@ def snapshot(repository: Repository, now: float | None = None) -> dict[str, list
     }
 
 
+def day_probes(repository: Repository) -> int:
+    """How many probes the day rollups count."""
+    rows = repository.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
+    return int(rows[0]["n"])
+
+
 @pytest.fixture
 def store(store_url: str) -> Iterator[Repository]:
     with open_store(store_url) as repository:
@@ -285,16 +291,14 @@ def test_redelivery_does_not_change_rollups(store: Repository) -> None:
     after = snapshot(store)
     rollups.rebuild(store)
     assert snapshot(store) == after
-    total = store.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
-    assert int(total[0]["n"]) == len(probes)
+    assert day_probes(store) == len(probes)
 
 
 def test_duplicates_within_one_batch_count_once(store: Repository) -> None:
     probes = generate(50, seed=2)
     assert store.write(probes + probes[:10]) == 50
     rollups.catch_up(store)
-    total = store.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
-    assert int(total[0]["n"]) == 50
+    assert day_probes(store) == 50
 
 
 def test_rebuild_equals_incremental(store: Repository) -> None:
@@ -344,8 +348,7 @@ def test_catch_up_waits_for_a_writer_still_in_flight(pg_url: str) -> None:
         catching_up.join(30)
         assert writer_ids == 200
         assert rollups.pending(reader) == 0
-        total = reader.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
-        assert int(total[0]["n"]) == 300
+        assert day_probes(reader) == 300
 
 
 def test_catch_up_to_a_frontier_read_earlier_does_not_wait_for_later_writers(
@@ -366,8 +369,7 @@ def test_catch_up_to_a_frontier_read_earlier_does_not_wait_for_later_writers(
             assert rollups.rolled_up_to(reader) == stored.max_id
         assert rollups.pending(reader) == 100
         rollups.catch_up(reader)
-        total = reader.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
-        assert int(total[0]["n"]) == 300
+        assert day_probes(reader) == 300
 
 
 def test_a_writer_is_running_before_it_takes_a_probe_id(pg_url: str) -> None:
@@ -427,8 +429,7 @@ def test_catch_up_waits_for_a_writer_newer_than_every_finished_transaction(
                 assert catching_up.is_alive(), "the catch-up must wait for the second writer"
         catching_up.join(30)
         assert covered == [150]
-        total = reader.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
-        assert int(total[0]["n"]) == 150
+        assert day_probes(reader) == 150
 
 
 def _copy_in(cursor: Any, probes: list[ProbeResult]) -> int:
@@ -656,8 +657,7 @@ def test_future_probes_stay_in_days_until_their_week_is_over(store: Repository) 
     rollups.catch_up(store)
     [state] = store.query(f"SELECT weeks_to AS w FROM {rollups.STATE_TABLE}")
     assert all(w < state["w"] for w in _weeks(store))
-    days = store.query("SELECT sum(probes) AS n FROM rollup_summary WHERE width = 86400")
-    assert int(days[0]["n"]) == 60
+    assert day_probes(store) == 60
     exact = stats.probe_stats(store, stats.StatsQuery(source="exact"))
     assert_close(exact, stats.probe_stats(store, stats.StatsQuery(source="rollups")))
 
