@@ -20,9 +20,10 @@ from typing import Any
 
 from bench._common import Result, log, table
 from bench.flush import generate
-from website_monitor.events import ProbeResult, _decode_slow, encode, legacy_event_id
-from website_monitor.store.base import probe_row
-from website_monitor.store.postgres import copy_rows
+from website_monitor.codec import decode_slow as _decode_slow
+from website_monitor.codec import encode, legacy_event_id
+from website_monitor.probes.codec import ProbeResult
+from website_monitor.probes.store import copy_rows, probe_row
 from website_monitor.transport._consumer import Record
 from website_monitor.transport.sink import split_batch
 

@@ -30,13 +30,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bench._common import Result, Timer, log, scratch_database, services, table
-from website_monitor import config, rollups
-from website_monitor.events import ProbeResult
+from website_monitor import config
+from website_monitor.probes.codec import ProbeResult
+from website_monitor.probes.queries import count_probes
+from website_monitor.probes.rollups import maintain as rollups
+from website_monitor.probes.store import PROBE_COLUMNS, copy_rows
 from website_monitor.store import open_store
-from website_monitor.store.base import PROBE_COLUMNS
-from website_monitor.store.postgres import PostgresRepository, copy_rows
+from website_monitor.store.postgres import PostgresRepository
 from website_monitor.transport.kafka import KafkaPublisher, open_consumer
 from website_monitor.transport.sink import Sink, split_batch
+from website_monitor.transport.writer import store_events
 
 SIZES = {"small": 50_000, "large": 200_000}
 
@@ -77,7 +80,7 @@ def raw_copy(repository: PostgresRepository, probes: list[ProbeResult]) -> float
 def store_write(repository: PostgresRepository, probes: list[ProbeResult], batch: int) -> float:
     with Timer() as timer:
         for i in range(0, len(probes), batch):
-            repository.write(probes[i : i + batch])
+            store_events(repository, probes[i : i + batch])
     return timer.elapsed
 
 
@@ -188,7 +191,7 @@ def run(rows: int, batch: int, repeats: int = REPEATS) -> list[Result]:
         assert isinstance(repository, PostgresRepository)
         reset(repository)
         write_s = store_write(repository, probes, batch)
-        assert repository.count_probes() == rows
+        assert count_probes(repository) == rows
         catch_up_s = catch_up(repository)
         assert rollups.pending(repository) == 0
         copy_runs: list[float] = []
@@ -200,10 +203,10 @@ def run(rows: int, batch: int, repeats: int = REPEATS) -> list[Result]:
             for attempt in range(repeats):
                 reset(repository)
                 copy_runs.append(rows / raw_copy(repository, probes))
-                assert repository.count_probes() == rows
+                assert count_probes(repository) == rows
                 reset(repository)
                 flush_runs.append(rows / flush(bootstrap, db_url, f"{topic}", rows, batch, attempt))
-                assert repository.count_probes() == rows
+                assert count_probes(repository) == rows
                 log(
                     f"flush: run {attempt + 1}: {flush_runs[-1]:,.0f} rows/s,"
                     f" raw COPY {copy_runs[-1]:,.0f} rows/s"

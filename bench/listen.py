@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from website_monitor.events import Event
+from website_monitor.codec import Event
 from website_monitor.store import open_store
 from website_monitor.telemetry import llpp
 from website_monitor.telemetry.listener import RECEIVE_BUFFER, Listener

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bench._common import Result, Timer, log, services, table
-from website_monitor.probe import CheckOptions, Prober
+from website_monitor.probes.check import CheckOptions, Prober
 
 RECOMMENDED_CONCURRENCY = 50
 

@@ -11,19 +11,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from website_monitor.codec import FallbackId, decode, encode, legacy_event_id
+from website_monitor.codec import decode_slow as _decode_slow
 from website_monitor.errors import DecodeError
-from website_monitor.events import (
-    ProbeResult,
-    _decode_fast,
-    _decode_slow,
-    _new_probe,
-    decode,
-    decode_probe,
-    encode,
-    legacy_event_id,
-    message_key,
-)
-from website_monitor.store.base import PROBE_COLUMNS
+from website_monitor.probes.codec import ProbeResult, _new_probe
+from website_monitor.probes.codec import decode_fast as _decode_fast
+from website_monitor.probes.store import PROBE_COLUMNS
+
+
+def decode_probe(raw: bytes, *, fallback_id: FallbackId = None) -> ProbeResult:
+    event = decode(raw, fallback_id=fallback_id)
+    assert isinstance(event, ProbeResult)
+    return event
+
 
 WHEN = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=timezone.utc)
 
@@ -50,7 +50,7 @@ def test_message_shape() -> None:
     assert data["v"] == 1
     assert data["timestamp"] == "2026-11-23T10:00:00.123456+00:00"
     assert uuid.UUID(data["event_id"])
-    assert message_key(probe()) == b"https://example.org/"
+    assert probe().key() == b"https://example.org/"
     for field in (
         "url",
         "http_status_code",

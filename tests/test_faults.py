@@ -19,8 +19,11 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from tests.services import Broker, HTTPTestServer, TCPProxy, flush_args, wait_until
 from website_monitor.cli import main
-from website_monitor.events import ProbeResult, encode
-from website_monitor.store import DeadLetter, open_store
+from website_monitor.codec import encode
+from website_monitor.deadletters.store import DeadLetter, dead_letters
+from website_monitor.probes.codec import ProbeResult
+from website_monitor.store import open_store
+from website_monitor.transport.writer import store_events
 
 START = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
 
@@ -285,7 +288,7 @@ def test_ten_thousand_poison_messages_are_dead_lettered(
     assert count(pg_url) == 10_000
     assert count(pg_url, "SELECT count(*) AS n FROM dead_letters") == 10_000
     with open_store(pg_url) as repository:
-        letters = repository.dead_letters(limit=20_000)
+        letters = dead_letters(repository, limit=20_000)
     assert sorted(d.value or b"" for d in letters) == sorted(poison)
     assert all(d.reason for d in letters)
     logged = [
@@ -313,7 +316,8 @@ def test_dlq_list_and_replay(sqlite_url: str) -> None:
         }
     ).encode()
     with open_store(sqlite_url) as repository:
-        repository.write(
+        store_events(
+            repository,
             [],
             [
                 DeadLetter(
@@ -358,6 +362,6 @@ def test_dlq_list_and_replay(sqlite_url: str) -> None:
             "https://legacy",
             "https://replayed-0/",
         ]
-        assert [d.offset for d in repository.dead_letters()] == [2]
+        assert [d.offset for d in dead_letters(repository)] == [2]
     again = json.loads(runner.invoke(main, ["dlq", "replay", "-d", sqlite_url]).output)
     assert again["replayed"] == 0 and again["still_failing"] == 1

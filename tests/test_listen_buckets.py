@@ -9,14 +9,18 @@ from datetime import datetime, timezone
 
 import pytest
 
+from tests.documents import as_plain
 from tests.listen_helpers import BUCKET_START, SteppingClock, running_listener
-from website_monitor.events import decode, encode
-from website_monitor.store import open_store, store_events
+from website_monitor.codec import decode, encode
+from website_monitor.store import open_store
 from website_monitor.telemetry import llpp, statsd
 from website_monitor.telemetry.buckets import Aggregator
 from website_monitor.telemetry.listener import describe_bad
+from website_monitor.telemetry.queries import bucket_stats as _bucket_stats
 from website_monitor.telemetry.sender import Sender, service_ns
-from website_monitor.telemetry.store import bucket_stats
+from website_monitor.transport.writer import store_events
+
+bucket_stats = as_plain(_bucket_stats)
 
 
 def stored(store_url: str) -> list[dict[str, object]]:
@@ -296,9 +300,13 @@ def test_buckets_of_different_widths_never_merge_and_late_percentiles_do_not_win
 ) -> None:
     from datetime import datetime, timezone
 
-    from website_monitor.events import TelemetryBucket
-    from website_monitor.store import open_store, store_events
-    from website_monitor.telemetry.store import bucket_stats
+    from tests.documents import as_plain
+    from website_monitor.store import open_store
+    from website_monitor.telemetry.codec import TelemetryBucket
+    from website_monitor.telemetry.queries import bucket_stats as _bucket_stats
+
+    bucket_stats = as_plain(_bucket_stats)
+    from website_monitor.transport.writer import store_events
 
     start = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
     emitted = datetime(2026, 11, 23, 10, 5, tzinfo=timezone.utc)

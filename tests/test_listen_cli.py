@@ -19,10 +19,11 @@ from click.testing import CliRunner, Result
 
 from tests.listen_helpers import BUCKET_START, clear_of_bucket_boundary
 from website_monitor.cli import main
-from website_monitor.store import open_store, store_events
+from website_monitor.store import open_store
 from website_monitor.telemetry import llpp
 from website_monitor.telemetry.buckets import Aggregator
 from website_monitor.telemetry.sender import Sender, service_ns
+from website_monitor.transport.writer import store_events
 
 
 def invoke(*args: str) -> Result:

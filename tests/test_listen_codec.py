@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from website_monitor import events
+from website_monitor import codec as events
 from website_monitor.errors import DecodeError
 from website_monitor.telemetry import llpp, statsd
 from website_monitor.telemetry.llpp import Arrival, DatagramError, Departure, Status
@@ -208,7 +208,7 @@ def test_statsd_decoder_fuzz(data: bytes) -> None:
 def test_telemetry_event_round_trip_and_strict_decoding() -> None:
     from datetime import datetime, timezone
 
-    from website_monitor.events import TelemetryBucket
+    from website_monitor.telemetry.codec import TelemetryBucket
 
     bucket = TelemetryBucket(
         name="web-1",
@@ -264,10 +264,13 @@ def _json(data: dict[str, object]) -> bytes:
 
 
 def test_fuzzed_listener_keeps_running(sqlite_url: str) -> None:
+    from tests.documents import as_plain
     from tests.listen_helpers import running_listener
     from website_monitor.telemetry.listener import INTERNAL_ERROR
+    from website_monitor.telemetry.queries import bucket_stats as _bucket_stats
+
+    bucket_stats = as_plain(_bucket_stats)
     from website_monitor.telemetry.sender import Sender
-    from website_monitor.telemetry.store import bucket_stats
 
     with (
         running_listener(sqlite_url, flush_interval=0.02) as listener,

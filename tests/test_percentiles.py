@@ -7,10 +7,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from website_monitor.events import ProbeResult
-from website_monitor.stats import StatsQuery, probe_stats
+from tests.documents import as_plain
+from website_monitor.probes import stats
+from website_monitor.probes.codec import ProbeResult
+from website_monitor.probes.stats import StatsQuery
 from website_monitor.store import open_store
 from website_monitor.store._sql import percentile_cont
+from website_monitor.transport.writer import store_events
+
+probe_stats = as_plain(stats.probe_stats)
 
 START = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
 
@@ -38,7 +43,7 @@ def test_percentile_cont_math() -> None:
 
 def test_issue_example_on_both_backends(store_url: str) -> None:
     with open_store(store_url) as repository:
-        repository.write(probes("https://example.org", [3000, 1000, 2000]))
+        store_events(repository, probes("https://example.org", [3000, 1000, 2000]))
         [entry] = probe_stats(repository, StatsQuery())
     assert entry == {
         "url": "https://example.org",
@@ -58,7 +63,7 @@ def test_backends_agree_with_postgres_percentile_cont(sqlite_url: str, pg_url: s
     results = []
     for url in (sqlite_url, pg_url):
         with open_store(url) as repository:
-            repository.write(data)
+            store_events(repository, data)
             results.append(probe_stats(repository, StatsQuery()))
     assert results[0] == results[1]
     [_a, b] = results[0]
@@ -69,14 +74,15 @@ def test_backends_agree_with_postgres_percentile_cont(sqlite_url: str, pg_url: s
 
 def test_filters_and_grouping(store_url: str) -> None:
     with open_store(store_url) as repository:
-        repository.write(probes("https://a", [10, 20, 30, 40]))
-        repository.write(probes("https://b", [5]))
-        repository.write(
+        store_events(repository, probes("https://a", [10, 20, 30, 40]))
+        store_events(repository, probes("https://b", [5]))
+        store_events(
+            repository,
             [
                 ProbeResult(
                     url="https://a", timestamp=START, http_status_code=503, response_time_ms=99.0
                 )
-            ]
+            ],
         )
         only_a = probe_stats(repository, StatsQuery(urls=["https://a"]))
         assert [e["url"] for e in only_a] == ["https://a"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 from click.testing import CliRunner
@@ -11,9 +13,13 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from tests.services import HTTPTestServer, flush_args
 from website_monitor.cli import main
-from website_monitor.events import ProbeResult, encode
-from website_monitor.store import open_store, store_events
+from website_monitor.codec import encode
+from website_monitor.deadletters.store import dead_letters
+from website_monitor.probes.codec import ProbeResult
+from website_monitor.probes.queries import count_probes
+from website_monitor.store import open_store
 from website_monitor.transport.sink import split_batch
+from website_monitor.transport.writer import store_events
 
 
 def run(*args: str) -> str:
@@ -136,7 +142,7 @@ def test_redelivery_after_a_crash_before_offset_commit(
     # The restarted flush gets those messages again and must not duplicate them.
     flush(kafka_bootstrap, topic, pg_url, group=group)
     with open_store(pg_url) as repository:
-        assert repository.count_probes() == 200
+        assert count_probes(repository) == 200
         [row] = repository.query("SELECT count(DISTINCT event_id) AS n FROM url_probes")
         assert row["n"] == 200
 
@@ -163,7 +169,7 @@ def test_bad_messages_are_dead_lettered_and_flush_goes_on(
     flush(kafka_bootstrap, topic, pg_url)
     with open_store(pg_url) as repository:
         urls = sorted(r["url"] for r in repository.query("SELECT url FROM url_probes"))
-        letters = repository.dead_letters()
+        letters = dead_letters(repository)
     assert urls == ["https://legacy", "https://ok"]
     assert sorted(d.value for d in letters) == sorted(bad)
     reasons = {d.value: d.reason for d in letters}
@@ -173,8 +179,8 @@ def test_bad_messages_are_dead_lettered_and_flush_goes_on(
     # Redelivering the legacy message (same position) keeps one row: its id is derived from it.
     flush(kafka_bootstrap, topic, pg_url, group=f"second-{topic}")
     with open_store(pg_url) as repository:
-        assert repository.count_probes() == 2
-        assert len(repository.dead_letters()) == len(bad)
+        assert count_probes(repository) == 2
+        assert len(dead_letters(repository)) == len(bad)
 
 
 def test_messages_that_would_stall_a_partition_are_dead_lettered(
@@ -214,11 +220,13 @@ def test_messages_that_would_stall_a_partition_are_dead_lettered(
     flush(kafka_bootstrap, topic, pg_url)
     with open_store(pg_url) as repository:
         urls = sorted(r["url"] for r in repository.query("SELECT url FROM url_probes"))
-        reasons = {bytes(d.value or b""): d.reason for d in repository.dead_letters()}
+        reasons = {bytes(d.value or b""): d.reason for d in dead_letters(repository)}
     assert urls == ["https://ok/0", "https://ok/1", "https://ok/2"]
     assert reasons[overflow].startswith("field 'timestamp' is not an ISO 8601 time")
     assert reasons[surrogate] == "value contains an unpaired UTF-16 surrogate escape"
-    assert reasons[encode(refused)].startswith("rejected by the store: PostgreSQL error: ")
+    assert reasons[encode(refused)].startswith(
+        "rejected by the store: PostgreSQL refused the data: "
+    )
     assert "no_refusals" in reasons[encode(refused)]
 
 
@@ -227,7 +235,7 @@ def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> N
     import threading
     from collections import namedtuple
 
-    from website_monitor.store import DeadLetter, Repository
+    from website_monitor.store import Repository
     from website_monitor.transport._consumer import Partition
     from website_monitor.transport.sink import Sink
 
@@ -263,19 +271,21 @@ def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> N
         def assignment(self) -> set:  # type: ignore[type-arg]
             return {partition}
 
-    class Store(Repository):
-        backend = "fake"
-
-        def write(self, probes, dead_letters: list[DeadLetter] = ()) -> int:  # type: ignore[no-untyped-def,override,assignment]
+    class Transaction:
+        def insert(self, table: str, columns: list[str], rows: list[tuple], **kw: object) -> int:  # type: ignore[type-arg]
             assert threading.get_ident() != polling_thread
             time.sleep(0.05)
-            new = {p.event_id for p in probes} - stored
+            new = {row[0] for row in rows} - stored  # event_id comes first
             stored.update(new)
             log.append(("stored", len(stored)))
             return len(new)
 
-        migrate = schema_status = query = executemany = percentile_sql = close = None  # type: ignore[assignment]
-        transaction = snapshot = reopen = None  # type: ignore[assignment]
+    class Store(Repository):
+        @contextlib.contextmanager
+        def transaction(self) -> Iterator[Transaction]:  # type: ignore[override]
+            yield Transaction()
+
+        query = executemany = close = snapshot = reopen = None  # type: ignore[assignment]
 
     sink = Sink(Consumer(), Store(), batch_size=7, on_progress=lambda s: None, rollups=False)  # type: ignore[arg-type]
     stats = sink.run(threading.Event(), drain=True, idle_timeout=0.5)

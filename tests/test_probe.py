@@ -26,7 +26,14 @@ from tests.services import (
     wait_until,
 )
 from website_monitor.cli import main
-from website_monitor.probe import MAX_REDIRECTS, CheckOptions, Prober, collect_urls, run_rounds
+from website_monitor.probes.check import (
+    MAX_REDIRECTS,
+    CheckOptions,
+    Prober,
+    collect_urls,
+    run_rounds,
+)
+from website_monitor.probes.queries import count_probes
 from website_monitor.store import open_store
 from website_monitor.transport.direct import StoreWriter
 
@@ -264,7 +271,7 @@ def test_every_repeats_until_stopped(http_server: HTTPTestServer, sqlite_url: st
     assert failed == 0
     assert rounds == [1, 1, 1]
     assert 0.35 <= elapsed < 2.0
-    assert writer.repository.count_probes() == 3
+    assert count_probes(writer.repository) == 3
     writer.close()
 
 
@@ -310,7 +317,9 @@ def test_store_failure_exits_non_zero(http_server: HTTPTestServer, pg_url: str) 
     conn.close()
     result = CliRunner().invoke(main, ["probe", http_server.url, "-d", pg_url, "-q"])
     assert result.exit_code == 1
-    assert result.output.startswith("Error: 1 results were not stored: PostgreSQL error: ")
+    assert result.output.startswith(
+        "Error: 1 results were not stored: PostgreSQL refused the data: "
+    )
     assert "refuse_all" in result.output
 
 
@@ -347,4 +356,4 @@ def test_every_stops_cleanly_on_sigterm(
     rounds = out.decode().count(http_server.url)
     assert rounds >= 3
     with open_store(sqlite_url) as repository:
-        assert repository.count_probes() == rounds
+        assert count_probes(repository) == rounds

@@ -18,15 +18,22 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.documents import as_plain
 from tests.services import wait_until
-from website_monitor import rollups, stats
 from website_monitor.cli import main
-from website_monitor.events import ProbeResult
+from website_monitor.probes import stats
+from website_monitor.probes.codec import ProbeResult
+from website_monitor.probes.queries import count_probes
+from website_monitor.probes.rollups import maintain as rollups
+from website_monitor.probes.rollups import sketch
 from website_monitor.store import Repository, open_store
 from website_monitor.store.postgres import PostgresRepository
+from website_monitor.transport.writer import store_events
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=timezone.utc)
 URLS = ("https://a.example/", "https://b.example/slow", "https://c.example/")
+
+probe_stats = as_plain(stats.probe_stats)
 
 
 def generate(
@@ -69,7 +76,7 @@ def write_all(
     """Write in batches; with `roll_up`, the rollups catch up after every batch."""
     inserted = 0
     for i in range(0, len(probes), batch):
-        inserted += repository.write(probes[i : i + batch])
+        inserted += store_events(repository, probes[i : i + batch])
         if roll_up:
             rollups.catch_up(repository)
     return inserted
@@ -94,6 +101,9 @@ def snapshot(repository: Repository, now: float | None = None) -> dict[str, list
         ],
         "latency": [tuple(row.values()) for row in latency],
     }
+
+
+ROLLUPS = rollups.Rollups()
 
 
 def day_probes(repository: Repository) -> int:
@@ -132,12 +142,12 @@ def assert_close(exact: list[dict[str, Any]], approx: list[dict[str, Any]]) -> f
 
 @given(st.floats(min_value=1e-4, max_value=1e8, allow_nan=False))
 def test_bucket_representative_is_within_the_accuracy(value: float) -> None:
-    represented = rollups.bucket_value(rollups.bucket_index(value))
-    assert abs(represented - value) / value <= rollups.ACCURACY * (1 + 1e-9)
+    represented = sketch.bucket_value(sketch.bucket_index(value))
+    assert abs(represented - value) / value <= sketch.ACCURACY * (1 + 1e-9)
 
 
 def test_zero_has_its_own_bucket() -> None:
-    assert rollups.bucket_value(rollups.bucket_index(0.0)) == 0.0
+    assert sketch.bucket_value(sketch.bucket_index(0.0)) == 0.0
 
 
 @given(
@@ -149,14 +159,14 @@ def test_histogram_percentile_is_within_the_accuracy(values: list[float], fracti
 
     counts: dict[int, int] = {}
     for value in values:
-        counts[rollups.bucket_index(value)] = counts.get(rollups.bucket_index(value), 0) + 1
-    estimate = rollups.percentile(sorted(counts.items()), fraction, min(values), max(values))
+        counts[sketch.bucket_index(value)] = counts.get(sketch.bucket_index(value), 0) + 1
+    estimate = sketch.percentile(sorted(counts.items()), fraction, min(values), max(values))
     exact = percentile_cont(values, fraction)
     assert exact is not None
-    assert abs(estimate - exact) <= rollups.ACCURACY * exact * (1 + 1e-9)
+    assert abs(estimate - exact) <= sketch.ACCURACY * exact * (1 + 1e-9)
 
 
-WEEK = rollups.LEVELS["week"]
+WEEK = sketch.LEVELS["week"]
 
 
 @given(
@@ -167,7 +177,7 @@ WEEK = rollups.LEVELS["week"]
 def test_plan_covers_the_range_once_with_whole_periods(
     lo: int | None, hi: int | None, weeks_to: int | None
 ) -> None:
-    segments = rollups.plan(lo, hi, list(rollups.LEVELS.values()), coarsest_until=weeks_to)
+    segments = sketch.plan(lo, hi, list(sketch.LEVELS.values()), coarsest_until=weeks_to)
     if lo is not None and hi is not None and lo >= hi:
         assert segments == []
         return
@@ -208,14 +218,14 @@ def test_rollups_agree_with_exact_percentiles(store: Repository, rolled_up: int)
     for since, until in ranges:
         for by in (None, "status", "hour", "day"):
             query = stats.StatsQuery(since=since, until=until, by=by)
-            exact = stats.probe_stats(store, _with(query, source="exact"))
-            approx = stats.probe_stats(store, _with(query, source="rollups"))
+            exact = probe_stats(store, _with(query, source="exact"))
+            approx = probe_stats(store, _with(query, source="rollups"))
             assert exact, (since, until, by)
             assert_close(exact, approx)
     filtered = stats.StatsQuery(urls=[URLS[1]], since=T0 + timedelta(hours=30))
-    approx = stats.probe_stats(store, _with(filtered, source="rollups"))
+    approx = probe_stats(store, _with(filtered, source="rollups"))
     assert [e["url"] for e in approx] == [URLS[1]]
-    assert_close(stats.probe_stats(store, _with(filtered, source="exact")), approx)
+    assert_close(probe_stats(store, _with(filtered, source="exact")), approx)
 
 
 def _with(query: stats.StatsQuery, **changes: Any) -> stats.StatsQuery:
@@ -228,7 +238,7 @@ def test_time_series_shapes(store: Repository) -> None:
     probes = generate(600, seed=3, step_s=30.0)  # five hours
     write_all(store, probes)
     for source in ("exact", "rollups"):
-        hourly = stats.probe_stats(store, stats.StatsQuery(by="hour", source=source))
+        hourly = probe_stats(store, stats.StatsQuery(by="hour", source=source))
         assert len(hourly) == 3 * 5
         assert {e["period"] for e in hourly} == {
             (T0 + timedelta(hours=h)).isoformat() for h in range(5)
@@ -236,7 +246,7 @@ def test_time_series_shapes(store: Repository) -> None:
         first = [e for e in hourly if e["url"] == URLS[0]]
         assert [e["period"] for e in first] == sorted(e["period"] for e in first)
         assert sum(e["probes"] for e in hourly) == len(probes)
-        daily = stats.probe_stats(store, stats.StatsQuery(by="day", source=source))
+        daily = probe_stats(store, stats.StatsQuery(by="day", source=source))
         assert [(e["url"], e["period"]) for e in daily] == [(u, T0.isoformat()) for u in URLS]
         assert set(daily[0]) == {
             "url",
@@ -264,8 +274,8 @@ def test_auto_reads_rollups_only_beyond_the_limit(store: Repository, rolled_up: 
 def test_phases_from_raw_rows_with_either_source(store: Repository) -> None:
     probes = generate(300, seed=11)
     write_all(store, probes)
-    exact = stats.probe_stats(store, stats.StatsQuery(phases=True, source="exact"))
-    approx = stats.probe_stats(store, stats.StatsQuery(phases=True, source="rollups"))
+    exact = probe_stats(store, stats.StatsQuery(phases=True, source="exact"))
+    approx = probe_stats(store, stats.StatsQuery(phases=True, source="rollups"))
     assert [e["phases"] for e in exact] == [e["phases"] for e in approx]
     ttfb = sorted(p.ttfb_ms for p in probes if p.url == URLS[0] and p.ttfb_ms is not None)
     from website_monitor.store._sql import percentile_cont
@@ -281,13 +291,13 @@ def test_phases_from_raw_rows_with_either_source(store: Repository) -> None:
 def test_redelivery_does_not_change_rollups(store: Repository) -> None:
     probes = generate(1500, seed=1)
     first, second = probes[:1000], probes[1000:]
-    assert store.write(first) == 1000
+    assert store_events(store, first) == 1000
     before = snapshot(store)
-    assert store.write(first) == 0
-    assert store.write(first[200:600]) == 0
+    assert store_events(store, first) == 0
+    assert store_events(store, first[200:600]) == 0
     assert snapshot(store) == before
     # a batch half redelivered, half new: only the new half is counted
-    assert store.write(first[500:] + second) == len(second)
+    assert store_events(store, first[500:] + second) == len(second)
     after = snapshot(store)
     rollups.rebuild(store)
     assert snapshot(store) == after
@@ -296,7 +306,7 @@ def test_redelivery_does_not_change_rollups(store: Repository) -> None:
 
 def test_duplicates_within_one_batch_count_once(store: Repository) -> None:
     probes = generate(50, seed=2)
-    assert store.write(probes + probes[:10]) == 50
+    assert store_events(store, probes + probes[:10]) == 50
     rollups.catch_up(store)
     assert day_probes(store) == 50
 
@@ -339,7 +349,7 @@ def test_catch_up_waits_for_a_writer_still_in_flight(pg_url: str) -> None:
         with writer.transaction() as cursor:  # holds ids 1..200 uncommitted
             cursor.execute("SAVEPOINT s")
             writer_ids = _copy_in(cursor, slow)
-            assert other.write(fast) == 100  # ids above them, committed first
+            assert store_events(other, fast) == 100  # ids above them, committed first
             covered: list[int] = []
             catching_up = threading.Thread(target=lambda: covered.append(rollups.catch_up(reader)))
             catching_up.start()
@@ -359,7 +369,7 @@ def test_catch_up_to_a_frontier_read_earlier_does_not_wait_for_later_writers(
     first, second = generate(200, seed=24), generate(100, seed=25, start=T0 + timedelta(days=1))
     with open_store(pg_url) as writer, open_store(pg_url) as reader:
         assert isinstance(writer, PostgresRepository)
-        assert writer.write(first) == 200
+        assert store_events(writer, first) == 200
         stored = rollups.frontier(writer)
         with writer.transaction() as cursor:  # the next batch, in flight
             _copy_in(cursor, second)
@@ -385,7 +395,7 @@ def test_a_writer_is_running_before_it_takes_a_probe_id(pg_url: str) -> None:
     ):
         with locker.transaction() as cursor:
             cursor.execute("LOCK TABLE url_probes IN SHARE MODE")  # the COPY waits for it
-            writing = threading.Thread(target=writer.write, args=(generate(50, seed=26),))
+            writing = threading.Thread(target=store_events, args=(writer, generate(50, seed=26)))
             writing.start()
 
             def waiting_xid() -> str | None:
@@ -417,7 +427,7 @@ def test_catch_up_waits_for_a_writer_newer_than_every_finished_transaction(
                 two.execute("SELECT pg_current_xact_id()")  # newer than `one`
                 _copy_in(two, generate(100, seed=34))  # ids 1-100, still in flight
                 _copy_in(one, generate(50, seed=35, start=T0 + timedelta(days=1)))  # 101-150
-                one.connection.commit()
+                one.cursor.connection.commit()  # type: ignore[attr-defined]
                 stored = rollups.frontier(reader)
                 assert stored.max_id == 150
                 covered: list[int] = []
@@ -432,10 +442,11 @@ def test_catch_up_waits_for_a_writer_newer_than_every_finished_transaction(
         assert day_probes(reader) == 150
 
 
-def _copy_in(cursor: Any, probes: list[ProbeResult]) -> int:
-    from website_monitor.store.postgres import _COLUMNS, copy_rows
+def _copy_in(tx: Any, probes: list[ProbeResult]) -> int:
+    from website_monitor.probes.store import PROBE_COLUMNS, copy_rows
 
-    cursor.copy_expert(f"COPY url_probes ({_COLUMNS}) FROM STDIN", io.StringIO(copy_rows(probes)))
+    columns = ", ".join(PROBE_COLUMNS)
+    tx.cursor.copy_expert(f"COPY url_probes ({columns}) FROM STDIN", io.StringIO(copy_rows(probes)))
     return len(probes)
 
 
@@ -460,11 +471,12 @@ def run(*args: str) -> str:
 
 def test_cli_small_store_prints_exact_percentiles(store_url: str) -> None:
     with open_store(store_url) as repository:
-        repository.write(
+        store_events(
+            repository,
             [
                 ProbeResult("https://example.org", T0 + timedelta(seconds=i), 200, ms)
                 for i, ms in enumerate((1000.0, 2000.0, 3000.0))
-            ]
+            ],
         )
     for extra in ((), ("--exact",)):
         entry = json.loads(run("stats", "-d", store_url, *extra))["stats"][0]
@@ -477,7 +489,7 @@ def test_cli_small_store_prints_exact_percentiles(store_url: str) -> None:
     assert "ttfb" in hourly[0]["phases"]
     rebuilt = json.loads(run("db", "rebuild-rollups", "-d", store_url))
     assert rebuilt["url_probes"] == 3
-    assert rebuilt["rollup_summary"] == len(rollups.LEVELS)  # one period of each level
+    assert rebuilt["rollup_summary"] == len(sketch.LEVELS)  # one period of each level
     status = json.loads(run("db", "status", "-d", store_url))
     assert status["version"] >= 5
     assert status["rollups"] == {"rolled_up_to": 3, "pending_probes": 0}
@@ -505,13 +517,13 @@ def test_flush_redelivered_through_kafka_counts_once(
     with open_store(pg_url) as repository:
         assert rollups.pending(repository) == 0  # --drain caught the rollups up before exiting
         first = snapshot(repository)
-        assert repository.count_probes() == len(probes)
+        assert count_probes(repository) == len(probes)
     run(*flush, "-c", f"second-{topic}")
     with open_store(pg_url) as repository:
-        assert repository.count_probes() == len(probes)
+        assert count_probes(repository) == len(probes)
         assert snapshot(repository) == first
-        exact = stats.probe_stats(repository, stats.StatsQuery(source="exact"))
-        assert_close(exact, stats.probe_stats(repository, stats.StatsQuery(source="rollups")))
+        exact = probe_stats(repository, stats.StatsQuery(source="exact"))
+        assert_close(exact, probe_stats(repository, stats.StatsQuery(source="rollups")))
 
 
 def test_upgrade_from_rollups_kept_on_every_write(store_url: str) -> None:
@@ -529,9 +541,9 @@ def test_upgrade_from_rollups_kept_on_every_write(store_url: str) -> None:
             " VALUES (3600, 0, 'https://a.example/', 200, 1, 1)"
         )
         repository.execute(f"DROP TABLE {rollups.STATE_TABLE}")
-        repository.execute("DELETE FROM wm_schema WHERE version >= 5")
+        forget(repository, "0003_rollup_state", "0004_weeks_to")
     with open_store(store_url) as repository:  # migrates
-        assert repository.schema_status().current == 6
+        assert repository.schema_status().pending == 0
         assert rollups.pending(repository) == 0
         assert snapshot(repository) == expected
 
@@ -540,7 +552,7 @@ def test_upgrade_to_weeks_folded_once_over(store_url: str) -> None:
     """Schema 5 updated the week rows on every catch-up: migration 6 keeps those of the weeks
     that are over and deletes the current week's, whose days answer instead."""
     now = time.time()
-    this_week = datetime.fromtimestamp(rollups.week_start(now), timezone.utc)
+    this_week = datetime.fromtimestamp(sketch.week_start(now), timezone.utc)
     with open_store(store_url) as repository:
         # last week's last two days and this week's first
         write_all(
@@ -550,17 +562,27 @@ def test_upgrade_to_weeks_folded_once_over(store_url: str) -> None:
         weeks = _weeks(repository)
         assert len(weeks) == 2
         repository.execute(f"ALTER TABLE {rollups.STATE_TABLE} DROP COLUMN weeks_to")
-        repository.execute("DELETE FROM wm_schema WHERE version = 6")
+        forget(repository, "0004_weeks_to")
     with open_store(store_url) as repository:  # migrates
-        assert repository.schema_status().current == 6
+        assert repository.schema_status().pending == 0
         [state] = repository.query(f"SELECT weeks_to AS w FROM {rollups.STATE_TABLE}")
         assert _weeks(repository) == [w for w in weeks if w < state["w"]]
         assert _weeks(repository) != weeks  # the database's clock is in the second week
         migrated = snapshot(repository, state["w"])
         rollups.rebuild(repository, now=state["w"])
         assert snapshot(repository, state["w"]) == migrated
-        exact = stats.probe_stats(repository, stats.StatsQuery(source="exact"))
-        assert_close(exact, stats.probe_stats(repository, stats.StatsQuery(source="rollups")))
+        exact = probe_stats(repository, stats.StatsQuery(source="exact"))
+        assert_close(exact, probe_stats(repository, stats.StatsQuery(source="rollups")))
+
+
+def forget(repository: Repository, *names: str) -> None:
+    """Make the store look as if these probe migrations had not run yet."""
+    for name in names:
+        repository.execute(
+            "DELETE FROM wm_migrations WHERE feature = 'probes' AND name = "
+            + repository.dialect.placeholder,
+            (name,),
+        )
 
 
 def _weeks(repository: Repository) -> list[int]:
@@ -573,7 +595,7 @@ def _weeks(repository: Repository) -> list[int]:
 def test_weeks_are_folded_from_their_days_once_over(store: Repository) -> None:
     """Catch-ups add to the day rows; a week's rows appear when it is over, from its days;
     a late probe of a week that is over goes to its week directly. Stats agree throughout."""
-    first_week = rollups.week_start(T0.timestamp())
+    first_week = sketch.week_start(T0.timestamp())
     store.execute(f"UPDATE {rollups.STATE_TABLE} SET weeks_to = {first_week}")  # it is T0's week
     start = datetime.fromtimestamp(first_week, timezone.utc) + timedelta(days=2)
     probes = generate(3000, seed=22, start=start, step_s=600)  # three weeks and a bit
@@ -583,9 +605,9 @@ def test_weeks_are_folded_from_their_days_once_over(store: Repository) -> None:
         for since, until in ranges:
             for by in (None, "status", "day"):
                 query = stats.StatsQuery(since=since, until=until, by=by)
-                exact = stats.probe_stats(store, _with(query, source="exact"))
+                exact = probe_stats(store, _with(query, source="exact"))
                 assert exact, (since, until, by)
-                assert_close(exact, stats.probe_stats(store, _with(query, source="rollups")))
+                assert_close(exact, probe_stats(store, _with(query, source="rollups")))
 
     write_all(store, probes[:600])
     assert rollups.catch_up(store, now=probes[599].timestamp.timestamp()) > 0
@@ -606,7 +628,7 @@ def test_weeks_are_folded_from_their_days_once_over(store: Repository) -> None:
     assert snapshot(store, now) == folded
 
     late = generate(90, seed=23, start=start + timedelta(days=1, hours=3), step_s=300)
-    assert store.write(late) == 90
+    assert store_events(store, late) == 90
     assert rollups.catch_up(store, now=now) > 0
     agree((None, None), crossing)
     with_late = snapshot(store, now)
@@ -620,7 +642,7 @@ def test_weeks_are_folded_from_their_days_once_over(store: Repository) -> None:
 
 def test_catch_up_in_small_steps_across_a_fold(store: Repository) -> None:
     """Steps of a few ids, the clock past several weeks: the same rows as a rebuild."""
-    first_week = rollups.week_start(T0.timestamp())
+    first_week = sketch.week_start(T0.timestamp())
     store.execute(f"UPDATE {rollups.STATE_TABLE} SET weeks_to = {first_week}")
     start = datetime.fromtimestamp(first_week, timezone.utc) + timedelta(days=5)
     write_all(store, generate(1200, seed=27, start=start, step_s=1500))  # about three weeks
@@ -634,7 +656,7 @@ def test_catch_up_in_small_steps_across_a_fold(store: Repository) -> None:
 
 def test_weeks_to_never_goes_back(store: Repository) -> None:
     """A catch-up by a clock that is behind folds nothing and leaves the mark where it is."""
-    first_week = rollups.week_start(T0.timestamp())
+    first_week = sketch.week_start(T0.timestamp())
     store.execute(f"UPDATE {rollups.STATE_TABLE} SET weeks_to = {first_week}")
     write_all(store, generate(300, seed=28, start=datetime.fromtimestamp(first_week, timezone.utc)))
     rollups.catch_up(store, now=first_week + 2 * WEEK)
@@ -658,8 +680,8 @@ def test_future_probes_stay_in_days_until_their_week_is_over(store: Repository) 
     [state] = store.query(f"SELECT weeks_to AS w FROM {rollups.STATE_TABLE}")
     assert all(w < state["w"] for w in _weeks(store))
     assert day_probes(store) == 60
-    exact = stats.probe_stats(store, stats.StatsQuery(source="exact"))
-    assert_close(exact, stats.probe_stats(store, stats.StatsQuery(source="rollups")))
+    exact = probe_stats(store, stats.StatsQuery(source="exact"))
+    assert_close(exact, probe_stats(store, stats.StatsQuery(source="rollups")))
 
 
 def test_catch_up_without_its_state_says_what_to_do(store: Repository) -> None:
@@ -678,10 +700,11 @@ def test_the_flush_writer_hands_the_roller_its_frontier(
     """After each stored batch the roller learns where the probes end; if that cannot be read,
     the batch still counts as stored and the roller reads the frontier itself."""
     from website_monitor.errors import StoreError
-    from website_monitor.transport.sink import Batch, Roller, Sink
+    from website_monitor.transport.roller import Roller
+    from website_monitor.transport.sink import Batch, Sink
 
     sink = Sink(consumer=None, repository=store)  # type: ignore[arg-type]
-    sink.roller = roller = Roller(store, batch=10**9)
+    sink.rollers = {"probes": (roller := Roller(store, ROLLUPS, "probes", batch=10**9))}
     try:
         probes = generate(40, seed=32)
         assert sink._write(Batch(events=list(probes), origins=[None] * 40), threading.Event()) == 40
@@ -691,7 +714,7 @@ def test_the_flush_writer_hands_the_roller_its_frontier(
         def unreadable(repository: Any) -> rollups.Frontier:
             raise StoreError("the store went away")
 
-        monkeypatch.setattr(rollups, "frontier", unreadable)
+        monkeypatch.setattr(ROLLUPS, "frontier", unreadable)
         more = generate(10, seed=33, start=T0 + timedelta(days=1))
         assert sink._write(Batch(events=list(more), origins=[None] * 10), threading.Event()) == 10
         assert roller._frontier is None
@@ -704,9 +727,9 @@ def test_the_flush_writer_hands_the_roller_its_frontier(
 @pytest.mark.parametrize("catch_up", [True, False])
 def test_roller_closes_with_or_without_a_final_catch_up(store: Repository, catch_up: bool) -> None:
     """The flush's roller: below its batch it waits; closing catches up only when asked."""
-    from website_monitor.transport.sink import Roller
+    from website_monitor.transport.roller import Roller
 
-    roller = Roller(store, batch=1000)
+    roller = Roller(store, ROLLUPS, batch=1000)
     assert write_all(store, generate(300, seed=16)) == 300
     roller.stored(300)
     time.sleep(0.2)
@@ -716,9 +739,9 @@ def test_roller_closes_with_or_without_a_final_catch_up(store: Repository, catch
 
 
 def test_roller_catches_up_when_idle_and_at_its_batch(store: Repository) -> None:
-    from website_monitor.transport.sink import Roller
+    from website_monitor.transport.roller import Roller
 
-    roller = Roller(store, batch=500)
+    roller = Roller(store, ROLLUPS, batch=500)
     try:
         write_all(store, generate(600, seed=17))
         roller.stored(600)

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from tests.services import Broker, HTTPTestServer, TLSProxy, free_port
 from website_monitor import config
 from website_monitor.cli import main
+from website_monitor.probes.queries import count_probes
 from website_monitor.store import open_store
 from website_monitor.transport.kafka import client_options
 
@@ -83,7 +84,7 @@ def test_probe_and_flush_over_tls(
     )
     assert flushed.exit_code == 0, flushed.output
     with open_store(pg_url) as repository:
-        assert repository.count_probes() == 1
+        assert count_probes(repository) == 1
 
 
 def test_plaintext_client_cannot_use_the_tls_listener(

@@ -22,12 +22,13 @@ from tests.services import TCPProxy, free_port, terminate_cleanly, wm_process
 from tests.webserver import URLS, Served, sample_probes, serving, wait_until_answering, write
 from website_monitor.cli import main
 from website_monitor.config import parse_time
-from website_monitor.events import ProbeResult
-from website_monitor.store import DeadLetter, open_store
+from website_monitor.deadletters.store import DeadLetter
+from website_monitor.probes.codec import ProbeResult
+from website_monitor.probes.metrics import DURATION_BUCKETS, PHASE_COLUMNS
+from website_monitor.store import open_store
 from website_monitor.store._sql import percentile_cont
-from website_monitor.web.app import decode_cursor, encode_cursor
-from website_monitor.web.metrics import DURATION_BUCKETS, PHASE_COLUMNS
-from website_monitor.web.sections import SECTIONS
+from website_monitor.transport.writer import store_events
+from website_monitor.web.app import decode_cursor, encode_cursor, registered_sections
 from website_monitor.web.server import ServeError, is_loopback, parse_bind
 
 
@@ -120,8 +121,10 @@ def test_series_filters_and_picks_a_bucket(served: Served, probes: list[ProbeRes
 
 def test_metrics(served: Served, probes: list[ProbeResult]) -> None:
     with open_store(served.store_url) as repository:
-        repository.write(
-            [], [DeadLetter("probes", 0, n, b"not json", "value is not valid JSON") for n in (7, 8)]
+        store_events(
+            repository,
+            [],
+            [DeadLetter("probes", 0, n, b"not json", "value is not valid JSON") for n in (7, 8)],
         )
     response = served.get("/metrics")
     assert response.status_code == 200
@@ -167,7 +170,7 @@ def test_metrics(served: Served, probes: list[ProbeResult]) -> None:
 def test_openapi_is_valid_and_covers_the_routes(served: Served) -> None:
     document = served.get("/api/openapi.json").json()
     validate(document)
-    for section in SECTIONS:  # every route a section adds is described
+    for section in registered_sections():  # every route a section adds is described
         for route in section.routes:
             assert route.path in document["paths"], route.path
     for path in (
@@ -260,7 +263,9 @@ def test_events_push_a_new_row(served: Served) -> None:
         assert resumed["data"]["url"] == missed.url  # type: ignore[index]
         # Dead letters have their own stream on the same connection.
         with open_store(served.store_url) as repository:
-            repository.write([], [DeadLetter("probes", 3, 99, b"\xff", "value is not valid UTF-8")])
+            store_events(
+                repository, [], [DeadLetter("probes", 3, 99, b"\xff", "value is not valid UTF-8")]
+            )
         letter = events.until("dead_letter", 5)["data"]
     assert isinstance(letter, dict)
     assert (letter["partition"], letter["offset"], letter["reason"]) == (

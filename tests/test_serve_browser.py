@@ -21,7 +21,7 @@ import requests
 from tests import traffic
 from tests.conftest import unavailable
 from tests.webserver import URLS, Served, sample_probes, serving, write
-from website_monitor.events import ProbeResult
+from website_monitor.probes.codec import ProbeResult
 
 CHROMIUM = os.environ.get("WM_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("WM_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")

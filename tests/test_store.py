@@ -12,12 +12,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from website_monitor.cli import main
-from website_monitor.events import ProbeResult
-from website_monitor.store import DeadLetter, open_store
-from website_monitor.store.migrations import LATEST_VERSION
-from website_monitor.store.postgres import copy_rows
+from website_monitor.deadletters.store import DeadLetter, dead_letters
+from website_monitor.features import FEATURES
+from website_monitor.probes.codec import ProbeResult
+from website_monitor.probes.queries import count_probes
+from website_monitor.probes.store import copy_rows
+from website_monitor.store import open_store
+from website_monitor.transport.writer import store_events
 
 WHEN = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+
+
+LATEST_VERSION = sum(len(feature.migrations) for feature in FEATURES)
 
 
 def result(url: str = "https://example.org", **kw: object) -> ProbeResult:
@@ -47,10 +53,10 @@ def test_writes_are_idempotent_on_event_id(store_url: str) -> None:
         result(url="https://c", http_status_code=None, response_time_ms=None, error="dns"),
     ]
     with open_store(store_url) as repository:
-        assert repository.write(batch) == 3
-        assert repository.write(batch) == 0
-        assert repository.write([*batch, result()]) == 1
-        assert repository.count_probes() == 4
+        assert store_events(repository, batch) == 3
+        assert store_events(repository, batch) == 0
+        assert store_events(repository, [*batch, result()]) == 1
+        assert count_probes(repository) == 4
 
 
 def test_all_fields_survive(store_url: str) -> None:
@@ -63,7 +69,7 @@ def test_all_fields_survive(store_url: str) -> None:
         error_detail="tab\there\nnewline \\ backslash\r",
     )
     with open_store(store_url) as repository:
-        repository.write([event])
+        store_events(repository, [event])
         [row] = repository.query("SELECT * FROM url_probes")
     assert row["url"] == event.url
     assert str(row["event_id"]) == event.event_id
@@ -77,7 +83,7 @@ def test_all_fields_survive(store_url: str) -> None:
 def test_sql_injection_lands_as_data(store_url: str) -> None:
     nasty = "https://example.org/?q=1'; DROP TABLE url_probes; --\"\\"
     with open_store(store_url) as repository:
-        repository.write([result(url=nasty)])
+        store_events(repository, [result(url=nasty)])
         [row] = repository.query("SELECT url FROM url_probes")
         assert row["url"] == nasty
     output = CliRunner().invoke(main, ["stats", "-d", store_url, "--url", nasty]).output
@@ -99,9 +105,9 @@ def test_dead_letters_keep_bytes_position_and_reason(store_url: str) -> None:
         ),
     ]
     with open_store(store_url) as repository:
-        repository.write([], letters)
-        repository.write([], letters)  # redelivered: still once each
-        stored = repository.dead_letters()
+        store_events(repository, [], letters)
+        store_events(repository, [], letters)  # redelivered: still once each
+        stored = dead_letters(repository)
     assert [(d.topic, d.partition, d.offset, d.value, d.key, d.reason) for d in stored] == [
         ("probes", 1, 7, b"\xff\x00raw", b"k", "value is not valid UTF-8"),
         ("probes", 1, 8, None, None, "empty message (no value)"),
@@ -120,12 +126,13 @@ def test_adopts_a_table_created_by_the_original_tool(pg_url: str) -> None:
         )
     conn.close()
     with open_store(pg_url) as repository:
-        repository.write(
+        store_events(
+            repository,
             [
                 result(
                     url="https://new", http_status_code=None, response_time_ms=None, error="timeout"
                 )
-            ]
+            ],
         )
         rows = repository.query("SELECT url, response_time_ms FROM url_probes ORDER BY id")
     assert rows == [

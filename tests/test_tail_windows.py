@@ -7,14 +7,16 @@ from datetime import datetime, timezone
 
 import pytest
 
+from website_monitor.codec import decode, encode
 from website_monitor.errors import DecodeError
-from website_monitor.events import Hit, decode, encode
+from website_monitor.logs.codec import Hit
 from website_monitor.logs.follower import Chunk
 from website_monitor.logs.formats import LogRecord
 from website_monitor.logs.monitor import Monitor, TailOptions, hit_from_record
 from website_monitor.logs.summary import WindowSummary
 from website_monitor.logs.windows import Windows
-from website_monitor.store import open_store, store_events
+from website_monitor.store import open_store
+from website_monitor.transport.writer import store_events
 
 T0 = 1_525_881_600.0  # a multiple of 10
 
@@ -124,7 +126,7 @@ def test_hits_are_stored_once_per_event_id(store_url: str) -> None:
             path=f"/s{i % 2}/x",
             section=f"/s{i % 2}",
             status=200,
-            bytes=i,
+            size=i,
         )
         for i in range(1200)  # more than one INSERT statement
     ]

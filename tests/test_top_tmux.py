@@ -16,9 +16,10 @@ import pytest
 
 from tests import traffic
 from tests.conftest import unavailable
+from tests.documents import plain
 from tests.webserver import URLS, sample_probes, write
-from website_monitor import stats
-from website_monitor.events import ProbeResult
+from website_monitor.probes import stats
+from website_monitor.probes.codec import ProbeResult
 from website_monitor.store import open_store
 
 
@@ -91,7 +92,7 @@ def test_top_shows_the_store_refreshes_and_quits_on_q(
 
     with open_store(sqlite_url) as repository:
         since = datetime.now(timezone.utc) - timedelta(hours=1)
-        expected = stats.probe_stats(repository, stats.StatsQuery(since=since))
+        expected = plain(stats.probe_stats(repository, stats.StatsQuery(since=since)))
     assert [e["url"] for e in expected] == sorted(URLS)
     screen = wait_for_screen(tmux, *URLS, "q quits")
     for entry in expected:

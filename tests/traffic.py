@@ -13,9 +13,10 @@ from typing import Any
 from click.testing import CliRunner
 
 from website_monitor.cli import main
-from website_monitor.store import open_store, store_events
+from website_monitor.store import open_store
 from website_monitor.telemetry.buckets import Aggregator
 from website_monitor.telemetry.llpp import Arrival, Departure, Status
+from website_monitor.transport.writer import store_events
 
 SOURCE = "web1"
 #: wm tail options the sample log is read with: 1-minute alert window, 3 hits/s.

@@ -11,9 +11,11 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from website_monitor.events import ProbeResult
+from website_monitor.probes.codec import ProbeResult
 from website_monitor.store import open_store
-from website_monitor.web import WebServer, create_app, listen
+from website_monitor.transport.writer import store_events
+from website_monitor.web.app import create_app
+from website_monitor.web.server import WebServer, listen
 
 
 @dataclass
@@ -110,4 +112,4 @@ def sample_probes(now: datetime | None = None) -> list[ProbeResult]:
 
 def write(store_url: str, probes: list[ProbeResult]) -> None:
     with open_store(store_url) as repository:
-        repository.write(probes)
+        store_events(repository, probes)

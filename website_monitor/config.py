@@ -17,11 +17,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
 from website_monitor.errors import ConfigError
+from website_monitor.store.url import redact
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -426,22 +426,3 @@ def parse_time(value: str, now: datetime | None = None) -> datetime:
         raise ConfigError(
             f"invalid time {value!r}", hint="use ISO 8601 (2026-11-23T10:00:00Z) or an age (1h, 7d)"
         ) from None
-
-
-_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
-
-
-def redact(url: str) -> str:
-    """The connection string with its password (in the user part or the query) replaced."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparseable connection string>"
-    query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
-    if password is None and query == parts.query:
-        return url  # nothing to hide; urlunsplit would also fold sqlite:////abs to sqlite://abs
-    if password is not None:
-        netloc = parts.netloc.rsplit("@", 1)[1]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{netloc}")
-    return urlunsplit(parts._replace(query=query))

@@ -3,6 +3,20 @@
 Every failure the library expects carries a message fit for an operator and a
 hint saying what to try; the CLI prints them as one `Error:` line. Anything else
 reaching the top is a bug.
+
+    WebsiteMonitorError
+    ├── ConfigError            a setting, argument or request parameter is wrong
+    ├── StoreError             the store refused an operation
+    │   ├── StoreUnavailable   it cannot be reached or is overloaded: retry later
+    │   └── StoreDataError     it refused the data itself (too long, malformed): do not retry
+    ├── TransportError         the message broker failed
+    │   ├── BrokerUnavailable  it cannot be reached: retry later
+    │   └── DeliveryError      some events were not delivered (`undelivered` holds them)
+    └── DecodeError            bytes that are not a valid event (`reason` says why)
+
+The database drivers' errors become store errors in one place each
+(`store.postgres.translate`, `store.sqlite.translate`), by SQLSTATE class or
+SQLite result code, so retrying code asks `isinstance(exc, StoreUnavailable)`.
 """
 
 from __future__ import annotations
@@ -31,7 +45,12 @@ class StoreError(WebsiteMonitorError):
 
 
 class StoreUnavailable(StoreError):
-    """The store cannot be reached; retrying later may succeed."""
+    """The store cannot be reached (or is overloaded); retrying later may succeed."""
+
+
+class StoreDataError(StoreError):
+    """The store refused the data itself (a value too long to index, out of range, a broken
+    constraint): the same write fails again, so it is not retried."""
 
 
 class TransportError(WebsiteMonitorError):

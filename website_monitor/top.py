@@ -19,17 +19,21 @@ import threading
 import tty
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from typing import IO, Any
+from typing import IO
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from website_monitor import stats
+from website_monitor.deadletters import store as dead_letters
 from website_monitor.errors import WebsiteMonitorError
+from website_monitor.logs import queries as logs
+from website_monitor.logs.models import Alert
+from website_monitor.probes import queries as probes
+from website_monitor.probes.models import Probe, StatsEntry
+from website_monitor.probes.stats import StatsQuery, probe_stats
 from website_monitor.store import Repository
-from website_monitor.web import api
 
 RECENT = 8
 #: The traffic line: hits stamped within this many seconds before now.
@@ -37,38 +41,44 @@ TRAFFIC_SECONDS = 60.0
 
 
 @dataclasses.dataclass
+class Row:
+    """One URL: its figures over the window, and its latest result."""
+
+    url: str
+    stats: StatsEntry | None = None
+    last: Probe | None = None
+
+
+@dataclasses.dataclass
 class Snapshot:
     taken_at: datetime
     window_seconds: float
-    rows: list[dict[str, Any]]
-    recent: list[dict[str, Any]]
+    rows: list[Row]
+    recent: list[Probe]
     dead_letters: int
     backend: str
     #: Hits per second per source over the last TRAFFIC_SECONDS.
     traffic: dict[str, float] = dataclasses.field(default_factory=dict)
     #: Alerts without an end, as `wm alerts` lists them.
-    open_alerts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    open_alerts: list[Alert] = dataclasses.field(default_factory=list)
 
 
 def snapshot(repository: Repository, window_seconds: float) -> Snapshot:
     """What the view shows, read from the store in one go."""
     now = datetime.now(timezone.utc)
-    entries = stats.probe_stats(
-        repository, stats.StatsQuery(since=now - timedelta(seconds=window_seconds))
-    )
-    by_url: dict[str, dict[str, Any]] = {e["url"]: {"stats": e} for e in entries}
-    for probe in api.latest_per_url(repository):
-        by_url.setdefault(probe["url"], {})["last"] = probe
-    rows = [{"url": url, **value} for url, value in sorted(by_url.items())]
+    entries = probe_stats(repository, StatsQuery(since=now - timedelta(seconds=window_seconds)))
+    by_url = {entry.url: Row(entry.url, stats=entry) for entry in entries}
+    for probe in probes.latest_per_url(repository):
+        by_url.setdefault(probe.url, Row(probe.url)).last = probe
     return Snapshot(
         taken_at=now,
         window_seconds=window_seconds,
-        rows=rows,
-        recent=api.newest_probes(repository, RECENT),
-        dead_letters=api.dead_letter_count(repository),
+        rows=[by_url[url] for url in sorted(by_url)],
+        recent=probes.newest_probes(repository, RECENT),
+        dead_letters=dead_letters.count(repository),
         backend=repository.backend,
-        traffic=api.hits_per_second(repository, TRAFFIC_SECONDS, now),
-        open_alerts=[a for a in api.alerts_json(repository)["alerts"] if a["ended_at"] is None],
+        traffic=logs.hits_per_second(repository, TRAFFIC_SECONDS, now),
+        open_alerts=[a for a in logs.list_alerts(repository) if a.ended_at is None],
     )
 
 
@@ -76,11 +86,11 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def _status(probe: dict[str, Any] | None) -> Text:
+def _status(probe: Probe | None) -> Text:
     if probe is None:
         return Text("-")
-    label = str(probe["http_status_code"] or probe["error"] or "error")
-    return Text(label, style="green" if probe["ok"] else "bold red")
+    label = str(probe.http_status_code or probe.error or "error")
+    return Text(label, style="green" if probe.ok else "bold red")
 
 
 def _age(then: str | None, now: datetime) -> str:
@@ -117,16 +127,15 @@ def render(snap: Snapshot, error: str | None = None) -> RenderableType:
     urls.add_column("p95 ms", justify="right")
     urls.add_column("avail %", justify="right")
     for row in snap.rows:
-        entry = row.get("stats")
-        last = row.get("last")
-        availability = entry["availability"] if entry else None
+        entry, last = row.stats, row.last
+        availability = entry.availability if entry else None
         urls.add_row(
-            row["url"],
+            row.url,
             _status(last),
-            _age(last["timestamp"] if last else None, snap.taken_at),
-            str(entry["probes"]) if entry else "0",
-            _ms(entry["p50_ms"] if entry else None),
-            _ms(entry["p95_ms"] if entry else None),
+            _age(last.timestamp if last else None, snap.taken_at),
+            str(entry.probes) if entry else "0",
+            _ms(entry.p50_ms if entry else None),
+            _ms(entry.p95_ms if entry else None),
             Text(
                 "-" if availability is None else f"{availability * 100:.1f}",
                 style="" if availability in (None, 1.0) else "red",
@@ -142,10 +151,7 @@ def render(snap: Snapshot, error: str | None = None) -> RenderableType:
     recent.add_column("ms", justify="right")
     for probe in snap.recent:
         recent.add_row(
-            (probe["timestamp"] or "")[11:19],
-            probe["url"],
-            _status(probe),
-            _ms(probe["response_time_ms"]),
+            probe.timestamp[11:19], probe.url, _status(probe), _ms(probe.response_time_ms)
         )
 
     traffic = Text(f"traffic (last {_window(TRAFFIC_SECONDS)}): ", style="bold")
@@ -160,8 +166,8 @@ def render(snap: Snapshot, error: str | None = None) -> RenderableType:
     if snap.open_alerts:
         alerts.append(
             " · ".join(
-                f"OPEN {a['source']} since {(a['started_at'] or '')[11:19]}Z"
-                f" (peak {a['peak']:.2f} hits/s, threshold {a['threshold']:g})"
+                f"OPEN {a.source} since {(a.started_at or '')[11:19]}Z"
+                f" (peak {a.peak:.2f} hits/s, threshold {a.threshold:g})"
                 for a in snap.open_alerts
             ),
             style="bold red",

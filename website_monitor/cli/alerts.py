@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from website_monitor.cli._options import common_options, load_settings, store_options
-from website_monitor.logs.store import list_alerts
-from website_monitor.store import open_store
+from website_monitor.cli._output import echo_json
 
 
 @click.command("alerts")
@@ -28,7 +26,11 @@ def command(source: str | None, indent: int, **kwargs: Any) -> None:
     `ended_at` is null while an alert is active; `peak` is the highest average
     hits per second seen during the incident.
     """
+    from website_monitor.logs.models import Alerts
+    from website_monitor.logs.queries import list_alerts
+    from website_monitor.store import open_store
+
     settings = load_settings(kwargs)
     with open_store(settings.store_url()) as repository:
         incidents = list_alerts(repository, source=source)
-    click.echo(json.dumps({"alerts": incidents}, indent=indent or None))
+    echo_json(Alerts(alerts=incidents), indent)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from website_monitor.cli._options import common_options, load_settings, store_options
-from website_monitor.config import redact
-from website_monitor.rollups import pending, rolled_up_to
-from website_monitor.store import SchemaStatus, open_store
+from website_monitor.cli._output import echo_json
+from website_monitor.store.url import redact
 
-#: The schema version from which rollups record how far they go.
-ROLLUP_STATE_VERSION = 5
+if TYPE_CHECKING:
+    from website_monitor.store import SchemaStatus
 
 
 @click.group("db")
@@ -26,6 +24,8 @@ def command() -> None:
 @common_options
 def upgrade(**kwargs: Any) -> None:
     """Apply every pending migration."""
+    from website_monitor.store import open_store
+
     settings = load_settings(kwargs)
     with open_store(settings.store_url(), migrate=False) as repository:
         before = repository.schema_status().current
@@ -42,16 +42,19 @@ def upgrade(**kwargs: Any) -> None:
 @common_options
 def status(**kwargs: Any) -> None:
     """Show the schema version and pending migrations as JSON."""
+    from website_monitor.probes.rollups.maintain import pending, rolled_up_to
+    from website_monitor.store import open_store
+
     settings = load_settings(kwargs)
     with open_store(settings.store_url(), migrate=False) as repository:
         current = repository.schema_status()
         shown = _as_json(current, redact(settings.store_url()))
-        if current.current >= ROLLUP_STATE_VERSION:
+        if ("probes", "0003_rollup_state") not in current.waiting:
             shown["rollups"] = {
                 "rolled_up_to": rolled_up_to(repository),
                 "pending_probes": pending(repository),
             }
-    click.echo(json.dumps(shown, indent=2))
+    echo_json(shown)
 
 
 @command.command("rebuild-rollups")
@@ -59,12 +62,13 @@ def status(**kwargs: Any) -> None:
 @common_options
 def rebuild_rollups(**kwargs: Any) -> None:
     """Recompute the latency rollups from the raw probe rows."""
-    from website_monitor.rollups import rebuild
+    from website_monitor.probes.rollups.maintain import rebuild
+    from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
     with open_store(settings.store_url()) as repository:
         counts = rebuild(repository)
-    click.echo(json.dumps({"store": redact(settings.store_url()), **counts}, indent=2))
+    echo_json({"store": redact(settings.store_url()), **counts})
 
 
 def _as_json(status: SchemaStatus, store: str) -> dict[str, Any]:
@@ -75,6 +79,13 @@ def _as_json(status: SchemaStatus, store: str) -> dict[str, Any]:
         "latest": status.latest,
         "pending": status.pending,
         "applied": [
-            {"version": v, "description": d, "applied_at": str(at)} for v, d, at in status.applied
+            {
+                "version": a.seq,
+                "feature": a.feature,
+                "name": a.name,
+                "description": a.description,
+                "applied_at": a.applied_at,
+            }
+            for a in status.applied
         ],
     }

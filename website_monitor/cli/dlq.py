@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from typing import Any
 
 import click
 
-from website_monitor import deadletters
 from website_monitor.cli._options import common_options, load_settings, store_options
-from website_monitor.store import open_store
+from website_monitor.cli._output import echo_json
 
 
 @click.group("dlq")
@@ -31,10 +28,13 @@ def command() -> None:
 @common_options
 def list_(limit: int, **kwargs: Any) -> None:
     """Print dead letters as JSON lines (value as text, or base64 if not UTF-8)."""
+    from website_monitor.deadletters import store
+    from website_monitor.store import open_store
+
     settings = load_settings(kwargs)
     with open_store(settings.store_url()) as repository:
-        for letter in repository.dead_letters(limit=limit):
-            click.echo(json.dumps(deadletters.as_json(letter)))
+        for letter in store.dead_letters(repository, limit=limit):
+            echo_json(store.dump(letter), None)
 
 
 @command.command("replay")
@@ -43,7 +43,10 @@ def list_(limit: int, **kwargs: Any) -> None:
 @common_options
 def replay(ids: tuple[int, ...], **kwargs: Any) -> None:
     """Decode dead letters again (all, or the IDS given); store those that decode now."""
+    from website_monitor.deadletters.replay import replay
+    from website_monitor.store import open_store
+
     settings = load_settings(kwargs)
     with open_store(settings.store_url()) as repository:
-        report = deadletters.replay(repository, ids)
-    click.echo(json.dumps(dataclasses.asdict(report)))
+        report = replay(repository, ids)
+    echo_json(report, None)

@@ -16,9 +16,6 @@ from website_monitor.cli._options import (
 )
 from website_monitor.cli._signals import stop_on_signals
 from website_monitor.errors import ConfigError
-from website_monitor.store import open_store
-from website_monitor.transport.kafka import open_consumer
-from website_monitor.transport.sink import Sink
 
 
 @click.command("flush")
@@ -60,6 +57,10 @@ def command(session_timeout_ms: int, **kwargs: Any) -> None:
     duplicates a result. Undecodable messages go to the dead_letters table.
     SIGTERM or Ctrl-C finishes the current batch and exits 0.
     """
+    from website_monitor.store import open_store
+    from website_monitor.transport.kafka import open_consumer
+    from website_monitor.transport.sink import Sink
+
     settings = load_settings(kwargs)
     if not settings.uses_kafka:
         raise ConfigError(

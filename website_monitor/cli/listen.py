@@ -16,9 +16,7 @@ from website_monitor.cli._options import (
 )
 from website_monitor.cli._signals import stop_on_signals
 from website_monitor.errors import DeliveryError
-from website_monitor.telemetry.listener import Listener
 from website_monitor.telemetry.net import DEFAULT_ADDRESS, parse_address
-from website_monitor.transport import open_publisher
 
 TELEMETRY_TOPIC = "telemetry"
 
@@ -68,6 +66,9 @@ def command(**kwargs: Any) -> None:
     ctx = click.get_current_context()
     given_topic = ctx.get_parameter_source("topic") == ParameterSource.COMMANDLINE
     topic = kwargs["topic"] if given_topic else TELEMETRY_TOPIC
+    from website_monitor.telemetry.listener import Listener
+    from website_monitor.transport import open_publisher
+
     settings = load_settings(kwargs)
     address = parse_address(settings.listen_bind)
     publisher = open_publisher(settings, topic=topic)

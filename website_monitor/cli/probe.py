@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from website_monitor import probe
 from website_monitor.cli._options import (
     common_options,
     load_settings,
@@ -17,9 +15,10 @@ from website_monitor.cli._options import (
 )
 from website_monitor.cli._signals import stop_on_signals
 from website_monitor.config import split_list
-from website_monitor.errors import DeliveryError
-from website_monitor.events import ProbeResult
-from website_monitor.transport import open_spooling_publisher
+
+if TYPE_CHECKING:
+    from website_monitor.errors import DeliveryError
+    from website_monitor.probes.codec import ProbeResult
 
 
 @click.command("probe")
@@ -76,6 +75,9 @@ def command(url_args: tuple[str, ...], as_json: bool, quiet: bool, **kwargs: Any
     one they are written to the store directly. Exits non-zero if any result
     could not be published or stored, not because a site is down.
     """
+    from website_monitor.probes import check as probe
+    from website_monitor.transport import open_spooling_publisher
+
     kwargs["urls"] = split_list([*url_args, *(kwargs["urls"] or ())], urls=True)
     settings = load_settings(kwargs)
     urls = probe.collect_urls(settings.urls, settings.urls_file)
@@ -109,7 +111,9 @@ def _describe(error: DeliveryError) -> str:
 
 
 def _json_line(result: ProbeResult) -> str:
-    return json.dumps(result.to_dict())
+    from website_monitor.codec import encode
+
+    return encode(result).decode()
 
 
 def _text_line(result: ProbeResult) -> str:

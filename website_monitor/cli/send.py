@@ -8,7 +8,6 @@ import click
 
 from website_monitor.cli._options import common_options, load_settings
 from website_monitor.telemetry.net import DEFAULT_ADDRESS
-from website_monitor.telemetry.sender import Sender
 
 KINDS = ("arrival", "departure", "status")
 
@@ -77,6 +76,8 @@ def command(
         raise click.UsageError("a status needs its TEXT")
     if kind != "status" and text is not None:
         raise click.UsageError(f"unexpected TEXT {text!r}: only a status takes one")
+    from website_monitor.telemetry.sender import Sender
+
     with Sender(to) as sender:
         for _ in range(count):
             if kind == "arrival":

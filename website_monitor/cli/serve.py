@@ -14,9 +14,6 @@ from website_monitor.cli._options import (
     setting_option,
     store_options,
 )
-from website_monitor.store import open_store
-from website_monitor.web import DEFAULT_BIND, WebServer, create_app, ingest, listen
-from website_monitor.web.server import is_loopback, parse_bind
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +22,7 @@ log = logging.getLogger(__name__)
 @setting_option(
     "serve_bind",
     "--bind",
-    default=DEFAULT_BIND,
+    default="127.0.0.1:8080",
     show_default=True,
     help="HOST:PORT to listen on. Loopback by default; any other address must be given.",
 )
@@ -46,7 +43,7 @@ log = logging.getLogger(__name__)
     "serve_max_body",
     "--max-body",
     type=click.IntRange(1024),
-    default=ingest.MAX_BODY,
+    default=1024 * 1024,
     show_default=True,
     help="Largest POST /api/logs body, in bytes (larger: 413).",
 )
@@ -54,7 +51,7 @@ log = logging.getLogger(__name__)
     "serve_max_lines",
     "--max-lines",
     type=click.IntRange(1),
-    default=ingest.MAX_LINES,
+    default=10_000,
     show_default=True,
     help="Most lines in one POST /api/logs (more: 413).",
 )
@@ -64,6 +61,10 @@ def command(**kwargs: Any) -> None:
     """Serve the dashboard (/), the JSON API (/api/…, described at /api/openapi.json),
     the access-log ingest (POST /api/logs) and Prometheus metrics (/metrics) until
     SIGTERM or Ctrl-C."""
+    from website_monitor.store import open_store
+    from website_monitor.web.app import create_app
+    from website_monitor.web.server import WebServer, is_loopback, listen, parse_bind
+
     settings = load_settings(kwargs)
     bind = settings.serve_bind
     token = settings.serve_token or None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -13,6 +12,7 @@ from website_monitor.cli._options import (
     store_options,
     stream_options,
 )
+from website_monitor.cli._output import echo_json
 from website_monitor.transport import destination, open_publisher
 from website_monitor.transport.spool import Spool
 
@@ -30,7 +30,7 @@ def status(**kwargs: Any) -> None:
     """How many results wait in the spool for the configured destination."""
     settings = load_settings(kwargs)
     spool = Spool.for_destination(settings.data_path(), destination(settings))
-    click.echo(json.dumps({"spool": str(spool.path), "waiting": len(spool)}))
+    echo_json({"spool": str(spool.path), "waiting": len(spool)}, None)
 
 
 @command.command("send")

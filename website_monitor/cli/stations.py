@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.cli._output import echo_json
 from website_monitor.config import parse_time
-from website_monitor.store import open_store
-from website_monitor.telemetry.store import telemetry_document
 
 
 @click.command("stations")
@@ -54,6 +52,9 @@ def command(
     variance, min, max, first and last (milliseconds for service times and
     timers), percentiles for timers; `current` marks the open bucket.
     """
+    from website_monitor.store import open_store
+    from website_monitor.telemetry.queries import telemetry_document
+
     settings = load_settings(kwargs)
     with open_store(settings.store_url()) as repository:
         document = telemetry_document(
@@ -62,4 +63,4 @@ def command(
             until=parse_time(until) if until else None,
             names=names,
         )
-    click.echo(json.dumps(document, indent=indent or None))
+    echo_json(document, indent)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from website_monitor import stats
 from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.cli._output import echo_json
 from website_monitor.config import parse_time
-from website_monitor.store import open_store
-from website_monitor.telemetry.store import telemetry_document
 
 
 @click.command("stats")
@@ -37,7 +34,7 @@ from website_monitor.telemetry.store import telemetry_document
 )
 @click.option(
     "--by",
-    type=click.Choice(stats.GROUPINGS),
+    type=click.Choice(["status", "hour", "day"]),
     envvar="WM_STATS_BY",
     show_envvar=True,
     help="Also group by HTTP status, or per hour / day (UTC) as a time series.",
@@ -112,6 +109,10 @@ def command(
         raise click.UsageError("--telemetry takes --since/--until only, not --url or --by")
     if telemetry and hits:
         raise click.UsageError("--telemetry and --hits are different reports: give one")
+    from website_monitor.probes import stats
+    from website_monitor.probes.models import Stats
+    from website_monitor.store import open_store
+
     settings = load_settings(kwargs)
     query = stats.StatsQuery(
         urls=urls,
@@ -121,17 +122,18 @@ def command(
         source=source or "auto",
         phases=phases,
     )
-    if hits:
-        from website_monitor.logs.report import hit_stats
-
-        with open_store(settings.store_url()) as repository:
-            sections = hit_stats(repository, since=query.since, until=query.until)
-        click.echo(json.dumps({"hits": sections}, indent=indent or None))
-        return
     with open_store(settings.store_url()) as repository:
+        if hits:
+            from website_monitor.logs.models import Hits
+            from website_monitor.logs.queries import hit_stats
+
+            sections = hit_stats(repository, since=query.since, until=query.until)
+            echo_json(Hits(hits=sections), indent)
+            return
         if telemetry:
-            document = telemetry_document(repository, since=query.since, until=query.until)
-            click.echo(json.dumps(document, indent=indent or None))
+            from website_monitor.telemetry.queries import telemetry_document
+
+            echo_json(telemetry_document(repository, since=query.since, until=query.until), indent)
             return
         entries = stats.probe_stats(repository, query)
-    click.echo(json.dumps({"stats": entries}, indent=indent or None))
+    echo_json(Stats(stats=entries), indent)

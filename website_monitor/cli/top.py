@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 
-from website_monitor import top
 from website_monitor.cli._options import (
     common_options,
     load_settings,
@@ -14,7 +13,6 @@ from website_monitor.cli._options import (
     store_options,
 )
 from website_monitor.cli._signals import stop_on_signals
-from website_monitor.store import open_store
 
 
 @click.command("top")
@@ -37,6 +35,9 @@ from website_monitor.store import open_store
 def command(**kwargs: Any) -> None:
     """Per URL: last status, p50/p95 and availability; hits/s per source over the last
     minute and open alerts; refreshed live; q quits."""
+    from website_monitor import top
+    from website_monitor.store import open_store
+
     settings = load_settings(kwargs)
     with open_store(settings.store_url()) as repository, stop_on_signals() as stop:
         top.run(

@@ -1,5 +1,32 @@
-"""Access logs: formats, following files, time windows, summaries and alerts.
+"""Access logs: formats, following files, time windows, summaries, alerts, and the hits store.
 
-Nothing here knows about the command line; `wm tail` wires these pieces
-together (see `website_monitor.logs.monitor`).
+`formats`, `follower`, `windows`, `summary`, `alerts` and `monitor` are what
+`wm tail` runs; `codec` is the `hit` message, `schema` the tables, `store` the
+writer, `queries` the read side (`models` the documents), `ingest` the
+`POST /api/logs` parser, `web` and `metrics` its part of `wm serve`.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from website_monitor.feature import EventKind, Feature
+from website_monitor.logs import codec, schema, store
+
+if TYPE_CHECKING:
+    from website_monitor.web.section import Section
+
+
+def _web() -> tuple[Section, ...]:
+    from website_monitor.logs.web import ALERTS, HITS
+
+    return (HITS, ALERTS)
+
+
+FEATURE = Feature(
+    name="logs",
+    title="Access logs",
+    events=(EventKind(kind="hit", type=codec.Hit, decode=codec.decode, write=store.write),),
+    migrations=schema.MIGRATIONS,
+    web=_web,
+)

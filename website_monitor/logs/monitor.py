@@ -11,19 +11,20 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Protocol
 
 from website_monitor import log
 from website_monitor.errors import ConfigError, DeliveryError
-from website_monitor.events import Event, Hit
 from website_monitor.logs.alerts import AlertEvent, HighTrafficAlert
+from website_monitor.logs.codec import MAX_NAME_LENGTH, MAX_PATH_LENGTH, MAX_USER_AGENT, Hit
 from website_monitor.logs.follower import Chunk, Follower
 from website_monitor.logs.formats import FORMATS, LineParser, LogRecord, section_of
 from website_monitor.logs.ship import Shipper
 from website_monitor.logs.summary import WindowSummary
 from website_monitor.logs.windows import Windows
+from website_monitor.transport import Publisher
 
 logger = log.get("tail")
 
@@ -75,10 +76,7 @@ class Reporter(Protocol):
     def bad_line(self, line: str) -> None: ...
 
 
-MAX_FIELD = 2048
-
-
-def _clean(text: str, limit: int = MAX_FIELD) -> str:
+def _clean(text: str, limit: int) -> str:
     """Fit for any store: no NUL, bounded length."""
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
@@ -86,19 +84,21 @@ def _clean(text: str, limit: int = MAX_FIELD) -> str:
 
 
 def hit_from_record(record: LogRecord, source: str) -> Hit:
-    path = _clean(record.path, 8192)
+    path = _clean(record.path, MAX_PATH_LENGTH)
     return Hit(
         timestamp=datetime.fromtimestamp(record.timestamp, timezone.utc),
-        source=_clean(source, 255) or "-",
-        remote_host=_clean(record.remote_host, 255) or "-",
-        user=_clean(record.user, 255) if record.user else None,
+        source=_clean(source, MAX_NAME_LENGTH) or "-",
+        remote_host=_clean(record.remote_host, MAX_NAME_LENGTH) or "-",
+        user=_clean(record.user, MAX_NAME_LENGTH) if record.user else None,
         method=_clean(record.method, 64) or "-",
         path=path or "-",
         section=section_of(path) or "-",
         status=record.status,
-        bytes=min(record.bytes, 2**63 - 1),
-        referer=_clean(record.referer, 8192) if record.referer is not None else None,
-        user_agent=_clean(record.user_agent) if record.user_agent is not None else None,
+        size=min(record.bytes, 2**63 - 1),
+        referer=_clean(record.referer, MAX_PATH_LENGTH) if record.referer is not None else None,
+        user_agent=(
+            _clean(record.user_agent, MAX_USER_AGENT) if record.user_agent is not None else None
+        ),
     )
 
 
@@ -186,10 +186,6 @@ class Monitor:
     def take_records(self) -> list[LogRecord]:
         records, self.records = self.records, []
         return records
-
-
-class Publisher(Protocol):
-    def publish(self, events: Sequence[Event]) -> int: ...
 
 
 class HitPublisher:

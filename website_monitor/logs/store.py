@@ -1,8 +1,6 @@
-"""The tables `wm tail` owns: `hits` (one row per request) and `alerts` (incident history).
+"""Writing what `wm tail` owns: `hits` (one row per request) and `alerts` (incident history).
 
-Written through the generic repository API only, so both backends share this
-code. Hits are idempotent on `event_id` (ON CONFLICT DO NOTHING); importing
-this module registers `write_hits` for `wm flush` and the direct writer.
+Hits are idempotent on `event_id`: a redelivered hit inserts nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from website_monitor import store
-from website_monitor.errors import StoreError
-from website_monitor.events import Event, Hit
 from website_monitor.logs.alerts import AlertEvent
-from website_monitor.logs.summary import iso
-from website_monitor.store.base import Repository
+from website_monitor.logs.codec import Hit
+from website_monitor.store import Repository, Transaction
 
 HIT_COLUMNS = (
     "event_id",
@@ -33,11 +28,9 @@ HIT_COLUMNS = (
     "referer",
     "user_agent",
 )
-#: Rows per INSERT statement (well under SQLite's limit on parameters).
-ROWS_PER_STATEMENT = 500
 
 
-def _hit_row(hit: Hit) -> tuple[Any, ...]:
+def hit_row(hit: Hit) -> tuple[Any, ...]:
     return (
         hit.event_id,
         hit.timestamp,
@@ -48,36 +41,15 @@ def _hit_row(hit: Hit) -> tuple[Any, ...]:
         hit.path,
         hit.section,
         hit.status,
-        hit.bytes,
+        hit.size,
         hit.referer,
         hit.user_agent,
     )
 
 
-def write_hits(repository: Repository, events: Sequence[Event]) -> int:
+def write(tx: Transaction, hits: Sequence[Hit]) -> int:
     """Insert hits, skipping ids already stored; returns the rows inserted."""
-    hits = [event for event in events if isinstance(event, Hit)]
-    if len(hits) != len(events):
-        raise StoreError("write_hits was given events that are not hits")
-    mark = repository.placeholder
-    one = "(" + ", ".join(mark for _ in HIT_COLUMNS) + ")"
-    inserted = 0
-    for start in range(0, len(hits), ROWS_PER_STATEMENT):
-        batch = hits[start : start + ROWS_PER_STATEMENT]
-        sql = (
-            f"INSERT INTO hits ({', '.join(HIT_COLUMNS)}) VALUES "
-            + ", ".join(one for _ in batch)
-            + " ON CONFLICT (event_id) DO NOTHING"
-        )
-        row = [value for hit in batch for value in _hit_row(hit)]
-        inserted += repository.executemany(sql, [row])
-    return inserted
-
-
-store.EVENT_WRITERS["hit"] = write_hits
-
-
-# --- alerts ------------------------------------------------------------------------------
+    return tx.insert("hits", HIT_COLUMNS, [hit_row(hit) for hit in hits], unique="event_id")
 
 
 def _moment(seconds: float) -> datetime:
@@ -115,39 +87,3 @@ class AlertHistory:
                 (_moment(event.time), event.peak, self.current),
             )
             self.current = None
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return iso(value.timestamp())
-
-
-def list_alerts(repository: Repository, *, source: str | None = None) -> list[dict[str, Any]]:
-    """Past and ongoing incidents, oldest first."""
-    where = ""
-    params: list[Any] = []
-    if source is not None:
-        where = f" WHERE source = {repository.placeholder}"
-        params.append(source)
-    rows = repository.query(
-        "SELECT id, source, kind, started_at, ended_at, peak, threshold FROM alerts"
-        + where
-        + " ORDER BY started_at, id",
-        params,
-    )
-    return [
-        {
-            "id": str(row["id"]),
-            "source": row["source"],
-            "kind": row["kind"],
-            "started_at": _iso(row["started_at"]),
-            "ended_at": _iso(row["ended_at"]),
-            "peak": round(float(row["peak"]), 3),
-            "threshold": float(row["threshold"]),
-        }
-        for row in rows
-    ]

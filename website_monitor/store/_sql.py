@@ -1,4 +1,4 @@
-"""Pieces of SQL machinery shared by the backends."""
+"""Pieces of SQL machinery shared by the queries of every kind of data."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ class Where:
     A filter whose value is None (or an empty list) is left out, so callers
     pass their optional arguments straight through:
 
-        where = Where(repository.placeholder).any_of("url", urls).compare("timestamp", ">=", since)
-        repository.query("SELECT … FROM url_probes" + where.sql, where.params)
+        where = Where(reader.dialect.placeholder).any_of("url", urls).compare(">=", since)
+        reader.query("SELECT … FROM url_probes" + where.sql, where.params)
     """
 
     def __init__(self, placeholder: str, *fixed: str) -> None:
@@ -50,7 +50,18 @@ class Where:
             self.params.append(value)
         return self
 
+    def also(self, condition: str, *params: Any) -> Where:
+        """Any further condition, with its parameters."""
+        self.conditions.append(condition)
+        self.params.extend(params)
+        return self
+
     @property
     def sql(self) -> str:
         """` WHERE …`, or nothing when no filter applies."""
         return f" WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
+
+    @property
+    def condition(self) -> str:
+        """The conditions joined by AND, or `true` when there is none."""
+        return " AND ".join(self.conditions) or "true"

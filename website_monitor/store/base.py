@@ -1,131 +1,184 @@
 """The repository interface every store backend implements.
 
-Sources and the sink talk to this interface only, so the same code path is
-used whether events arrive through Kafka or are written directly.
+Sources, the sink and the read side talk to this interface only, so the same
+code path is used whether events arrive through Kafka or are written directly.
+A query is written once for both backends, with the pieces that differ taken
+from `dialect`; it runs on anything that is a `Reader`: the repository itself
+(each query in its own transaction), a `snapshot()` (several queries, one
+consistent view) or a write `transaction()`.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
 
-from website_monitor.events import ProbeResult
+from website_monitor.store.dialect import Dialect
+from website_monitor.store.url import StoreURL
 
-#: Runs one read-only query: (sql, params) -> rows as dicts.
-Query = Callable[[str, Sequence[Any]], list[dict[str, Any]]]
+Row = dict[str, Any]
+
+
+class Reader(Protocol):
+    """Anything that runs read queries written for its dialect."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
 
 @dataclasses.dataclass(frozen=True)
-class DeadLetter:
-    """A message the sink could not decode, kept with its position and the reason."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-    reason: str
-    key: bytes | None = None
-    received_at: datetime | None = None
-    id: int | None = None
+class AppliedMigration:
+    seq: int
+    feature: str
+    name: str
+    description: str
+    applied_at: str
 
 
 @dataclasses.dataclass(frozen=True)
 class SchemaStatus:
+    """Which migrations a store has: `current` applied of `latest` known to this version."""
+
     backend: str
     current: int
     latest: int
-    applied: list[tuple[int, str, str]]
+    applied: list[AppliedMigration]
+    #: (feature, name) of the migrations this version would apply.
+    waiting: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def pending(self) -> int:
-        return self.latest - self.current
+        return len(self.waiting)
+
+
+class Transaction(abc.ABC):
+    """One write transaction: what runs in it is committed together, or not at all."""
+
+    dialect: Dialect
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; returns the rows it affected."""
+
+    @abc.abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement per row; returns the rows affected in all."""
+
+    @abc.abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query; rows as dicts."""
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        rows = self.query(sql, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    @abc.abstractmethod
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        unique: str,
+        copy_text: Callable[[], str] | None = None,
+    ) -> int:
+        """Insert `rows`, skipping those whose `unique` columns are already stored.
+
+        Returns the rows inserted. PostgreSQL loads them with COPY (from
+        `copy_text()` when given, the rows in COPY's text format, else formatted
+        here); SQLite with one prepared statement.
+        """
+
+    @abc.abstractmethod
+    def lock(self, key: int) -> None:
+        """Hold lock `key` until the transaction ends; others taking it wait (PostgreSQL).
+
+        SQLite's write transactions already exclude each other.
+        """
 
 
 class Repository(abc.ABC):
-    """One store: schema management, batched idempotent writes, and queries."""
+    """One store: schema management, transactions and queries."""
 
-    backend: str
-    #: How the backend spells a query parameter.
-    placeholder: str
+    dialect: Dialect
+    url: StoreURL
 
-    @abc.abstractmethod
+    @property
+    def backend(self) -> str:
+        """`postgresql` or `sqlite`: for display only; queries ask `dialect`."""
+        return self.dialect.name
+
+    @property
+    def placeholder(self) -> str:
+        return self.dialect.placeholder
+
     def migrate(self) -> SchemaStatus:
         """Bring the schema to the latest version; safe to call concurrently."""
+        from website_monitor.store import migrate
 
-    @abc.abstractmethod
+        with self.transaction() as tx:
+            migrate.apply(tx)
+        return self.schema_status()
+
     def schema_status(self) -> SchemaStatus:
         """Which migrations are applied, without changing anything."""
+        from website_monitor.store import migrate
+
+        with self.snapshot() as reader:
+            return migrate.read_status(reader)
 
     @abc.abstractmethod
-    def write(self, probes: Sequence[ProbeResult], dead_letters: Sequence[DeadLetter] = ()) -> int:
-        """Store both in one transaction, skipping ids already stored.
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A write transaction, committed when the block ends, rolled back on an exception.
 
-        Returns the number of probe rows actually inserted. Either everything
-        is committed or nothing is, so a caller may commit its offsets after.
+        The driver's errors come out as `StoreError` (`StoreUnavailable` when the
+        store cannot be reached, `StoreDataError` when it refused the data).
         """
 
     @abc.abstractmethod
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Run a read-only query written for this backend's dialect."""
-
-    @abc.abstractmethod
-    def transaction(self) -> AbstractContextManager[Any]:
-        """A DB-API cursor in one write transaction, committed on success, else rolled back.
-
-        The driver's errors come out as StoreError (StoreUnavailable when the
-        connection failed).
-        """
-
-    @abc.abstractmethod
-    def snapshot(self) -> AbstractContextManager[Query]:
-        """A query function whose queries all read one consistent snapshot.
+    def snapshot(self) -> AbstractContextManager[Reader]:
+        """A reader whose queries all see one consistent snapshot of the store.
 
         For reads that combine several queries (rollups plus the rows not yet
         rolled up) and must not see a write commit between them.
         """
 
     @abc.abstractmethod
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        """Run one write statement per row in a single transaction; returns rows affected.
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one read query in its own transaction."""
 
-        For feature modules that own their tables: write SQL with
-        `self.placeholder` and both backends accept it. Datetimes are adapted.
-        """
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        rows = self.query(sql, params)
+        return next(iter(rows[0].values())) if rows else None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement in its own transaction; returns rows affected."""
-        return self.executemany(sql, [params])
+        with self.transaction() as tx:
+            return tx.execute(sql, params)
 
-    @abc.abstractmethod
-    def percentile_sql(self, fraction: float, column: str) -> str:
-        """An aggregate expression equal to PostgreSQL's percentile_cont."""
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one write statement per row in a single transaction; returns rows affected."""
+        with self.transaction() as tx:
+            return tx.executemany(sql, rows)
 
-    def count_probes(self) -> int:
-        return int(self.query("SELECT count(*) AS n FROM url_probes")[0]["n"])
+    def running_transactions(self) -> tuple[str, ...]:
+        """Ids of the write transactions running now, other than this connection's.
 
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        rows = self.query(
-            'SELECT id, topic, partition, "offset", key, value, reason, received_at'
-            f" FROM dead_letters ORDER BY id LIMIT {self.placeholder}",
-            (limit,),
-        )
-        return [
-            DeadLetter(
-                id=row["id"],
-                topic=row["topic"],
-                partition=row["partition"],
-                offset=row["offset"],
-                key=bytes(row["key"]) if row["key"] is not None else None,
-                value=bytes(row["value"]) if row["value"] is not None else None,
-                reason=row["reason"],
-                received_at=row["received_at"],
-            )
-            for row in rows
-        ]
+        Only where writers commit concurrently (`dialect.concurrent_writers`);
+        elsewhere there is never one.
+        """
+        return ()
+
+    def still_running(self, transactions: Sequence[str]) -> tuple[str, ...]:
+        """Those of `transactions` that have not ended yet."""
+        return ()
 
     @abc.abstractmethod
     def reopen(self) -> Repository:
@@ -141,22 +194,11 @@ class Repository(abc.ABC):
         self.close()
 
 
-PROBE_COLUMNS = (
-    "event_id",
-    "url",
-    "timestamp",
-    "http_status_code",
-    "response_time_ms",
-    "error",
-    "error_detail",
-    "content_match",
-    "ok",
-    "dns_ms",
-    "connect_ms",
-    "tls_ms",
-    "ttfb_ms",
-)
-
-
-def probe_row(probe: ProbeResult) -> tuple[Any, ...]:
-    return tuple(getattr(probe, column) for column in PROBE_COLUMNS)
+@contextmanager
+def reading(reader: Reader | Repository) -> Iterator[Reader]:
+    """A consistent reader: a repository's snapshot, or a reader as it is."""
+    if isinstance(reader, Repository):
+        with reader.snapshot() as snapshot:
+            yield snapshot
+    else:
+        yield reader

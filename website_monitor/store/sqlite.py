@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from website_monitor import rollups
-from website_monitor.errors import StoreError, StoreUnavailable
-from website_monitor.events import ProbeResult
+from website_monitor.errors import StoreDataError, StoreError, StoreUnavailable
 from website_monitor.store._sql import percentile_cont
-from website_monitor.store.base import PROBE_COLUMNS, DeadLetter, Query, Repository, probe_row
-from website_monitor.store.migrations import LATEST_VERSION, Migration
-from website_monitor.store.schema import SchemaStatus, apply_migrations
+from website_monitor.store.base import Reader, Repository, Row, Transaction
+from website_monitor.store.dialect import SQLITE
+from website_monitor.store.url import StoreURL
+
+#: Result codes of failures that retrying can fix: busy or locked by another process, I/O.
+_RETRYABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_PROTOCOL")
+#: ... and of data SQLite refuses whatever the retries.
+_DATA = ("SQLITE_CONSTRAINT", "SQLITE_TOOBIG", "SQLITE_MISMATCH", "SQLITE_RANGE")
+
+
+def translate(exc: sqlite3.Error, failure: str = "SQLite failed") -> StoreError:
+    """The store's error for a driver error: the one place sqlite3's errors are mapped."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    message = f"{failure}: {exc}"
+    if name.startswith(_DATA) or isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError)):
+        return StoreDataError(message)
+    if name.startswith(_RETRYABLE) or (not name and isinstance(exc, sqlite3.OperationalError)):
+        return StoreUnavailable(message)
+    return StoreError(message)
 
 
 def format_timestamp(value: datetime) -> str:
     """Fixed-width UTC text, so that string order is time order."""
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _adapt(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    return value
 
 
 class _PercentileCont:
@@ -39,29 +60,89 @@ class _PercentileCont:
         return percentile_cont(self.values, self.fraction)
 
 
-def _adapt(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    return value
+def _ln(value: float | None) -> float | None:
+    return None if value is None or value <= 0 else math.log(value)
+
+
+def _ceil(value: float | None) -> float | None:
+    return None if value is None else float(math.ceil(value))
+
+
+class SQLiteTransaction(Transaction):
+    dialect = SQLITE
+
+    def __init__(self, conn: sqlite3.Connection, cursor: sqlite3.Cursor) -> None:
+        self.conn = conn
+        self.cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self.cursor.execute(sql, [_adapt(p) for p in params])
+        return max(self.cursor.rowcount, 0)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        before = self.conn.total_changes
+        self.cursor.executemany(sql, [[_adapt(v) for v in row] for row in rows])
+        return self.conn.total_changes - before
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [dict(row) for row in self.cursor.execute(sql, [_adapt(p) for p in params])]
+
+    def lock(self, key: int) -> None:
+        pass  # BEGIN IMMEDIATE holds the database's only write lock already
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        unique: str,
+        copy_text: Callable[[], str] | None = None,
+    ) -> int:
+        if not rows:
+            return 0
+        marks = self.dialect.marks(len(columns))
+        return self.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+            f" ON CONFLICT ({unique}) DO NOTHING",
+            rows,
+        )
+
+
+class _Snapshot:
+    dialect = SQLITE
+
+    def __init__(self, repository: SQLiteRepository) -> None:
+        self._repository = repository
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._repository.query(sql, params)
 
 
 class SQLiteRepository(Repository):
-    backend = "sqlite"
-    placeholder = "?"
+    dialect = SQLITE
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        if path != ":memory:":
+    def __init__(self, url: StoreURL | str, *, create: bool = True) -> None:
+        self.url = url if isinstance(url, StoreURL) else StoreURL("sqlite:///" + url, "sqlite")
+        path = self.path = self.url.sqlite_path
+        memory = path == ":memory:"
+        file = Path(path).expanduser()
+        if not memory and not create and not file.exists():
+            raise StoreError(
+                f"there is no store at {path}",
+                hint="check -d/--db-connection-string; wm probe, flush, tail or listen create it",
+            )
+        if not memory:
             try:
-                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                file.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreUnavailable(
                     f"cannot create the directory for {path}: {exc.strerror}",
                     hint="check -d/--db-connection-string or WM_DATA_DIR",
-                ) from None
+                ) from exc
         try:
             self.conn = sqlite3.connect(
-                str(Path(path).expanduser()) if path != ":memory:" else path,
+                path if memory else str(file),
                 isolation_level=None,
                 check_same_thread=False,
                 timeout=30,
@@ -72,112 +153,59 @@ class SQLiteRepository(Repository):
             raise StoreUnavailable(
                 f"cannot open SQLite database {path}: {exc}",
                 hint="check -d/--db-connection-string; the file must be writable",
-            ) from None
+            ) from exc
         self.conn.row_factory = sqlite3.Row
         self.conn.create_aggregate("percentile_cont", 2, _PercentileCont)  # type: ignore[arg-type]
-        self.conn.create_function(
-            rollups.SQLITE_BUCKET_FUNCTION, 1, rollups.sqlite_bucket, deterministic=True
-        )
+        if not _has_math(self.conn):  # builds without SQLITE_ENABLE_MATH_FUNCTIONS
+            self.conn.create_function("ln", 1, _ln, deterministic=True)
+            self.conn.create_function("ceil", 1, _ceil, deterministic=True)
 
     @contextmanager
-    def transaction(self, failure: str = "SQLite write failed") -> Iterator[sqlite3.Cursor]:
-        """A cursor in a write transaction; SQLite's errors become the store's, after `failure`."""
+    def transaction(self, failure: str = "SQLite write failed") -> Iterator[Transaction]:
+        """A write transaction; SQLite's errors become the store's, after `failure`."""
         cursor = self.conn.cursor()
         try:
             cursor.execute("BEGIN IMMEDIATE")
-            yield cursor
+            yield SQLiteTransaction(self.conn, cursor)
             cursor.execute("COMMIT")
         except BaseException as exc:
             if self.conn.in_transaction:
                 cursor.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError):
-                raise StoreUnavailable(f"{failure}: {exc}") from None
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"{failure}: {exc}") from None
+                raise translate(exc, failure) from exc
             raise
         finally:
             cursor.close()
 
     @contextmanager
-    def snapshot(self) -> Iterator[Query]:
+    def snapshot(self) -> Iterator[Reader]:
         """Queries that all see the database as of the first one (a WAL read transaction)."""
         self.conn.execute("BEGIN")
         try:
-            yield self.query
+            yield _Snapshot(self)
         finally:
             if self.conn.in_transaction:
                 self.conn.execute("COMMIT")
 
-    def migrate(self) -> SchemaStatus:
-        with self.transaction("schema migration failed") as cursor:
-            apply_migrations(cursor, self.backend, self.placeholder, self._run)
-        return self.schema_status()
-
-    @staticmethod
-    def _run(cursor: Any, migration: Migration) -> None:
-        for statement in migration.statements("sqlite"):
-            cursor.execute(statement)
-
-    def schema_status(self) -> SchemaStatus:
-        exists = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='wm_schema'"
-        ).fetchone()
-        applied = (
-            [
-                (row[0], row[1], row[2])
-                for row in self.conn.execute(
-                    "SELECT version, description, applied_at FROM wm_schema ORDER BY version"
-                )
-            ]
-            if exists
-            else []
-        )
-        current = max((a[0] for a in applied), default=0)
-        return SchemaStatus(self.backend, current, LATEST_VERSION, applied)
-
-    def write(self, probes: Sequence[ProbeResult], dead_letters: Sequence[DeadLetter] = ()) -> int:
-        """Insert the batch in one transaction, skipping event ids already stored.
-
-        The rollups follow later (`rollups.catch_up`).
-        """
-        columns = ", ".join(PROBE_COLUMNS)
-        marks = ", ".join("?" for _ in PROBE_COLUMNS)
-        with self.transaction() as cursor:
-            before = self.conn.total_changes
-            cursor.executemany(
-                f"INSERT INTO url_probes ({columns}) VALUES ({marks})"
-                " ON CONFLICT (event_id) DO NOTHING",
-                [tuple(_adapt(v) for v in probe_row(probe)) for probe in probes],
-            )
-            inserted = self.conn.total_changes - before
-            cursor.executemany(
-                'INSERT INTO dead_letters (topic, partition, "offset", key, value, reason)'
-                " VALUES (?, ?, ?, ?, ?, ?)"
-                ' ON CONFLICT (topic, partition, "offset") DO NOTHING',
-                [(d.topic, d.partition, d.offset, d.key, d.value, d.reason) for d in dead_letters],
-            )
-        return inserted
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             rows = self.conn.execute(sql, [_adapt(p) for p in params]).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"SQLite query failed: {exc}") from None
+            raise translate(exc, "SQLite query failed") from exc
         return [dict(row) for row in rows]
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        with self.transaction() as cursor:
-            before = self.conn.total_changes
-            cursor.executemany(sql, [[_adapt(v) for v in row] for row in rows])
-            return self.conn.total_changes - before
-
-    def percentile_sql(self, fraction: float, column: str) -> str:
-        return f"percentile_cont({float(fraction)!r}, {column})"
 
     def reopen(self) -> SQLiteRepository:
         if self.path == ":memory:":
             raise StoreError("an in-memory SQLite database cannot be opened twice")
-        return SQLiteRepository(self.path)
+        return SQLiteRepository(self.url)
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _has_math(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("SELECT ln(1), ceil(0.5)")
+    except sqlite3.OperationalError:
+        return False
+    return True

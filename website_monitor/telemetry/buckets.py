@@ -29,8 +29,8 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from website_monitor.events import TelemetryBucket
 from website_monitor.store._sql import percentile_cont
+from website_monitor.telemetry.codec import TelemetryBucket
 from website_monitor.telemetry.llpp import Arrival, DatagramError, Departure, Message, Status
 from website_monitor.telemetry.statsd import COUNTER, GAUGE, Metric
 

@@ -25,14 +25,13 @@ import errno
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
 from website_monitor import log
 from website_monitor.errors import DeliveryError, WebsiteMonitorError
-from website_monitor.events import Event, TelemetryBucket
 from website_monitor.telemetry import llpp, statsd
 from website_monitor.telemetry.buckets import DEFAULT_BUCKET_SECONDS, DEFAULT_MAX_SERIES, Aggregator
+from website_monitor.telemetry.codec import TelemetryBucket
 from website_monitor.telemetry.net import (
     DEFAULT_ADDRESS,
     Address,
@@ -41,6 +40,7 @@ from website_monitor.telemetry.net import (
     parse_address,
     show,
 )
+from website_monitor.transport import Publisher
 
 logger = log.get("listen")
 
@@ -50,10 +50,6 @@ RECEIVE_BUFFER = 4 * 1024 * 1024
 MAX_RECEIVE = 65536  # larger than any UDP payload, so oversized datagrams are seen whole
 MAX_UNPUBLISHED = 100_000
 WORK_BATCH = 5_000  # datagrams handled between two looks at the flush and report clocks
-
-
-class Publisher(Protocol):
-    def publish(self, events: Sequence[Event]) -> int: ...
 
 
 class ListenError(WebsiteMonitorError):

@@ -1,12 +1,20 @@
-"""Moving events from sources to the store: Kafka, or a direct write (the embedded default)."""
+"""Moving events from sources to the store: Kafka, or a direct write (the embedded default).
+
+`kafka` and `_consumer` are the broker's clients, `sink` the flush behind
+`wm flush` (with `roller` keeping derived tables current), `direct` the writer
+used without a broker, `spool` what keeps results through an outage, and
+`writer` the one function that stores a batch of any kinds. The kinds of data
+are known only through the registry (`website_monitor.features`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from website_monitor.config import Settings
-from website_monitor.events import Event
+if TYPE_CHECKING:
+    from website_monitor.codec import Event
+    from website_monitor.config import Settings
 
 
 class Publisher(Protocol):
@@ -22,7 +30,7 @@ def destination(settings: Settings, topic: str | None = None) -> str:
     destination its results were meant for."""
     import hashlib
 
-    from website_monitor.config import redact
+    from website_monitor.store.url import redact
 
     if settings.uses_kafka:
         name, where = f"kafka-{topic or settings.topic}", ",".join(settings.bootstrap_servers)

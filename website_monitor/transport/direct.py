@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from website_monitor import log, rollups
+from website_monitor import features, log
+from website_monitor.codec import Event
 from website_monitor.errors import DeliveryError, StoreError
-from website_monitor.events import Event, ProbeResult
-from website_monitor.store import Repository, store_events
+from website_monitor.store import Repository
+from website_monitor.transport.writer import kinds_stored, store_events
 
 logger = log.get("store")
 
@@ -26,12 +27,15 @@ class StoreWriter:
                 f"{len(events)} results were not stored: {exc.message}",
                 hint=exc.hint,
                 undelivered=events,
-            ) from None
-        if any(isinstance(event, ProbeResult) for event in events):
-            try:  # a few rows: keep the rollups current, as a flush does in bulk
-                rollups.catch_up(self.repository)
+            ) from exc
+        for name in kinds_stored(events):
+            derived = features.named(name).derived
+            if derived is None:
+                continue
+            try:  # a few rows: keep the derived tables current, as a flush does in bulk
+                derived.catch_up(self.repository)
             except StoreError as exc:  # stored all the same; a later catch-up covers them
-                logger.warning("rollups not brought up to date: %s", exc.message)
+                logger.warning("%s rollups not brought up to date: %s", name, exc.message)
         return len(events)
 
     def close(self) -> None:

@@ -14,9 +14,9 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from website_monitor import log
+from website_monitor.codec import Event, encode
 from website_monitor.config import Settings
 from website_monitor.errors import BrokerUnavailable, DeliveryError
-from website_monitor.events import Event, encode, message_key
 
 if TYPE_CHECKING:
     from website_monitor.transport._consumer import GroupConsumer
@@ -111,7 +111,7 @@ class KafkaPublisher:
         failed: list[tuple[Event, str]] = []
         for event in events:
             try:
-                future = self.producer.send(self.topic, key=message_key(event), value=encode(event))
+                future = self.producer.send(self.topic, key=event.key(), value=encode(event))
             except KafkaError as exc:
                 failed.append((event, str(exc)))
                 continue

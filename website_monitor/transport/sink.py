@@ -6,10 +6,10 @@ in between redelivers messages the store already holds, and the unique
 exactly-once effect). Undecodable messages are dead-lettered in the same
 transaction as the good ones, so they too are never lost or skipped.
 
-Probes are stored raw; the latency rollups catch up with them in bulk (see
-`website_monitor.rollups.catch_up`) on a connection of their own, alongside
-the writes: whenever enough probes are pending, whenever the consumer is idle,
-and before a drain exits.
+Rows are stored raw; the derived tables of their kinds (the latency rollups)
+catch up with them in bulk on a connection of their own (`transport.roller`),
+alongside the writes: whenever enough rows are pending, whenever the consumer
+is idle, and before a drain exits.
 """
 
 from __future__ import annotations
@@ -21,15 +21,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from website_monitor import log, rollups
+from website_monitor import features, log
+from website_monitor.codec import Event, decode, legacy_event_id
+from website_monitor.deadletters.store import DeadLetter
 from website_monitor.errors import (
     DecodeError,
     StoreError,
     StoreUnavailable,
     WebsiteMonitorError,
 )
-from website_monitor.events import Event, ProbeResult, decode, legacy_event_id
-from website_monitor.store import DeadLetter, Repository, store_events
+from website_monitor.store import Repository
+from website_monitor.transport.roller import Roller
+from website_monitor.transport.writer import store_events
 
 logger = log.get("flush")
 
@@ -90,6 +93,8 @@ class Batch:
     events: list[Event] = dataclasses.field(default_factory=list)
     origins: list[Any] = dataclasses.field(default_factory=list)
     dead: list[DeadLetter] = dataclasses.field(default_factory=list)
+    #: Events the store refused (dead-lettered, so neither stored nor duplicates).
+    refused: int = 0
 
 
 def dead_letter(record: Any, reason: str) -> DeadLetter:
@@ -205,8 +210,8 @@ class Sink:
         self.on_progress = on_progress or _log_progress
         self.stats = FlushStats()
         self.rollups = rollups
-        #: Catches the rollups up while `run` runs.
-        self.roller: Roller | None = None
+        #: Per kind with derived tables (feature name), what catches them up while `run` runs.
+        self.rollers: dict[str, Roller] = {}
 
     def run(
         self,
@@ -225,7 +230,7 @@ class Sink:
         assigned = False
         pending: _Write | None = None
         drained = False
-        self.roller = Roller(self.repository) if self.rollups else None
+        self.rollers = self._rollers() if self.rollups else {}
         try:
             while not stop.is_set():
                 if pending is not None and pending.done():
@@ -239,8 +244,9 @@ class Sink:
                 if not polled and pending is not None:
                     self.finish(pending)
                     pending = None
-                elif not polled and self.roller is not None:
-                    self.roller.idle()
+                elif not polled:
+                    for roller in self.rollers.values():
+                        roller.idle()
                 if polled:
                     decoded = split_batch(r for part in polled.values() for r in part)
                     if pending is not None:
@@ -269,10 +275,10 @@ class Sink:
         finally:
             if pending is not None and not pending.done():
                 stop.set()  # an error on this thread: let a retrying write give up
-            if self.roller is not None:
-                # Drained, the rollups end up holding every row; stopped, exit promptly.
-                self.roller.close(catch_up=drained)
-                self.roller = None
+            # Drained, the rollups end up holding every row; stopped, exit promptly.
+            for roller in self.rollers.values():
+                roller.close(catch_up=drained)
+            self.rollers = {}
         self.on_progress(self.stats)
         return self.stats
 
@@ -281,26 +287,34 @@ class Sink:
         inserted = write.wait()
         self.stats.consumed += write.consumed
         self.stats.stored += inserted
-        self.stats.duplicates += len(write.batch.events) - inserted
+        self.stats.duplicates += len(write.batch.events) - inserted - write.batch.refused
         self.stats.dead_lettered += len(write.batch.dead)
         self.stats.batches += 1
         self._commit(write.polled)
 
-    def _write(self, batch: Batch, stop: threading.Event) -> int:
-        """Store the batch; then tell the roller how many probes it can catch up with.
+    def _rollers(self) -> dict[str, Roller]:
+        return {
+            feature.name: Roller(self.repository, feature.derived, feature.name)
+            for feature in features.FEATURES
+            if feature.derived is not None
+        }
 
-        The frontier is read here, before the next write begins, so the roller's
+    def _write(self, batch: Batch, stop: threading.Event) -> int:
+        """Store the batch; then tell the rollers how many rows they can catch up with.
+
+        The frontier is read here, before the next write begins, so a roller's
         catch-up covers this batch without waiting for the next one to commit.
         """
         inserted = self._store(batch, stop)
-        if self.roller is not None:
-            probes = sum(isinstance(event, ProbeResult) for event in batch.events)
-            if probes:
+        for name, roller in self.rollers.items():
+            types = {kind.type for kind in features.named(name).events}
+            rows = sum(type(event) in types for event in batch.events)
+            if rows:
                 try:
-                    stored_to: rollups.Frontier | None = rollups.frontier(self.repository)
+                    stored_to = roller.derived.frontier(self.repository)
                 except StoreError:  # the catch-up reads it itself
                     stored_to = None
-                self.roller.stored(probes, stored_to)
+                roller.stored(rows, stored_to)
         return inserted
 
     def _store(self, batch: Batch, stop: threading.Event) -> int:
@@ -320,6 +334,7 @@ class Sink:
             except StoreError as exc:
                 letter = dead_letter(record, f"rejected by the store: {exc.message}"[:500])
                 batch.dead.append(letter)
+                batch.refused += 1
                 self._retrying(lambda: store_events(self.repository, [], [letter]), stop)  # noqa: B023
         return inserted
 
@@ -357,87 +372,6 @@ class Sink:
                 exc,
                 extra={"event": "commit_failed"},
             )
-
-
-class Roller:
-    """Catches the rollups up with the stored probes on a thread and connection of its own.
-
-    A catch-up runs whenever `batch` probes are pending (so during a backlog
-    the rollups follow the writes instead of waiting for the end, and use the
-    CPU the writes leave idle), and whenever the consumer is idle. A failed
-    catch-up loses nothing: the rows are stored, reads add the ones not rolled
-    up yet, and the next catch-up covers them.
-    """
-
-    def __init__(self, repository: Repository, *, batch: int = 10_000) -> None:
-        self.batch = batch
-        self._source = repository
-        self._connection: Repository | None = None
-        self._pending = 0
-        #: Where the probes stored so far end, as the writer read it after its last commit.
-        self._frontier: rollups.Frontier | None = None
-        self._idle = False
-        self._closing = False
-        #: Set when closing without a final catch-up: a catch-up under way stops early.
-        self._abandon = threading.Event()
-        self._wake = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="wm-flush-rollups", daemon=True)
-        self._thread.start()
-
-    def stored(self, probes: int, frontier: rollups.Frontier | None = None) -> None:
-        """`probes` new rows are stored, up to `frontier` (read after their commit)."""
-        if probes:
-            with self._wake:
-                self._pending += probes
-                self._frontier = frontier
-                if self._pending >= self.batch:
-                    self._wake.notify()
-
-    def idle(self) -> None:
-        """Nothing is coming in: catch up with whatever is pending."""
-        with self._wake:
-            if self._pending and not self._idle:
-                self._idle = True
-                self._wake.notify()
-
-    def close(self, *, catch_up: bool) -> None:
-        """Stop; with `catch_up`, first bring the rollups up to date with every stored row."""
-        with self._wake:
-            self._idle = self._idle or (catch_up and self._pending > 0)
-            self._closing = True
-            if not catch_up:
-                self._abandon.set()
-            self._wake.notify()
-        # A catch-up under way commits or, cut short by the exit, is rolled back: either is safe.
-        self._thread.join(None if catch_up else 2.0)
-        if not self._thread.is_alive() and self._connection is not None:
-            self._connection.close()
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not (self._closing or self._idle or self._pending >= self.batch):
-                    self._wake.wait()
-                if not (self._idle or self._pending >= self.batch):
-                    return  # closing, with nothing asked for
-                self._pending, self._idle = 0, False
-                frontier, self._frontier = self._frontier, None
-            self._catch_up(frontier)
-
-    def _catch_up(self, frontier: rollups.Frontier | None) -> None:
-        try:
-            if self._connection is None:
-                self._connection = self._source.reopen()
-            covered = rollups.catch_up(self._connection, stop=self._abandon, upto=frontier)
-        except StoreError as exc:
-            logger.warning(
-                "rollups not brought up to date, the next catch-up covers the rows: %s",
-                exc.message,
-                extra={"event": "rollup_failed"},
-            )
-            return
-        if covered:
-            logger.debug("rollups caught up with %d probe ids", covered)
 
 
 def _log_progress(stats: FlushStats) -> None:

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from website_monitor import log
+from website_monitor.codec import Event, decode, encode
 from website_monitor.errors import DecodeError, DeliveryError, WebsiteMonitorError
-from website_monitor.events import Event, decode, encode
 from website_monitor.transport import Publisher
 
 logger = log.get("spool")

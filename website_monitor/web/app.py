@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -28,9 +28,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from website_monitor import __version__
 from website_monitor.errors import ConfigError, StoreUnavailable, WebsiteMonitorError
+from website_monitor.logs import ingest
 from website_monitor.store import Repository
-from website_monitor.web import ingest, metrics
-from website_monitor.web.sections import SECTIONS, LiveStream, Section
+from website_monitor.web import openapi
+from website_monitor.web.metrics import registry_for
+from website_monitor.web.section import Endpoint, LiveStream, Section, query_params
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +161,12 @@ def decode_cursor(text: str | None) -> dict[str, int]:
 def _sse(event: str, data: Any, cursor: str | None = None) -> str:
     lines = [f"id: {cursor}"] if cursor is not None else []
     lines.append(f"event: {event}")
-    lines.append("data: " + json.dumps(data, separators=(",", ":")))
+    lines.append("data: " + msgspec.json.encode(data).decode())
     return "\n".join(lines) + "\n\n"
+
+
+def _id(row: Any) -> Any:
+    return row["id"] if isinstance(row, dict) else row.id
 
 
 async def live_events(request: Request) -> Response:
@@ -189,7 +195,7 @@ async def live_events(request: Request) -> Response:
                 for stream in streams:
                     rows = await store.run(stream.after, cursors[stream.event])
                     for row in rows:
-                        cursors[stream.event] = int(row["id"])
+                        cursors[stream.event] = int(_id(row))
                         yield _sse(stream.event, row, encode_cursor(cursors))
                         sent = True
                 if failing:
@@ -216,11 +222,49 @@ async def live_events(request: Request) -> Response:
     )
 
 
-# --- page, metrics, OpenAPI --------------------------------------------------------------
+# --- page, panels, metrics, sections, OpenAPI ---------------------------------------------
+
+
+class SectionInfo(msgspec.Struct, kw_only=True):
+    name: str
+    title: str
+    panel: str | None
+
+
+class Sections(msgspec.Struct, kw_only=True):
+    """What this server shows: its sections (page order), their panels, live event names."""
+
+    version: str
+    sections: list[SectionInfo]
+    events: list[str]
+
+
+def encoded(document: Any, status: int = 200) -> Response:
+    """A typed document (or any value msgspec encodes) as a JSON response."""
+    return Response(msgspec.json.encode(document), status, media_type="application/json")
+
+
+def endpoint_route(endpoint: Endpoint) -> Route:
+    """The route that runs `endpoint` off the event loop and returns its document."""
+
+    async def handle(request: Request) -> Response:
+        params = query_params(request, endpoint.params)
+        store: StoreAccess = request.app.state.store
+        return encoded(await store.run(endpoint.call, params))
+
+    return Route(endpoint.path, handle, name=endpoint.operation_id)
 
 
 async def page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def panel(request: Request) -> Response:
+    found: dict[str, Path] = request.app.state.panels
+    path = found.get(request.path_params["name"])
+    if path is None:
+        raise HTTPException(404, detail="Not Found")
+    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 async def get_metrics(request: Request) -> Response:
@@ -230,139 +274,28 @@ async def get_metrics(request: Request) -> Response:
 
 
 async def get_sections(request: Request) -> Response:
-    return JSONResponse(
-        {
-            "version": __version__,
-            "sections": [
-                {"name": s.name, "title": s.title, "panel": s.panel}
-                for s in request.app.state.sections
+    sections: Sequence[Section] = request.app.state.sections
+    return encoded(
+        Sections(
+            version=__version__,
+            sections=[
+                SectionInfo(name=s.name, title=s.title, panel=s.name if s.panel else None)
+                for s in sections
             ],
-            "events": [stream.event for stream in request.app.state.streams],
-        }
+            events=[stream.event for stream in request.app.state.streams],
+        )
     )
 
 
 async def get_openapi(request: Request) -> Response:
-    return JSONResponse(request.app.state.openapi)
+    return encoded(request.app.state.openapi)
 
 
-def openapi_document(sections: Sequence[Section], token_required: bool) -> dict[str, Any]:
-    """OpenAPI 3.0 description of the API, assembled from the sections."""
-    error = {
-        "description": "An `Error: … (hint: …)` line",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-    paths: dict[str, Any] = {
-        "/api/sections": {
-            "get": {
-                "summary": "What this server shows: sections, page panels and live event names",
-                "operationId": "getSections",
-                "tags": ["server"],
-                "responses": {
-                    "200": {
-                        "description": "Sections",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    },
-                    "401": {"$ref": "#/components/responses/Unauthorized"},
-                },
-            }
-        },
-        "/api/events": {
-            "get": {
-                "summary": "Live updates as server-sent events, one event per new row",
-                "description": "Event names: "
-                + ", ".join(f"`{s.event}`" for sec in sections for s in sec.streams)
-                + "; `hello` on connect, `store` when the store fails or recovers. Each event's"
-                " id is a cursor; reconnecting with Last-Event-ID (or `after=`) resumes from it."
-                " With a token, `access_token=` may replace the header (EventSource sends none).",
-                "operationId": "getEvents",
-                "tags": ["server"],
-                "parameters": [
-                    {
-                        "name": "after",
-                        "in": "query",
-                        "description": "Resume after this cursor, e.g. probe:12,dead_letter:0",
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "access_token",
-                        "in": "query",
-                        "description": "The bearer token, for clients that cannot send headers",
-                        "schema": {"type": "string"},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "An endless text/event-stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                    },
-                    "401": {"$ref": "#/components/responses/Unauthorized"},
-                },
-            }
-        },
-        "/api/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "operationId": "getOpenAPI",
-                "tags": ["server"],
-                "responses": {
-                    "200": {
-                        "description": "OpenAPI 3.0",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
-                },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus text exposition",
-                "operationId": "getMetrics",
-                "tags": ["server"],
-                "responses": {
-                    "200": {
-                        "description": "Metrics",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
-                    "401": {"$ref": "#/components/responses/Unauthorized"},
-                },
-            }
-        },
-    }
-    schemas: dict[str, Any] = {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {"error": {"type": "string", "example": "Error: … (hint: …)"}},
-        }
-    }
-    for section in sections:
-        paths.update(section.openapi_paths)
-        schemas.update(section.openapi_schemas)
-    document: dict[str, Any] = {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "website-monitor",
-            "version": __version__,
-            "description": "The JSON API behind `wm serve`.",
-        },
-        "servers": [{"url": "/"}],
-        "tags": [{"name": "server"}] + [{"name": s.name} for s in sections],
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "responses": {
-                "BadRequest": {**error, "description": "A query parameter is invalid"},
-                "Unauthorized": {**error, "description": "The bearer token is missing or wrong"},
-                "StoreUnavailable": {**error, "description": "The store cannot be reached"},
-                "TooLarge": {**error, "description": "Body or line count over the limit"},
-            },
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
-    if token_required:
-        document["security"] = [{"bearer": []}]
-        document["paths"]["/api/openapi.json"]["get"]["security"] = [{"bearer": []}]
-    return document
+def registered_sections() -> list[Section]:
+    """Every kind of data's sections, in registry order."""
+    from website_monitor import features
+
+    return [section for f in features.FEATURES if f.web is not None for section in f.web()]
 
 
 def create_app(
@@ -370,7 +303,7 @@ def create_app(
     *,
     token: str | None = None,
     poll_interval: float = 1.0,
-    sections: Sequence[Section] = SECTIONS,
+    sections: Sequence[Section] | None = None,
     stopping: threading.Event | None = None,
     max_body: int = ingest.MAX_BODY,
     max_lines: int = ingest.MAX_LINES,
@@ -381,14 +314,17 @@ def create_app(
 
     Live event streams end once `stopping` is set (pass the server's, see `WebServer`).
     """
+    sections = registered_sections() if sections is None else list(sections)
     routes: list[Route | Mount] = [
         Route("/", page),
         Route("/api/sections", get_sections),
         Route("/api/events", live_events),
         Route("/api/openapi.json", get_openapi),
         Route("/metrics", get_metrics),
+        Route("/static/panels/{name:str}.js", panel),
     ]
     for section in sections:
+        routes.extend(endpoint_route(endpoint) for endpoint in section.endpoints)
         routes.extend(section.routes)
     routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     app = Starlette(
@@ -406,10 +342,11 @@ def create_app(
     app.state.max_body = max_body
     app.state.max_lines = max_lines
     app.state.stopping = stopping or threading.Event()
-    app.state.registry = metrics.registry_for(
+    app.state.panels = {s.name: s.panel for s in sections if s.panel is not None}
+    app.state.registry = registry_for(
         repository, [source for s in sections for source in s.metrics]
     )
-    app.state.openapi = openapi_document(sections, token_required=bool(token))
+    app.state.openapi = openapi.document(sections, bool(token), server_types=(Sections,))
     wrapped: ASGIApp = SecurityHeaders(app)
     if token:
         wrapped = BearerAuth(wrapped, token)

@@ -2,7 +2,7 @@
 // the alert periods shaded; per section, hits, 5xx rate and response sizes.
 
 import uPlot from "../vendor/uplot/uPlot.esm.js";
-import { el, fmtNum, fmtTime, BUCKET_FOR_RANGE, timeRange, debounced } from "./_dom.js";
+import { el, fmtNum, fmtTime, BUCKET_FOR_RANGE, timeRange, debounced } from "../dom.js";
 
 // Shades [start, end] periods (epoch seconds; end null = still open) behind the series.
 function shadePlugin(getPeriods) {

@@ -1,6 +1,6 @@
 // High-traffic alerts raised by wm tail: the open ones first, then the past ones.
 
-import { el, fmtNum, fmtTime, debounced } from "./_dom.js";
+import { el, fmtNum, fmtTime, debounced } from "../dom.js";
 
 export default function mount(element, ctx) {
   const table = el("table", { id: "alert-list" });

@@ -2,7 +2,7 @@
 // deviation band, and arrivals/departures per bucket.
 
 import uPlot from "../vendor/uplot/uPlot.esm.js";
-import { el, fmtNum, fmtTime, timeRange, debounced } from "./_dom.js";
+import { el, fmtNum, fmtTime, timeRange, debounced } from "../dom.js";
 
 export default function mount(element, ctx) {
   const charts = el("div", { class: "charts", id: "station-charts" });

@@ -33,8 +33,9 @@ import aiohttp
 from aiohttp.client_proto import ResponseHandler
 
 from website_monitor import __version__
+from website_monitor.codec import utcnow
 from website_monitor.errors import ConfigError, DeliveryError
-from website_monitor.events import ProbeResult, utcnow
+from website_monitor.probes.codec import ProbeResult
 from website_monitor.transport import Publisher
 
 USER_AGENT = f"website-monitor/{__version__} (+wm probe)"

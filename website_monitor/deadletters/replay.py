@@ -1,44 +1,21 @@
-"""Dead letters: messages the sink could not decode, kept for an operator.
+"""Replaying dead letters: decode them again and store those that decode now.
 
-Listing shows each with its position and reason; replaying decodes them again
-(after a fix, or an upgrade that understands them) and stores those that now
-decode, removing them from the table. The id of a message without one is
-derived from its topic, partition and offset exactly as the sink does, so a
-replayed message and a redelivered one are the same row.
+After a fix, or an upgrade that understands them, `wm dlq replay` stores the
+letters that now decode and removes them from the table. The id of a message
+without one is derived from its topic, partition and offset exactly as the
+sink does, so a replayed message and a redelivered one are the same row.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from website_monitor.codec import decode, legacy_event_id
 from website_monitor.errors import DecodeError
-from website_monitor.events import decode, legacy_event_id
-from website_monitor.store import DeadLetter, Repository, store_events
-
-
-def as_json(letter: DeadLetter) -> dict[str, Any]:
-    """A dead letter for display: text when the bytes are UTF-8, base64 otherwise."""
-    value: dict[str, Any] = {
-        "id": letter.id,
-        "topic": letter.topic,
-        "partition": letter.partition,
-        "offset": letter.offset,
-        "reason": letter.reason,
-        "received_at": str(letter.received_at),
-    }
-    for name in ("key", "value"):
-        raw = getattr(letter, name)
-        if raw is None:
-            value[name] = None
-            continue
-        try:
-            value[name] = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            value[f"{name}_base64"] = base64.b64encode(raw).decode("ascii")
-    return value
+from website_monitor.store import Repository, Where
+from website_monitor.transport.writer import store_events
 
 
 @dataclasses.dataclass
@@ -54,20 +31,16 @@ def replay(repository: Repository, ids: Sequence[int] = (), batch: int = 1000) -
     last_id = 0
     mark = repository.placeholder
     while True:
-        where = f"id > {mark}"
-        params: list[Any] = [last_id]
-        if ids:
-            where += f" AND id IN ({', '.join(mark for _ in ids)})"
-            params.extend(ids)
+        where = Where(mark).compare("id", ">", last_id).any_of("id", ids)
         rows = repository.query(
             'SELECT id, topic, partition, "offset", value FROM dead_letters'
-            f" WHERE {where} ORDER BY id LIMIT {mark}",
-            [*params, batch],
+            f"{where.sql} ORDER BY id LIMIT {mark}",
+            [*where.params, batch],
         )
         if not rows:
             return report
         last_id = int(rows[-1]["id"])
-        decoded = []
+        decoded: list[Any] = []
         fixed_ids = []
         for row in rows:
             value = row["value"]

@@ -21,10 +21,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from website_monitor.errors import ConfigError
-from website_monitor.events import Hit
+from website_monitor.logs.codec import Hit
 from website_monitor.logs.formats import FORMATS, LineParser
+from website_monitor.logs.models import LineNote
 from website_monitor.logs.monitor import hit_from_record
-from website_monitor.store import Repository, store_events
+from website_monitor.store import Repository
+from website_monitor.transport.writer import store_events
 
 #: Defaults for `wm serve --max-body` and `--max-lines`.
 MAX_BODY = 1024 * 1024
@@ -38,8 +40,8 @@ _NAMESPACE = uuid.UUID("5c1e4f0e-8a57-4d0c-9d6e-6b1f3f9b2a10")
 @dataclasses.dataclass
 class Parsed:
     hits: list[Hit]
-    rejected: list[dict[str, Any]]
-    ignored: list[dict[str, Any]]
+    rejected: list[LineNote]
+    ignored: list[LineNote]
 
 
 def check_request(
@@ -75,28 +77,28 @@ def parse_lines(
     for index, line in enumerate(lines):
         line = line.rstrip("\r\n")
         if not line.strip():
-            result.ignored.append({"line": index, "reason": "blank line"})
+            result.ignored.append(LineNote(line=index, reason="blank line"))
             continue
         if "\n" in line or "\r" in line:
-            result.rejected.append({"line": index, "reason": "more than one line"})
+            result.rejected.append(LineNote(line=index, reason="more than one line"))
             continue
         record = parser.parse(line)
         if record is None:
             if parser.is_directive(line):
-                result.ignored.append({"line": index, "reason": "W3C directive"})
+                result.ignored.append(LineNote(line=index, reason="W3C directive"))
             elif parser.detected == "w3c" and parser.fields is None:
                 result.rejected.append(
-                    {"line": index, "reason": "W3C line before a valid #Fields: directive"}
+                    LineNote(line=index, reason="W3C line before a valid #Fields: directive")
                 )
             else:
                 detected = parser.detected or fmt
                 result.rejected.append(
-                    {"line": index, "reason": f"not a valid {detected} access-log line"}
+                    LineNote(line=index, reason=f"not a valid {detected} access-log line")
                 )
             continue
         if not math.isfinite(record.timestamp) or record.timestamp > future:
             result.rejected.append(
-                {"line": index, "reason": "timestamp more than an hour ahead of the server clock"}
+                LineNote(line=index, reason="timestamp more than an hour ahead of the server clock")
             )
             continue
         hit = hit_from_record(record, source)

@@ -1,0 +1,27 @@
+"""The store's Prometheus metrics: dead letters and schema state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from website_monitor.deadletters import store
+from website_monitor.store import Repository
+
+
+def store_metrics(repository: Repository) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "wm_dead_letters",
+        "Messages the flush could not decode, waiting in dead_letters",
+        value=float(store.count(repository)),
+    )
+    schema = repository.schema_status()
+    yield GaugeMetricFamily(
+        "wm_schema_version", "Migrations applied to the store", value=float(schema.current)
+    )
+    yield GaugeMetricFamily(
+        "wm_schema_pending_migrations",
+        "Migrations this version of wm would apply",
+        value=float(schema.pending),
+    )

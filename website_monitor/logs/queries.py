@@ -1,0 +1,214 @@
+"""What the views read of the access logs: traffic per section, series, alerts, new hits.
+
+Percentiles are PostgreSQL's `percentile_cont` on both backends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from website_monitor.logs.models import Alert, HitPoint, HitSection, HitSeries, SourceSeries
+from website_monitor.logs.summary import iso as summary_iso
+from website_monitor.store import Reader, Where
+from website_monitor.times import as_utc, choose_bucket, from_epoch, iso
+
+SIZE_PERCENTILES = (("bytes_p50", 0.5), ("bytes_p95", 0.95), ("bytes_p99", 0.99))
+
+
+def _time_range(reader: Reader, since: datetime | None, until: datetime | None) -> Where:
+    return (
+        Where(reader.dialect.placeholder)
+        .compare("timestamp", ">=", since)
+        .compare("timestamp", "<", until)
+    )
+
+
+def hit_stats(
+    reader: Reader,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sections: tuple[str, ...] = (),
+) -> list[HitSection]:
+    """One entry per section, ordered by section.
+
+    `errors` counts 5xx responses; `error_rate` is their share of the hits.
+    """
+    where = _time_range(reader, since, until).any_of("section", sections)
+    percentiles = ", ".join(
+        f"{reader.dialect.percentile(fraction, 'bytes')} AS {name}"
+        for name, fraction in SIZE_PERCENTILES
+    )
+    sql = (
+        "SELECT section, count(*) AS hits,"
+        " sum(CASE WHEN status >= 500 AND status < 600 THEN 1 ELSE 0 END) AS errors,"
+        f" sum(bytes) AS total_bytes, {percentiles}"
+        " FROM hits" + where.sql + " GROUP BY section ORDER BY section"
+    )
+    entries = []
+    for row in reader.query(sql, where.params):
+        hits = int(row["hits"])
+        errors = int(row["errors"] or 0)
+        sizes = [None if row[n] is None else round(float(row[n]), 3) for n, _ in SIZE_PERCENTILES]
+        entries.append(
+            HitSection(
+                section=row["section"],
+                hits=hits,
+                errors=errors,
+                error_rate=round(errors / hits, 6) if hits else 0.0,
+                bytes=int(row["total_bytes"] or 0),
+                bytes_p50=sizes[0],
+                bytes_p95=sizes[1],
+                bytes_p99=sizes[2],
+            )
+        )
+    return entries
+
+
+def hits_series(
+    reader: Reader,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bucket: int | None = None,
+) -> HitSeries:
+    """Per source, hits and hits/s per time bucket, with the source's alert threshold.
+
+    `threshold` is that of the source's newest recorded alert (`wm tail` keeps it
+    only there), or null when no alert was ever recorded for the source.
+    """
+    where = _time_range(reader, since, until)
+    if bucket is None:
+        span = reader.query(
+            f"SELECT min(timestamp) AS first, max(timestamp) AS last FROM hits{where.sql}",
+            where.params,
+        )[0]
+        bucket = choose_bucket(
+            as_utc(span["first"]) if span["first"] is not None else None,
+            as_utc(span["last"]) if span["last"] is not None else None,
+        )
+    epoch = reader.dialect.epoch("timestamp")
+    rows = reader.query(
+        f"SELECT source, ({epoch} / {int(bucket)}) * {int(bucket)} AS bucket, count(*) AS hits"
+        f" FROM hits{where.sql} GROUP BY source, bucket ORDER BY source, bucket",
+        where.params,
+    )
+    series: dict[str, list[HitPoint]] = {}
+    for row in rows:
+        hits = int(row["hits"])
+        series.setdefault(row["source"], []).append(
+            HitPoint(
+                t=from_epoch(int(row["bucket"])),
+                hits=hits,
+                hits_per_second=round(hits / int(bucket), 6),
+            )
+        )
+    thresholds = alert_thresholds(reader)
+    return HitSeries(
+        bucket_seconds=int(bucket),
+        series=[
+            SourceSeries(source=source, threshold=thresholds.get(source), points=points)
+            for source, points in series.items()
+        ],
+    )
+
+
+def latest_hit_id(reader: Reader) -> int:
+    return int(reader.query("SELECT max(id) AS id FROM hits")[0]["id"] or 0)
+
+
+def hits_after(reader: Reader, after: int, limit: int = 0) -> list[dict[str, Any]]:
+    """New hits above `after`, summed per source in one event (`id`: the highest id).
+
+    One row per poll, not one per hit: a busy server stores thousands a second.
+    """
+    rows = reader.query(
+        "SELECT source, count(*) AS hits, max(id) AS id, max(timestamp) AS newest FROM hits"
+        f" WHERE id > {reader.dialect.placeholder} GROUP BY source ORDER BY source",
+        [after],
+    )
+    if not rows:
+        return []
+    return [
+        {
+            "id": max(int(row["id"]) for row in rows),
+            "hits": sum(int(row["hits"]) for row in rows),
+            "sources": {
+                row["source"]: {"hits": int(row["hits"]), "newest": iso(row["newest"])}
+                for row in rows
+            },
+        }
+    ]
+
+
+def newest_timestamp(reader: Reader) -> datetime | None:
+    """The log time of the newest stored hit, if any."""
+    value = reader.query("SELECT max(timestamp) AS t FROM hits")[0]["t"]
+    return None if value is None else as_utc(value)
+
+
+def hits_per_second(reader: Reader, seconds: float, now: datetime) -> dict[str, float]:
+    """Per source, hits stamped within the last `seconds` before `now`, divided by `seconds`."""
+    mark = reader.dialect.placeholder
+    rows = reader.query(
+        "SELECT source, count(*) AS n FROM hits"
+        f" WHERE timestamp >= {mark} AND timestamp <= {mark} GROUP BY source ORDER BY source",
+        [now - timedelta(seconds=seconds), now],
+    )
+    return {row["source"]: int(row["n"]) / seconds for row in rows}
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+
+def _alert_time(value: Any) -> str | None:
+    return None if value is None else summary_iso(as_utc(value).timestamp())
+
+
+def list_alerts(reader: Reader, *, source: str | None = None) -> list[Alert]:
+    """Past and ongoing incidents, oldest first."""
+    where = Where(reader.dialect.placeholder).compare("source", "=", source)
+    rows = reader.query(
+        "SELECT id, source, kind, started_at, ended_at, peak, threshold FROM alerts"
+        + where.sql
+        + " ORDER BY started_at, id",
+        where.params,
+    )
+    return [
+        Alert(
+            id=str(row["id"]),
+            source=row["source"],
+            kind=row["kind"],
+            started_at=_alert_time(row["started_at"]),
+            ended_at=_alert_time(row["ended_at"]),
+            peak=round(float(row["peak"]), 3),
+            threshold=float(row["threshold"]),
+        )
+        for row in rows
+    ]
+
+
+def alert_thresholds(reader: Reader) -> dict[str, float]:
+    """Per source, the threshold of its newest recorded alert (the only place it is stored)."""
+    thresholds: dict[str, float] = {}
+    for alert in list_alerts(reader):  # oldest first: the newest wins
+        thresholds[alert.source] = alert.threshold
+    return thresholds
+
+
+def alert_changes(reader: Reader) -> int:
+    """How many times the alerts table changed: one per alert started, one per alert ended.
+
+    Rows are never deleted, so this only grows: the live stream's cursor.
+    """
+    row = reader.query("SELECT count(*) AS n, count(ended_at) AS ended FROM alerts")[0]
+    return int(row["n"] or 0) + int(row["ended"] or 0)
+
+
+def alerts_after(reader: Reader, after: int, limit: int = 0) -> list[dict[str, Any]]:
+    """When alerts changed since cursor `after`: one event with the open alerts."""
+    changes = alert_changes(reader)
+    if changes <= after:
+        return []
+    open_alerts = [a for a in list_alerts(reader) if a.ended_at is None]
+    return [{"id": changes, "open": open_alerts}]

@@ -1,0 +1,75 @@
+"""The access-log tables, as released migrations: literal SQL, never edited once released.
+
+`hits` holds one row per request (`wm tail --publish`, `POST /api/logs`),
+`alerts` the history of high-traffic alerts.
+"""
+
+from __future__ import annotations
+
+from website_monitor.store.migrate import Migration
+
+HITS_AND_ALERTS = Migration(
+    "0001_hits_and_alerts",
+    "hits and alerts for wm tail",
+    postgresql=(
+        """CREATE TABLE IF NOT EXISTS hits (
+            id BIGSERIAL PRIMARY KEY,
+            event_id UUID NOT NULL UNIQUE,
+            timestamp TIMESTAMPTZ NOT NULL,
+            source TEXT NOT NULL,
+            remote_host TEXT NOT NULL,
+            "user" TEXT,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            section TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            bytes BIGINT NOT NULL,
+            referer TEXT,
+            user_agent TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS hits_section_timestamp ON hits (section, timestamp)",
+        "CREATE INDEX IF NOT EXISTS hits_timestamp ON hits (timestamp)",
+        """CREATE TABLE IF NOT EXISTS alerts (
+            id UUID PRIMARY KEY,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL,
+            ended_at TIMESTAMPTZ,
+            peak DOUBLE PRECISION NOT NULL,
+            threshold DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS alerts_started_at ON alerts (started_at)",
+    ),
+    sqlite=(
+        """CREATE TABLE IF NOT EXISTS hits (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            timestamp TEXT NOT NULL,
+            source TEXT NOT NULL,
+            remote_host TEXT NOT NULL,
+            "user" TEXT,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            section TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            referer TEXT,
+            user_agent TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS hits_section_timestamp ON hits (section, timestamp)",
+        "CREATE INDEX IF NOT EXISTS hits_timestamp ON hits (timestamp)",
+        """CREATE TABLE IF NOT EXISTS alerts (
+            id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            peak REAL NOT NULL,
+            threshold REAL NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS alerts_started_at ON alerts (started_at)",
+    ),
+    legacy_version=2,
+)
+
+MIGRATIONS = (HITS_AND_ALERTS,)

@@ -1,0 +1,42 @@
+"""HTTP probes: checks of URLs, their results, latency rollups, and what the views show of them.
+
+`check` runs the checks (`wm probe`), `codec` is the message, `schema` the
+tables, `store` the writer, `stats` and `queries` the read side (`models` the
+documents they return), `rollups` the day and week histograms, `web` and
+`metrics` its part of `wm serve`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from website_monitor.feature import EventKind, Feature
+from website_monitor.probes import codec, schema, store
+from website_monitor.probes.rollups.maintain import Rollups
+
+if TYPE_CHECKING:
+    from website_monitor.web.section import Section
+
+
+def _web() -> tuple[Section, ...]:
+    from website_monitor.probes.web import SECTION
+
+    return (SECTION,)
+
+
+FEATURE = Feature(
+    name="probes",
+    title="HTTP probes",
+    events=(
+        EventKind(
+            kind="probe",
+            type=codec.ProbeResult,
+            decode=codec.decode,
+            decode_fast=codec.decode_fast,
+            write=store.write,
+        ),
+    ),
+    migrations=schema.MIGRATIONS,
+    derived=Rollups(),
+    web=_web,
+)

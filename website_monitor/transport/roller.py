@@ -1,0 +1,107 @@
+"""Keeping derived tables (rollups) current while `wm flush` writes, without slowing it.
+
+Writers store raw rows only; a `Roller` catches a kind's derived tables up on
+a thread and connection of its own: whenever `batch` rows are pending (so
+during a backlog the rollups follow the writes instead of waiting for the end,
+and use the CPU the writes leave idle), whenever the consumer is idle, and,
+when draining, before the flush exits.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from website_monitor import log
+from website_monitor.errors import StoreError
+from website_monitor.feature import Derived
+from website_monitor.store import Repository
+
+logger = log.get("flush")
+
+
+class Roller:
+    """Catches a kind's derived tables up with its stored rows, on a thread and connection
+    of its own.
+
+    A catch-up runs whenever `batch` probes are pending (so during a backlog
+    the rollups follow the writes instead of waiting for the end, and use the
+    CPU the writes leave idle), and whenever the consumer is idle. A failed
+    catch-up loses nothing: the rows are stored, reads add the ones not rolled
+    up yet, and the next catch-up covers them.
+    """
+
+    def __init__(
+        self, repository: Repository, derived: Derived, name: str = "", *, batch: int = 10_000
+    ) -> None:
+        self.batch = batch
+        self.derived = derived
+        self.name = name
+        self._source = repository
+        self._connection: Repository | None = None
+        self._pending = 0
+        #: Where the probes stored so far end, as the writer read it after its last commit.
+        self._frontier: Any = None
+        self._idle = False
+        self._closing = False
+        #: Set when closing without a final catch-up: a catch-up under way stops early.
+        self._abandon = threading.Event()
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="wm-flush-rollups", daemon=True)
+        self._thread.start()
+
+    def stored(self, rows: int, frontier: Any = None) -> None:
+        """`rows` new rows are stored, up to `frontier` (read after their commit)."""
+        if rows:
+            with self._wake:
+                self._pending += rows
+                self._frontier = frontier
+                if self._pending >= self.batch:
+                    self._wake.notify()
+
+    def idle(self) -> None:
+        """Nothing is coming in: catch up with whatever is pending."""
+        with self._wake:
+            if self._pending and not self._idle:
+                self._idle = True
+                self._wake.notify()
+
+    def close(self, *, catch_up: bool) -> None:
+        """Stop; with `catch_up`, first bring the rollups up to date with every stored row."""
+        with self._wake:
+            self._idle = self._idle or (catch_up and self._pending > 0)
+            self._closing = True
+            if not catch_up:
+                self._abandon.set()
+            self._wake.notify()
+        # A catch-up under way commits or, cut short by the exit, is rolled back: either is safe.
+        self._thread.join(None if catch_up else 2.0)
+        if not self._thread.is_alive() and self._connection is not None:
+            self._connection.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not (self._closing or self._idle or self._pending >= self.batch):
+                    self._wake.wait()
+                if not (self._idle or self._pending >= self.batch):
+                    return  # closing, with nothing asked for
+                self._pending, self._idle = 0, False
+                frontier, self._frontier = self._frontier, None
+            self._catch_up(frontier)
+
+    def _catch_up(self, frontier: Any) -> None:
+        try:
+            if self._connection is None:
+                self._connection = self._source.reopen()
+            covered = self.derived.catch_up(self._connection, stop=self._abandon, upto=frontier)
+        except StoreError as exc:
+            logger.warning(
+                "%s rollups not brought up to date, the next catch-up covers the rows: %s",
+                self.name,
+                exc.message,
+                extra={"event": "rollup_failed"},
+            )
+            return
+        if covered:
+            logger.debug("%s rollups caught up with %d ids", self.name, covered)
