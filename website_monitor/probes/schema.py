@@ -234,4 +234,22 @@ WEEKS_TO = Migration(
     legacy_version=6,
 )
 
-MIGRATIONS = (URL_PROBES, ROLLUPS, ROLLUP_STATE, WEEKS_TO)
+CHECKS = Migration(
+    "0005_checks",
+    "url_probes: probing location, certificate expiry and issuer, first failed condition",
+    # Added nullable columns only: rows stored before keep NULL there.
+    postgresql=(
+        "ALTER TABLE url_probes ADD COLUMN IF NOT EXISTS location TEXT",
+        "ALTER TABLE url_probes ADD COLUMN IF NOT EXISTS cert_expires_at TIMESTAMPTZ",
+        "ALTER TABLE url_probes ADD COLUMN IF NOT EXISTS cert_issuer TEXT",
+        "ALTER TABLE url_probes ADD COLUMN IF NOT EXISTS failed_condition TEXT",
+    ),
+    sqlite=(
+        "ALTER TABLE url_probes ADD COLUMN location TEXT",
+        "ALTER TABLE url_probes ADD COLUMN cert_expires_at TEXT",
+        "ALTER TABLE url_probes ADD COLUMN cert_issuer TEXT",
+        "ALTER TABLE url_probes ADD COLUMN failed_condition TEXT",
+    ),
+)
+
+MIGRATIONS = (URL_PROBES, ROLLUPS, ROLLUP_STATE, WEEKS_TO, CHECKS)

@@ -31,6 +31,10 @@ PROBE_COLUMNS = (
     "connect_ms",
     "tls_ms",
     "ttfb_ms",
+    "location",
+    "cert_expires_at",
+    "cert_issuer",
+    "failed_condition",
 )
 
 
@@ -109,7 +113,11 @@ def copy_rows(probes: Sequence[ProbeResult]) -> str:
             f"{null if p.dns_ms is None else str(p.dns_ms)}\t"
             f"{null if p.connect_ms is None else str(p.connect_ms)}\t"
             f"{null if p.tls_ms is None else str(p.tls_ms)}\t"
-            f"{null if p.ttfb_ms is None else str(p.ttfb_ms)}\n"
+            f"{null if p.ttfb_ms is None else str(p.ttfb_ms)}\t"
+            f"{null if p.location is None else copy_escape(p.location)}\t"
+            f"{null if p.cert_expires_at is None else p.cert_expires_at.isoformat()}\t"
+            f"{null if p.cert_issuer is None else copy_escape(p.cert_issuer)}\t"
+            f"{null if p.failed_condition is None else copy_escape(p.failed_condition)}\n"
             for p, event_id, url, stamp in zip(probes, ids, urls, _timestamps(probes), strict=True)
         ]
     )
