@@ -80,6 +80,9 @@ class Settings:
     expect_regex: str | None = _setting(None, "WM_PROBE_EXPECT_REGEX")
     every: float | None = _setting(None, "WM_PROBE_EVERY", duration=True)
     concurrency: int = _setting(10, "WM_PROBE_CONCURRENCY")
+    expect: tuple[str, ...] = _setting((), "WM_PROBE_EXPECT")
+    expect_cert_days: float | None = _setting(None, "WM_PROBE_EXPECT_CERT_DAYS")
+    location: str | None = _setting(None, "WM_LOCATION")
     # flush
     batch_size: int = _setting(10_000, "WM_FLUSH_BATCH_SIZE")
     drain: bool = _setting(False, "WM_FLUSH_DRAIN")
@@ -127,6 +130,7 @@ class Settings:
     serve_poll_interval: float = _setting(1.0, "WM_SERVE_POLL_INTERVAL", flag="--poll-interval")
     serve_max_body: int = _setting(1024 * 1024, "WM_SERVE_MAX_BODY", flag="--max-body")
     serve_max_lines: int = _setting(10_000, "WM_SERVE_MAX_LINES", flag="--max-lines")
+    serve_status_page: tuple[str, ...] = _setting((), "WM_SERVE_STATUS_PAGE", flag="--status-page")
     # top: in a config file also `[top] refresh = "2s"` and so on
     top_refresh: float = _setting(2.0, "WM_TOP_REFRESH", duration=True, flag="--refresh")
     top_window: float = _setting(3600.0, "WM_TOP_WINDOW", duration=True, flag="--window")
@@ -297,7 +301,9 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
         if kind.startswith("tuple"):
             if name == "tail_files":
                 return _paths(value)
-            return split_list(value, urls=name == "urls")
+            if name == "expect":
+                return _expressions(value)
+            return split_list(value, urls=name in ("urls", "serve_status_page"))
         if kind.startswith("bool"):
             if isinstance(value, bool):
                 return value
@@ -318,6 +324,13 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
         raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _expressions(value: str | Iterable[str]) -> tuple[str, ...]:
+    """`--expect` conditions: a list item by item; one string holds one per line (they
+    contain spaces and commas)."""
+    items = value.splitlines() if isinstance(value, str) else [str(item) for item in value]
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def _paths(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -345,6 +358,10 @@ def _check(settings: Settings) -> None:
             raise ConfigError(
                 f"invalid bootstrap server {server!r}", hint="use host:port, e.g. kafka:9092"
             )
+    if settings.expect_cert_days is not None and not 0 <= settings.expect_cert_days <= 36500:
+        raise ConfigError("--expect-cert-days must be between 0 and 36500")
+    if settings.location is not None and not 0 < len(settings.location) <= 255:
+        raise ConfigError("--location must be 1 to 255 characters")
     if settings.every is not None and settings.every <= 0:
         raise ConfigError("--every must be positive")
     if settings.sasl_mechanism and settings.sasl_mechanism.upper() not in SASL_MECHANISMS:

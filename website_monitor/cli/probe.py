@@ -1,4 +1,4 @@
-"""`wm probe`: check URLs and publish the results."""
+"""`wm probe`: check URLs (HTTP, TCP, DNS) and publish the results."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ from website_monitor.cli._options import (
 )
 from website_monitor.cli._signals import stop_on_signals
 from website_monitor.config import split_list
+
+
+class Expressions(click.ParamType):
+    """An `--expect` condition; in WM_PROBE_EXPECT one per line (they hold spaces)."""
+
+    name = "EXPR"
+    envvar_list_splitter = "\n"
+
 
 if TYPE_CHECKING:
     from website_monitor.errors import DeliveryError
@@ -42,6 +50,25 @@ if TYPE_CHECKING:
     help="Status a healthy response has (else any status below 400).",
 )
 @setting_option("expect_regex", "--expect-regex", help="Pattern a healthy body contains.")
+@setting_option(
+    "expect",
+    "--expect",
+    type=Expressions(),
+    multiple=True,
+    help="Condition a healthy check meets, e.g. 'ttfb < 200ms'; repeatable "
+    "(WM_PROBE_EXPECT: one per line). See docs/checks.md.",
+)
+@setting_option(
+    "expect_cert_days",
+    "--expect-cert-days",
+    type=click.FloatRange(0, 36500),
+    help="Fail HTTPS checks whose certificates expire in fewer days (error cert_expiring).",
+)
+@setting_option(
+    "location",
+    "--location",
+    help="Where the checks run, recorded on every result.  [default: the host name]",
+)
 @setting_option("every", "--every", help="Probe again at this interval until stopped, e.g. 30s.")
 @setting_option(
     "concurrency",
@@ -69,13 +96,16 @@ if TYPE_CHECKING:
 @stream_options
 @common_options
 def command(url_args: tuple[str, ...], as_json: bool, quiet: bool, **kwargs: Any) -> None:
-    """Time HTTP requests to URLs and publish the results.
+    """Check URLs (http(s)://, tcp://host:port, dns://name) and publish the results.
 
     With a bootstrap server the results go to Kafka (for `wm flush`); without
     one they are written to the store directly. Exits non-zero if any result
     could not be published or stored, not because a site is down.
     """
+    import socket
+
     from website_monitor.probes import check as probe
+    from website_monitor.probes.conditions import parse_all
     from website_monitor.transport import open_spooling_publisher
 
     kwargs["urls"] = split_list([*url_args, *(kwargs["urls"] or ())], urls=True)
@@ -85,6 +115,9 @@ def command(url_args: tuple[str, ...], as_json: bool, quiet: bool, **kwargs: Any
         timeout=settings.timeout,
         expect_status=settings.expect_status,
         expect_regex=probe.compile_regex(settings.expect_regex),
+        expect_cert_days=settings.expect_cert_days,
+        conditions=parse_all(settings.expect),
+        location=settings.location or socket.gethostname(),
     )
 
     def report(outcome: probe.RoundOutcome) -> None:
@@ -117,7 +150,10 @@ def _json_line(result: ProbeResult) -> str:
 
 
 def _text_line(result: ProbeResult) -> str:
-    if result.error:
+    status = "-" if result.http_status_code is None else str(result.http_status_code)
+    if result.response_time_ms is None:
         return f"{'ERR':>4} {result.error:>10}  {result.url}  ({result.error_detail})"
-    marks = "" if result.ok else "  (unhealthy)"
-    return f"{result.http_status_code:>4} {result.response_time_ms:>8.1f} ms  {result.url}{marks}"
+    line = f"{status:>4} {result.response_time_ms:>8.1f} ms  {result.url}"
+    if result.error:
+        return f"{line}  ({result.error}: {result.error_detail})"
+    return line if result.ok else f"{line}  (unhealthy)"
