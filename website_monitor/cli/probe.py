@@ -17,7 +17,7 @@ from website_monitor.cli._signals import stop_on_signals
 from website_monitor.config import split_list
 
 
-class Expressions(click.ParamType):
+class Expressions(click.types.StringParamType):
     """An `--expect` condition; in WM_PROBE_EXPECT one per line (they hold spaces)."""
 
     name = "EXPR"

@@ -79,6 +79,8 @@ class _Phases:
     dns_ms: float | None = None
     connect_ms: float | None = None
     tls_ms: float | None = None
+    #: The TLS object of the connection the last request went out on (new or reused).
+    ssl_object: Any = None
 
     def request_start(self, url: str) -> None:
         self.tls = url.startswith("https:")
@@ -179,6 +181,16 @@ class _TimedConnector(aiohttp.TCPConnector):
         super().__init__(**kwargs)
         self._factory = functools.partial(_timed_protocol, self._factory)
 
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        """A connection for one request, new or from the pool: its TLS object is noted for
+        the check, whose response may release the connection before it is read."""
+        connection = await super().connect(req, traces, timeout)
+        phases = _current_phases.get()
+        transport = connection.transport
+        if phases is not None and transport is not None:
+            phases.ssl_object = transport.get_extra_info("ssl_object")
+        return connection
+
 
 def classify(exc: BaseException) -> str:
     """A short error kind for a failed request."""
@@ -236,15 +248,6 @@ def _os_message(exc: OSError) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
-
-
-def _certificates(response: aiohttp.ClientResponse) -> certs.CertInfo | None:
-    """The certificates of the connection that brought the (final) response, if TLS."""
-    connection = response.connection
-    transport = connection.transport if connection is not None else None
-    if transport is None:
-        return None
-    return certs.peer_certificates(transport.get_extra_info("ssl_object"))
 
 
 def _charset(response: aiohttp.ClientResponse) -> str:
@@ -337,7 +340,7 @@ class Prober:
                 url, max_redirects=MAX_REDIRECTS + 1, trace_request_ctx=phases
             ) as response:
                 headers_at = time.perf_counter()
-                cert = _certificates(response)
+                cert = certs.peer_certificates(phases.ssl_object)
                 body = await self._read_body(response)
                 finished = time.perf_counter()
         except Exception as exc:  # any failure of the request becomes a result

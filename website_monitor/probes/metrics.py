@@ -12,7 +12,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from website_monitor.probes import queries
+from website_monitor.probes import queries, stats
 from website_monitor.store import Reader
 from website_monitor.times import as_utc
 
@@ -29,7 +29,7 @@ PHASE_COLUMNS = (
 
 
 def probe_metrics(reader: Reader) -> Iterator[Metric]:
-    """Probe success and last time per URL, durations per URL and phase."""
+    """Probe success, last time and certificate expiry per URL, durations per URL and phase."""
     success = GaugeMetricFamily(
         "wm_probe_success", "1 if the latest probe of the URL was healthy, else 0", labels=["url"]
     )
@@ -39,7 +39,8 @@ def probe_metrics(reader: Reader) -> Iterator[Metric]:
     last = GaugeMetricFamily(
         "wm_probe_last_timestamp_seconds", "Time of the latest probe of the URL", labels=["url"]
     )
-    for probe in queries.latest_per_url(reader):
+    latest = queries.latest_per_url(reader)
+    for probe in latest:
         labels = [probe.url]
         success.add_metric(labels, 1.0 if probe.ok else 0.0)
         status.add_metric(labels, float(probe.http_status_code or 0))
@@ -47,6 +48,15 @@ def probe_metrics(reader: Reader) -> Iterator[Metric]:
     yield success
     yield status
     yield last
+    expiry = GaugeMetricFamily(
+        "wm_probe_cert_expiry_timestamp_seconds",
+        "When the certificates of the newest HTTPS result of the URL that had any expire"
+        " (the earliest in the chain)",
+        labels=["url"],
+    )
+    for url, expires_at in stats.cert_expiries(reader, [p.url for p in latest], None, None).items():
+        expiry.add_metric([url], expires_at.timestamp())
+    yield expiry
 
     columns: list[str] = ["url"]
     for phase, column in PHASE_COLUMNS:

@@ -12,6 +12,7 @@ from typing import Any
 
 from website_monitor.probes.models import Probe, ProbeSeries, SeriesPoint, UrlSeries
 from website_monitor.probes.stats import PERCENTILES, ms
+from website_monitor.probes.uptime import GOOD_CHECKS_SQL, uptime
 from website_monitor.store import Reader, Where
 from website_monitor.times import as_utc, choose_bucket, from_epoch, iso
 
@@ -28,6 +29,9 @@ PROBE_FIELDS = (
     "connect_ms",
     "tls_ms",
     "ttfb_ms",
+    "location",
+    "cert_expires_at",
+    "failed_condition",
 )
 
 
@@ -70,7 +74,7 @@ def probe_series(reader: Reader, query: SeriesQuery) -> ProbeSeries:
     sql = (
         f"SELECT url, ({dialect.epoch('timestamp')} / {int(bucket)}) * {int(bucket)} AS bucket,"
         f" count(*) AS probes, {percentiles},"
-        " avg(CASE WHEN ok THEN 1.0 ELSE 0.0 END) AS availability"
+        f" {GOOD_CHECKS_SQL} AS good"
         f" FROM url_probes{where.sql} GROUP BY url, bucket ORDER BY url, bucket"
     )
     series: dict[str, list[SeriesPoint]] = {}
@@ -82,7 +86,7 @@ def probe_series(reader: Reader, query: SeriesQuery) -> ProbeSeries:
                 p50_ms=ms(row["p50_ms"]),
                 p95_ms=ms(row["p95_ms"]),
                 p99_ms=ms(row["p99_ms"]),
-                availability=round(float(row["availability"] or 0.0), 6),
+                availability=uptime(int(row["good"] or 0), int(row["probes"])),
             )
         )
     return ProbeSeries(
@@ -105,6 +109,9 @@ def probe(row: dict[str, Any]) -> Probe:
         connect_ms=row["connect_ms"],
         tls_ms=row["tls_ms"],
         ttfb_ms=row["ttfb_ms"],
+        location=row["location"],
+        cert_expires_at=iso(row["cert_expires_at"]),
+        failed_condition=row["failed_condition"],
     )
 
 

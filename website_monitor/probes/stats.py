@@ -30,12 +30,15 @@ from website_monitor.probes.codec import PHASES
 from website_monitor.probes.models import Percentiles, Phases, StatsEntry
 from website_monitor.probes.rollups import maintain, read
 from website_monitor.probes.rollups.sketch import DAY, NO_STATUS, percentile
+from website_monitor.probes.uptime import GOOD_CHECKS_SQL, uptime
 from website_monitor.store import Reader, Repository, Where
 from website_monitor.store.base import reading
+from website_monitor.times import as_utc
 
 PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
-#: `--by`: one entry per URL and HTTP status, or per URL and hour / day (UTC).
-GROUPINGS = ("status", "hour", "day")
+#: `--by`: one entry per URL and HTTP status, per URL and probing location, or per URL and
+#: hour / day (UTC).
+GROUPINGS = ("status", "location", "hour", "day")
 PERIODS = {"hour": 3_600, "day": 86_400}
 SOURCES = ("auto", "exact", "rollups")
 #: With source="auto", ranges holding more probes than this are answered from rollups.
@@ -61,26 +64,66 @@ class StatsQuery:
             raise ConfigError(f"unknown grouping {self.by!r}", hint=f"use one of {GROUPINGS}")
         if self.source not in SOURCES:
             raise ConfigError(f"unknown source {self.source!r}", hint=f"use one of {SOURCES}")
+        if self.by == "location" and self.source == "rollups":
+            raise ConfigError(
+                "the rollups do not keep probing locations", hint="--by location reads raw rows"
+            )
 
 
 def probe_stats(store: Repository | Reader, query: StatsQuery) -> list[StatsEntry]:
     """One entry per URL (and status or period, if grouped), ordered by URL then group."""
     with reading(store) as reader:
         if choose_source(reader, query) == "exact":
-            return _order(_exact(reader, query, latency=True, phases=query.phases))
-        entries = _order(_from_rollups(reader, query))
-        if query.phases:
-            phases = {_key(e): e.phases for e in _exact(reader, query, latency=False)}
-            for entry in entries:
-                found = phases.get(_key(entry))
-                entry.phases = found if isinstance(found, Phases) else _no_phases()
+            entries = _order(_exact(reader, query, latency=True, phases=query.phases))
+        else:
+            entries = _order(_from_rollups(reader, query))
+            if query.phases:
+                phases = {_key(e): e.phases for e in _exact(reader, query, latency=False)}
+                for entry in entries:
+                    found = phases.get(_key(entry))
+                    entry.phases = found if isinstance(found, Phases) else _no_phases()
+        expiries = cert_expiries(reader, sorted({e.url for e in entries}), query.since, query.until)
+        for entry in entries:
+            if entry.url in expiries:
+                entry.cert_expires_at = expiries[entry.url].isoformat()
         return entries
+
+
+def cert_expiries(
+    reader: Reader, urls: Sequence[str], since: datetime | None, until: datetime | None
+) -> dict[str, datetime]:
+    """Per HTTPS URL, the `cert_expires_at` of its newest result that has one, in the range.
+
+    One indexed look-up per URL (newest first on `(url, timestamp)`); plain HTTP,
+    TCP and DNS URLs have no certificate and are not looked up.
+    """
+    mark = reader.dialect.placeholder
+    found: dict[str, datetime] = {}
+    for url in urls:
+        if not url.lower().startswith("https:"):
+            continue
+        where = (
+            Where(mark, "cert_expires_at IS NOT NULL")
+            .also(f"url = {mark}", url)
+            .compare("timestamp", ">=", since)
+            .compare("timestamp", "<", until)
+        )
+        rows = reader.query(
+            f"SELECT cert_expires_at FROM url_probes{where.sql}"
+            " ORDER BY timestamp DESC, id DESC LIMIT 1",
+            where.params,
+        )
+        if rows:
+            found[url] = as_utc(rows[0]["cert_expires_at"])
+    return found
 
 
 def choose_source(store: Repository | Reader, query: StatsQuery) -> str:
     """ "exact" or "rollups": what `probe_stats` will read for this query."""
     if query.source != "auto":
         return query.source
+    if query.by == "location":
+        return "exact"  # the rollups do not keep locations
     return "rollups" if estimate_probes(store, query) > query.exact_limit else "exact"
 
 
@@ -126,6 +169,9 @@ def _exact(
     if query.by == "status":
         keys.append("http_status_code")
         columns.append("http_status_code")
+    elif query.by == "location":
+        keys.append("location")
+        columns.append("location")
     elif query.by in PERIODS:
         width = PERIODS[query.by]
         keys.append("period")
@@ -143,7 +189,7 @@ def _exact(
             for name, fraction in PERCENTILES
         )
     columns.append("sum(CASE WHEN error IS NOT NULL THEN 1 ELSE 0 END) AS errors")
-    columns.append("avg(CASE WHEN ok THEN 1.0 ELSE 0.0 END) AS availability")
+    columns.append(f"{GOOD_CHECKS_SQL} AS good")
     sql = (
         f"SELECT {', '.join(columns)} FROM url_probes"
         + where.sql
@@ -152,10 +198,12 @@ def _exact(
     entries = []
     for row in reader.query(sql, where.params):
         entry = entry_head(row["url"], query.by, row.get("http_status_code"), row.get("period"))
+        if query.by == "location":
+            entry.location = row["location"]
         entry.probes = int(row["probes"])
         entry.p50_ms, entry.p95_ms, entry.p99_ms = (ms(row.get(name)) for name, _ in PERCENTILES)
         entry.errors = int(row["errors"] or 0)
-        entry.availability = round(float(row["availability"] or 0.0), 6)
+        entry.availability = uptime(int(row["good"] or 0), entry.probes)
         if phases:
             entry.phases = Phases(
                 **{
@@ -182,7 +230,7 @@ def _from_rollups(reader: Reader, query: StatsQuery) -> list[StatsEntry]:
                 for _, fraction in PERCENTILES
             )
         entry.errors = group.errors
-        entry.availability = round(group.ok / group.probes, 6)
+        entry.availability = uptime(group.ok, group.probes)
         entries.append(entry)
     return entries
 
@@ -209,19 +257,24 @@ def _order(entries: list[StatsEntry]) -> list[StatsEntry]:
     def status(entry: StatsEntry) -> int | None:
         return entry.http_status_code if isinstance(entry.http_status_code, int) else None
 
+    def location(entry: StatsEntry) -> str | None:
+        return entry.location if isinstance(entry.location, str) else None
+
     return sorted(
         entries,
         key=lambda e: (
             rank[e.url],
             status(e) is None,
             status(e) or 0,
+            location(e) is None,
+            location(e) or "",
             e.period if isinstance(e.period, str) else "",
         ),
     )
 
 
 def _key(entry: StatsEntry) -> tuple[Any, ...]:
-    return (entry.url, entry.http_status_code, entry.period)
+    return (entry.url, entry.http_status_code, entry.location, entry.period)
 
 
 def _no_phases() -> Phases:
