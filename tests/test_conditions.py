@@ -77,7 +77,7 @@ def _facts(**overrides: object) -> Facts:
         ('body.json."a.b" == null', True, ""),
         ("body.json.missing == null", True, ""),
         ("body.json.missing > 3", False, "body.json.missing is missing"),
-        ('body.json.status > 3', False, 'body.json.status is "DOWN": not a number'),
+        ("body.json.status > 3", False, 'body.json.status is "DOWN": not a number'),
         ('body.json contains "items"', True, ""),
         ('header.content-type ~ "json"', True, ""),
         ('header.Content-Type ~ "^text/"', False, "header.Content-Type is"),
@@ -231,7 +231,10 @@ def test_conditions_from_the_environment_and_the_config_file(
     result = CliRunner().invoke(
         main,
         ["probe", f"{http_server.url}/", "--json"],
-        env={"WM_DATA_DIR": str(tmp_path), "WM_PROBE_EXPECT": 'status == 200\nbody contains "nope"'},
+        env={
+            "WM_DATA_DIR": str(tmp_path),
+            "WM_PROBE_EXPECT": 'status == 200\nbody contains "nope"',
+        },
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.splitlines()[0])["failed_condition"] == 'body contains "nope"'

@@ -159,7 +159,9 @@ def _compare(node: Comparison, facts: Facts) -> tuple[bool | None, str]:
         return False, f"{operand.text} is {_shown(value, kind)}: {exc}"
     if holds:
         return True, ""
-    if operand.root in ("body", "answers") and not operand.path:
+    if operand.root == "answers":
+        return False, f"answers are {_shown(value, kind)} (expected {node.expected})"
+    if operand.root == "body" and not operand.path:  # (a body is not shown: it may be large)
         verb = {
             "contains": "does not contain",
             "not contains": "contains",
