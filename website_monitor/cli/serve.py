@@ -55,16 +55,27 @@ log = logging.getLogger(__name__)
     show_default=True,
     help="Most lines in one POST /api/logs (more: 413).",
 )
+@setting_option(
+    "serve_status_page",
+    "--status-page",
+    multiple=True,
+    metavar="URL",
+    help="Show this URL on the public /status page and its badges (no token needed); "
+    "repeatable. Without it there is no status page.",
+)
 @store_options
 @common_options
 def command(**kwargs: Any) -> None:
     """Serve the dashboard (/), the JSON API (/api/…, described at /api/openapi.json),
-    the access-log ingest (POST /api/logs) and Prometheus metrics (/metrics) until
+    the access-log ingest (POST /api/logs), Prometheus metrics (/metrics) and, with
+    --status-page, a public status page (/status) and badges (/badge/…) until
     SIGTERM or Ctrl-C."""
+    from website_monitor.config import split_list
     from website_monitor.store import open_store
     from website_monitor.web.app import create_app
     from website_monitor.web.server import WebServer, is_loopback, listen, parse_bind
 
+    kwargs["serve_status_page"] = split_list(kwargs["serve_status_page"] or (), urls=True)
     settings = load_settings(kwargs)
     bind = settings.serve_bind
     token = settings.serve_token or None
@@ -80,6 +91,7 @@ def command(**kwargs: Any) -> None:
                 stopping=stopping,
                 max_body=settings.serve_max_body,
                 max_lines=settings.serve_max_lines,
+                status_urls=settings.serve_status_page,
             )
             server = WebServer(
                 app,
@@ -92,6 +104,13 @@ def command(**kwargs: Any) -> None:
                     "listening on %s without --token: anyone who can reach it reads it", bind
                 )
             click.echo(f"wm serve: http://{server.address}/ (Ctrl-C to stop)", err=True)
+            if settings.serve_status_page:
+                shown = len(settings.serve_status_page)
+                click.echo(
+                    f"wm serve: public status page at http://{server.address}/status"
+                    f" ({shown} URL{'s' if shown != 1 else ''}, no token needed)",
+                    err=True,
+                )
             server.run()
     finally:
         sock.close()

@@ -154,6 +154,26 @@ def latest_per_url(reader: Reader) -> list[Probe]:
     return list(latest.values())
 
 
+def latest_by_location(reader: Reader, url: str, scan: int = 200) -> list[Probe]:
+    """The newest result of each location that checked `url`, among its last `scan` results.
+
+    Bounded (one indexed read of the URL's newest rows), so a location that
+    stopped probing long ago drops out rather than being reported forever; a
+    result stored without a location (before locations existed) counts as one
+    location of its own (None).
+    """
+    mark = reader.dialect.placeholder
+    rows = reader.query(
+        f"SELECT {', '.join(PROBE_FIELDS)} FROM url_probes WHERE url = {mark}"
+        f" ORDER BY timestamp DESC, id DESC LIMIT {mark}",
+        [url, scan],
+    )
+    newest: dict[str | None, Probe] = {}
+    for row in rows:
+        newest.setdefault(row["location"], probe(row))
+    return list(newest.values())
+
+
 def newest_timestamp(reader: Reader) -> datetime | None:
     """The newest `timestamp` stored, if any."""
     value = reader.query("SELECT max(timestamp) AS t FROM url_probes")[0]["t"]

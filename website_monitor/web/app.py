@@ -29,6 +29,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from website_monitor import __version__
 from website_monitor.errors import ConfigError, StoreUnavailable, WebsiteMonitorError
 from website_monitor.logs import ingest
+from website_monitor.probes.public import PublicPage
+from website_monitor.probes.public.status import IncidentSource
 from website_monitor.store import Repository
 from website_monitor.web import openapi
 from website_monitor.web.metrics import registry_for
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 #: Paths that need the bearer token when one is set. The page and its assets carry no data.
 PROTECTED_PREFIXES = ("/api/", "/metrics")
+#: Paths anyone may read even when a token is set: the status page and badges, which show
+#: only the URLs chosen for them (`Section.public_routes`).
+PUBLIC_PREFIXES = ("/status", "/badge/")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline';"
     " img-src 'self' data:; frame-ancestors 'none'",
@@ -97,7 +102,8 @@ class BearerAuth:
     """Requires `Authorization: Bearer <token>` on protected paths.
 
     EventSource cannot send headers, so `/api/events` also accepts
-    `?access_token=`.
+    `?access_token=`. Public paths (`PUBLIC_PREFIXES`) pass without a token on
+    purpose: they serve what was chosen to be public and nothing else.
     """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
@@ -105,7 +111,9 @@ class BearerAuth:
         self.token = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIXES):
+        path = scope.get("path", "")
+        public = path.startswith(PUBLIC_PREFIXES)
+        if scope["type"] == "http" and not public and path.startswith(PROTECTED_PREFIXES):
             request = Request(scope)
             header = request.headers.get("authorization", "")
             given = header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -307,10 +315,15 @@ def create_app(
     stopping: threading.Event | None = None,
     max_body: int = ingest.MAX_BODY,
     max_lines: int = ingest.MAX_LINES,
+    status_urls: Sequence[str] = (),
+    status_incidents: IncidentSource | None = None,
 ) -> ASGIApp:
     """The ASGI app over an open repository (the caller closes it).
 
     `max_body` (bytes) and `max_lines` bound one `POST /api/logs`.
+
+    `status_urls` are the URLs the public status page and badges show (none: those
+    routes are not mounted); `status_incidents` lists their open incidents on the page.
 
     Live event streams end once `stopping` is set (pass the server's, see `WebServer`).
     """
@@ -326,6 +339,13 @@ def create_app(
     for section in sections:
         routes.extend(endpoint_route(endpoint) for endpoint in section.endpoints)
         routes.extend(section.routes)
+        for route in section.public_routes:
+            if not route.path.startswith(PUBLIC_PREFIXES) or route.path.startswith(
+                PROTECTED_PREFIXES
+            ):
+                raise ValueError(f"public route {route.path} is outside {PUBLIC_PREFIXES}")
+            if status_urls:
+                routes.append(route)
     routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     app = Starlette(
         routes=routes,
@@ -341,6 +361,7 @@ def create_app(
     app.state.poll_interval = poll_interval
     app.state.max_body = max_body
     app.state.max_lines = max_lines
+    app.state.public_page = PublicPage(status_urls, status_incidents) if status_urls else None
     app.state.stopping = stopping or threading.Event()
     app.state.panels = {s.name: s.panel for s in sections if s.panel is not None}
     app.state.registry = registry_for(
