@@ -25,7 +25,7 @@ from website_monitor.probes.conditions import Condition, parse
 
 SCHEMES = ("http", "https", "tcp", "dns")
 DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA")
-URL_HINT = "give http(s)://host/path, tcp://host:port or dns://name?type=A"
+URL_HINT = "give an absolute http:// or https:// URL, tcp://host:port or dns://name"
 
 
 @dataclasses.dataclass(frozen=True)
