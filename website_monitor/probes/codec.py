@@ -272,10 +272,50 @@ def decode_fast(raw: bytes, fallback_id: FallbackId) -> ProbeResult | None:
     )
 
 
-#: How each ProbeResult slot is written, bypassing the frozen `__setattr__`.
-_SLOT_SETTERS = {
-    field.name: vars(ProbeResult)[field.name].__set__ for field in dataclasses.fields(ProbeResult)
-}
+class _ProbeSlots:
+    """A mutable object with exactly ProbeResult's slots, filled by plain attribute stores and
+    then turned into a ProbeResult by `__class__` assignment (allowed between classes of
+    the same slot layout), for `_new_probe`."""
+
+    __slots__ = ProbeResult.__slots__
+
+    def __init__(
+        self,
+        url: str,
+        timestamp: datetime,
+        http_status_code: int | None,
+        response_time_ms: float | None,
+        event_id: str,
+        error: str | None,
+        error_detail: str | None,
+        content_match: bool | None,
+        ok: bool,
+        dns_ms: float | None,
+        connect_ms: float | None,
+        tls_ms: float | None,
+        ttfb_ms: float | None,
+        location: str | None,
+        cert_expires_at: datetime | None,
+        cert_issuer: str | None,
+        failed_condition: str | None,
+    ) -> None:
+        self.url = url
+        self.timestamp = timestamp
+        self.http_status_code = http_status_code
+        self.response_time_ms = response_time_ms
+        self.event_id = event_id
+        self.error = error
+        self.error_detail = error_detail
+        self.content_match = content_match
+        self.ok = ok
+        self.dns_ms = dns_ms
+        self.connect_ms = connect_ms
+        self.tls_ms = tls_ms
+        self.ttfb_ms = ttfb_ms
+        self.location = location
+        self.cert_expires_at = cert_expires_at
+        self.cert_issuer = cert_issuer
+        self.failed_condition = failed_condition
 
 
 def _new_probe(
@@ -297,41 +337,16 @@ def _new_probe(
     cert_issuer: str | None,
     failed_condition: str | None,
     *,
-    _new: Any = object.__new__,
-    _set_url: Any = _SLOT_SETTERS["url"],
-    _set_timestamp: Any = _SLOT_SETTERS["timestamp"],
-    _set_status: Any = _SLOT_SETTERS["http_status_code"],
-    _set_response_time: Any = _SLOT_SETTERS["response_time_ms"],
-    _set_event_id: Any = _SLOT_SETTERS["event_id"],
-    _set_error: Any = _SLOT_SETTERS["error"],
-    _set_error_detail: Any = _SLOT_SETTERS["error_detail"],
-    _set_content_match: Any = _SLOT_SETTERS["content_match"],
-    _set_ok: Any = _SLOT_SETTERS["ok"],
-    _set_dns: Any = _SLOT_SETTERS["dns_ms"],
-    _set_connect: Any = _SLOT_SETTERS["connect_ms"],
-    _set_tls: Any = _SLOT_SETTERS["tls_ms"],
-    _set_ttfb: Any = _SLOT_SETTERS["ttfb_ms"],
-    _set_location: Any = _SLOT_SETTERS["location"],
-    _set_cert_expires_at: Any = _SLOT_SETTERS["cert_expires_at"],
-    _set_cert_issuer: Any = _SLOT_SETTERS["cert_issuer"],
-    _set_failed_condition: Any = _SLOT_SETTERS["failed_condition"],
+    _slots: Any = _ProbeSlots,
+    _result: Any = ProbeResult,
 ) -> ProbeResult:
     """`ProbeResult(...)` with every field given, for `_decode_fast` only: a third of the time.
 
     The frozen dataclass `__init__` goes through `object.__setattr__` field by
-    field; this writes the slots through their descriptors (bound once, as
-    defaults) and computes `ok` as `__post_init__` does. Arguments are not
-    checked: the caller has validated them.
+    field; this fills an object of the same slot layout with plain stores, then
+    makes it a ProbeResult (`_ProbeSlots`), and computes `ok` as `__post_init__`
+    does. Arguments are not checked: the caller has validated them.
     """
-    probe: ProbeResult = _new(ProbeResult)
-    _set_url(probe, url)
-    _set_timestamp(probe, timestamp)
-    _set_status(probe, http_status_code)
-    _set_response_time(probe, response_time_ms)
-    _set_event_id(probe, event_id)
-    _set_error(probe, error)
-    _set_error_detail(probe, error_detail)
-    _set_content_match(probe, content_match)
     if ok is None:  # (as in ProbeResult.__post_init__)
         ok = (
             error is None
@@ -339,16 +354,28 @@ def _new_probe(
             and http_status_code < 400
             and content_match is not False
         )
-    _set_ok(probe, ok)
-    _set_dns(probe, dns_ms)
-    _set_connect(probe, connect_ms)
-    _set_tls(probe, tls_ms)
-    _set_ttfb(probe, ttfb_ms)
-    _set_location(probe, location)
-    _set_cert_expires_at(probe, cert_expires_at)
-    _set_cert_issuer(probe, cert_issuer)
-    _set_failed_condition(probe, failed_condition)
-    return probe
+    probe = _slots(
+        url,
+        timestamp,
+        http_status_code,
+        response_time_ms,
+        event_id,
+        error,
+        error_detail,
+        content_match,
+        ok,
+        dns_ms,
+        connect_ms,
+        tls_ms,
+        ttfb_ms,
+        location,
+        cert_expires_at,
+        cert_issuer,
+        failed_condition,
+    )
+    probe.__class__ = _result
+    result: ProbeResult = probe
+    return result
 
 
 def _url(data: dict[str, Any]) -> str:
