@@ -262,3 +262,69 @@ def test_through_the_pipeline(
     assert entries[urls[0]]["availability"] == 1.0
     assert entries[urls[1]]["availability"] == 1.0
     assert (entries[urls[2]]["availability"], entries[urls[2]]["errors"]) == (0.0, 2)
+
+
+def test_a_store_from_before_the_new_columns_is_upgraded(store_url: str) -> None:
+    """Rows stored before migration 0005 keep NULL in its columns; new rows fill them."""
+    from datetime import datetime, timezone
+
+    from website_monitor import features
+    from website_monitor.probes.schema import CHECKS
+    from website_monitor.store import migrate, open_store
+
+    before = [
+        (feature.name, [m for m in feature.migrations if m is not CHECKS])
+        for feature in features.FEATURES
+    ]
+    old_columns = (
+        "event_id, url, timestamp, http_status_code, response_time_ms, error, error_detail,"
+        " content_match, ok, dns_ms, connect_ms, tls_ms, ttfb_ms"
+    )
+    with open_store(store_url, migrate=False) as repository, repository.transaction() as tx:
+        migrate.apply(tx, before)
+        mark = tx.dialect.marks(13)
+        tx.execute(
+            f"INSERT INTO url_probes ({old_columns}) VALUES ({mark})",
+            (
+                "6f1c1f7e-3b7a-4f57-9a59-3c1f0f3d9b10",
+                "https://old.example/",
+                datetime.now(timezone.utc),
+                200,
+                12.5,
+                None,
+                None,
+                None,
+                True,
+                None,
+                None,
+                None,
+                None,
+            ),
+        )
+    result = CliRunner().invoke(main, ["db", "status", "-d", store_url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["pending"] == 1  # 0005_checks
+    with open_store(store_url) as repository:  # applies it
+        assert repository.schema_status().pending == 0
+    probe = CliRunner().invoke(
+        main,
+        [
+            "probe",
+            "dns://nowhere.invalid?server=127.0.0.1:9",
+            "-d",
+            store_url,
+            "-q",
+            "--timeout",
+            "0.3",
+            "--location",
+            "lab",
+        ],
+    )
+    assert probe.exit_code == 0, probe.output
+    stats = CliRunner().invoke(main, ["stats", "-d", store_url, "--by", "location"])
+    assert stats.exit_code == 0, stats.output
+    entries = {(e["url"], e["location"]) for e in json.loads(stats.output)["stats"]}
+    assert entries == {
+        ("https://old.example/", None),
+        ("dns://nowhere.invalid?server=127.0.0.1:9", "lab"),
+    }
