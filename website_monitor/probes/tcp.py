@@ -3,8 +3,9 @@
 Phases: `dns_ms` the name's resolution (0 for an IP address), `connect_ms` the
 TCP handshake, `ttfb_ms` from connected to the first byte received (with
 `expect=` only), `response_time_ms` the whole check. What the server sent
-before the expected text appeared (at most 64 KiB) is the `body` conditions
-read. The check runs under the same `--timeout` as an HTTP request.
+until the expected text appeared, the server closed, 64 KiB arrived or the
+time was up is the `body` conditions read; a server that sent nothing by then
+is a timeout. The check runs under the same `--timeout` as an HTTP request.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ async def check(
     """One TCP check; a failure is a result, never an exception."""
     timing = _Timing()
     try:
-        received = await asyncio.wait_for(_exchange(target, timing), options.timeout)
+        received = await _exchange(target, timing, time.monotonic() + options.timeout)
     except Exception as exc:  # any failure of the check becomes a result
         return _failure(url, timestamp, timing, exc, options)
     total = timing.since(timing.started)
@@ -69,25 +70,46 @@ async def check(
     )
 
 
-async def _exchange(target: TcpTarget, timing: _Timing) -> bytes:
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return left
+
+
+async def _exchange(target: TcpTarget, timing: _Timing, deadline: float) -> bytes:
+    """Resolve, connect, send, and read until `expect` arrives, the server closes, 64 KiB were
+    read, or the deadline: what arrived by then is judged (the conditions say whether it
+    was enough); nothing at all by the deadline is a timeout."""
     loop = asyncio.get_running_loop()
     mark = time.perf_counter()
-    infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    infos = await asyncio.wait_for(
+        loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM), _left(deadline)
+    )
     timing.dns_ms = 0.0 if _is_address(target.host) else timing.since(mark)
     family, _, proto, _, address = infos[0]
     mark = time.perf_counter()
-    reader, writer = await asyncio.open_connection(*address[:2], family=family, proto=proto)
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(*address[:2], family=family, proto=proto), _left(deadline)
+    )
     try:
         connected = time.perf_counter()
         timing.connect_ms = timing.since(mark)
         if target.send:
             writer.write(target.send)
-            await writer.drain()
+            await asyncio.wait_for(writer.drain(), _left(deadline))
         received = bytearray()
         if target.expect is not None:
             wanted = target.expect.encode("utf-8")
             while wanted not in received and len(received) < MAX_RECEIVED:
-                chunk = await reader.read(MAX_RECEIVED - len(received))
+                try:
+                    chunk = await asyncio.wait_for(
+                        reader.read(MAX_RECEIVED - len(received)), _left(deadline)
+                    )
+                except (TimeoutError, asyncio.TimeoutError):
+                    if received:
+                        break  # judged on what the server sent
+                    raise
                 if not chunk:
                     break
                 if timing.ttfb_ms is None:
@@ -95,7 +117,7 @@ async def _exchange(target: TcpTarget, timing: _Timing) -> bytes:
                 received.extend(chunk)
         return bytes(received)
     finally:
-        writer.close()  # (also when the timeout cancels the exchange)
+        writer.close()
 
 
 def _is_address(host: str) -> bool:
