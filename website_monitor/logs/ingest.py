@@ -26,7 +26,7 @@ from website_monitor.logs.formats import FORMATS, LineParser
 from website_monitor.logs.models import LineNote
 from website_monitor.logs.monitor import hit_from_record
 from website_monitor.store import Repository
-from website_monitor.transport.writer import store_events
+from website_monitor.transport.writer import store_refusing
 
 #: Defaults for `wm serve --max-body` and `--max-lines`.
 MAX_BODY = 1024 * 1024
@@ -40,6 +40,8 @@ _NAMESPACE = uuid.UUID("5c1e4f0e-8a57-4d0c-9d6e-6b1f3f9b2a10")
 @dataclasses.dataclass
 class Parsed:
     hits: list[Hit]
+    #: The line number of each hit.
+    lines: list[int]
     rejected: list[LineNote]
     ignored: list[LineNote]
 
@@ -73,7 +75,7 @@ def parse_lines(
     """Parse every line; line numbers in the answer start at 0 (the index in `lines`)."""
     parser = LineParser(fmt)
     future = (time.time() if now is None else now) + MAX_FUTURE
-    result = Parsed([], [], [])
+    result = Parsed([], [], [], [])
     for index, line in enumerate(lines):
         line = line.rstrip("\r\n")
         if not line.strip():
@@ -106,11 +108,13 @@ def parse_lines(
             event_id = str(uuid.uuid5(_NAMESPACE, f"{source}\n{batch}\n{index}"))
             hit = dataclasses.replace(hit, event_id=event_id)
         result.hits.append(hit)
+        result.lines.append(index)
     return result
 
 
-def store_hits(repository: Repository, hits: Sequence[Hit]) -> int:
-    """Store through the same path as `wm tail --publish`; returns rows inserted."""
+def store_hits(repository: Repository, hits: Sequence[Hit]) -> tuple[int, list[str]]:
+    """Store through the same path as `wm tail --publish`: rows inserted, and per hit the
+    reason the store refused it ("" if it did not; a refused hit is dead-lettered)."""
     if not hits:
-        return 0
-    return store_events(repository, hits)
+        return 0, []
+    return store_refusing(repository, hits)

@@ -153,13 +153,21 @@ async def post_logs(request: Request) -> Response:
     if len(lines) > max_lines:
         raise _too_large(f"{len(lines)} lines is over the limit of {max_lines} per request")
     parsed = ingest.parse_lines(lines, source, fmt, batch)
+    stored, refusals = await request.app.state.store.run(ingest.store_hits, parsed.hits)
+    refused = [
+        LineNote(line=line, reason=reason)
+        for line, reason in zip(parsed.lines, refusals, strict=True)
+        if reason
+    ]
     bad = {note.line for note in undecodable}
     rejected = sorted(
-        [*undecodable, *(r for r in parsed.rejected if r.line not in bad)], key=lambda r: r.line
+        [*undecodable, *refused, *(r for r in parsed.rejected if r.line not in bad)],
+        key=lambda r: r.line,
     )
     ignored = [note for note in parsed.ignored if note.line not in bad]
-    stored = await request.app.state.store.run(ingest.store_hits, parsed.hits)
-    answer = LogIngest(accepted=len(parsed.hits), stored=stored, rejected=rejected, ignored=ignored)
+    answer = LogIngest(
+        accepted=len(parsed.hits) - len(refused), stored=stored, rejected=rejected, ignored=ignored
+    )
     return Response(msgspec.json.encode(answer), media_type="application/json")
 
 
