@@ -127,6 +127,9 @@ class Settings:
     serve_poll_interval: float = _setting(1.0, "WM_SERVE_POLL_INTERVAL", flag="--poll-interval")
     serve_max_body: int = _setting(1024 * 1024, "WM_SERVE_MAX_BODY", flag="--max-body")
     serve_max_lines: int = _setting(10_000, "WM_SERVE_MAX_LINES", flag="--max-lines")
+    serve_allowed_hosts: tuple[str, ...] = _setting(
+        (), "WM_SERVE_ALLOWED_HOSTS", flag="--allowed-host"
+    )
     # top: in a config file also `[top] refresh = "2s"` and so on
     top_refresh: float = _setting(2.0, "WM_TOP_REFRESH", duration=True, flag="--refresh")
     top_window: float = _setting(3600.0, "WM_TOP_WINDOW", duration=True, flag="--window")

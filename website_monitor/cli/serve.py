@@ -55,6 +55,13 @@ log = logging.getLogger(__name__)
     show_default=True,
     help="Most lines in one POST /api/logs (more: 413).",
 )
+@setting_option(
+    "serve_allowed_hosts",
+    "--allowed-host",
+    multiple=True,
+    help="Another host name the server answers to (e.g. behind a proxy); repeatable, * for any."
+    "  [default: the listening address, and localhost on loopback]",
+)
 @store_options
 @common_options
 def command(**kwargs: Any) -> None:
@@ -80,6 +87,8 @@ def command(**kwargs: Any) -> None:
                 stopping=stopping,
                 max_body=settings.serve_max_body,
                 max_lines=settings.serve_max_lines,
+                bound=host,
+                allowed_hosts=settings.serve_allowed_hosts,
             )
             server = WebServer(
                 app,

@@ -14,6 +14,7 @@ stores nothing twice.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 import uuid
@@ -105,11 +106,17 @@ def parse_lines(
             continue
         hit = hit_from_record(record, source)
         if batch is not None:
-            event_id = str(uuid.uuid5(_NAMESPACE, f"{source}\n{batch}\n{index}"))
+            event_id = batch_hit_id(source, batch, index)
             hit = dataclasses.replace(hit, event_id=event_id)
         result.hits.append(hit)
         result.lines.append(index)
     return result
+
+
+def batch_hit_id(source: str, batch: str, index: int) -> str:
+    """The id of line `index` of a client's batch: the same for a retried batch, different
+    for any other (source, batch, line), whatever characters source and batch hold."""
+    return str(uuid.uuid5(_NAMESPACE, json.dumps([source, batch, index])))
 
 
 def store_hits(repository: Repository, hits: Sequence[Hit]) -> tuple[int, list[str]]:
