@@ -156,5 +156,5 @@ def load_settings(kwargs: dict[str, Any]) -> Settings:
         ):
             explicit[name] = None
     settings = config.resolve(explicit, config_file=config_file, env={})
-    log.setup(settings.log_level, settings.log_format)
+    log.setup(settings.log_level, settings.log_format, log.secrets_of(settings))
     return settings

@@ -258,7 +258,7 @@ def command(**kwargs: Any) -> None:
     if shipper is not None and shipper.lost:
         raise DeliveryError(
             f"{shipper.lost} of {shipper.lost + shipper.shipped + shipper.rejected} lines"
-            f" were not shipped to {settings.tail_ship}",
+            f" were not shipped to {shipper.shown_url}",
             hint="see the errors above",
         )
     if hits is not None and hits.failed:

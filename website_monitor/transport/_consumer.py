@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -26,6 +26,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from website_monitor import log
 from website_monitor.config import Settings
 from website_monitor.errors import TransportError
+from website_monitor.store.url import mask
+from website_monitor.transport.kafka import client_secrets, servers
 
 logger = log.get("kafka")
 
@@ -128,15 +130,14 @@ class _Reporter:
     `every` seconds; the next one says how many were left out meanwhile.
     """
 
-    def __init__(self, secret: str | None, every: float = LOG_EVERY_S) -> None:
-        self.secret = secret
+    def __init__(self, secrets: str | Sequence[str] | None, every: float = LOG_EVERY_S) -> None:
+        self.secrets = (secrets,) if isinstance(secrets, str) else tuple(secrets or ())
         self.every = every
         self._last: dict[str, float] = {}
         self._skipped: dict[str, int] = {}
 
     def mask(self, text: str) -> str:
-        text = " ".join(text.split())
-        return text.replace(self.secret, "***") if self.secret else text
+        return mask(" ".join(text.split()), self.secrets)
 
     def emit(self, kind: str, level: int, message: str, **extra: Any) -> None:
         if not logger.isEnabledFor(level):
@@ -181,9 +182,9 @@ class GroupConsumer:
 
     def __init__(self, settings: Settings, topic: str, *, session_timeout_ms: int = 10_000) -> None:
         self.topic = topic
-        self.servers = ",".join(settings.bootstrap_servers)
+        self.servers = servers(settings)
         self.group_id = settings.consumer_group_id
-        self._reporter = _Reporter(settings.sasl_password)
+        self._reporter = _Reporter(client_secrets(settings))
         self._fatal: KafkaError | None = None
         config = consumer_config(settings, session_timeout_ms=session_timeout_ms)
         config["error_cb"] = self._on_error
@@ -239,7 +240,10 @@ class GroupConsumer:
         if failed:
             raise TransportError(
                 "offset commit failed for "
-                + ", ".join(f"{tp.topic}/{tp.partition}: {tp.error}" for tp in failed)
+                + ", ".join(
+                    f"{tp.topic}/{tp.partition}: {self._reporter.mask(str(tp.error))}"
+                    for tp in failed
+                )
             )
 
     def assignment(self) -> set[Any]:
