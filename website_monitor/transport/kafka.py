@@ -32,38 +32,38 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
     `_consumer.consumer_config` maps the same settings to librdkafka's keys."""
     options: dict[str, Any] = {
-        "bootstrap_servers": list(settings.bootstrap_servers),
+        "bootstrap_servers": list(settings.stream.bootstrap_servers),
         "client_id": "website-monitor",
         "bootstrap_timeout_ms": 10_000,
         "request_timeout_ms": 15_000,
     }
-    protocol = "SSL" if settings.uses_ssl else "PLAINTEXT"
-    if settings.uses_ssl:
+    protocol = "SSL" if settings.stream.uses_ssl else "PLAINTEXT"
+    if settings.stream.uses_ssl:
         options.update(
-            ssl_cafile=settings.ssl_cafile,
-            ssl_certfile=settings.ssl_certfile,
-            ssl_keyfile=settings.ssl_keyfile,
+            ssl_cafile=settings.stream.ssl_cafile,
+            ssl_certfile=settings.stream.ssl_certfile,
+            ssl_keyfile=settings.stream.ssl_keyfile,
             ssl_check_hostname=True,
         )
-    if settings.sasl_mechanism:
-        protocol = "SASL_SSL" if settings.uses_ssl else "SASL_PLAINTEXT"
+    if settings.stream.sasl_mechanism:
+        protocol = "SASL_SSL" if settings.stream.uses_ssl else "SASL_PLAINTEXT"
         options.update(
-            sasl_mechanism=settings.sasl_mechanism.upper(),
-            sasl_plain_username=settings.sasl_username,
-            sasl_plain_password=settings.sasl_password,
+            sasl_mechanism=settings.stream.sasl_mechanism.upper(),
+            sasl_plain_username=settings.stream.sasl_username,
+            sasl_plain_password=settings.stream.sasl_password,
         )
     options["security_protocol"] = protocol
     return options
 
 
 def _servers(settings: Settings) -> str:
-    return ",".join(settings.bootstrap_servers)
+    return ",".join(settings.stream.bootstrap_servers)
 
 
 def unavailable(settings: Settings, exc: Exception) -> BrokerUnavailable:
     reason = " ".join(str(exc).split()) or type(exc).__name__
-    if settings.sasl_password:
-        reason = reason.replace(settings.sasl_password, "***")
+    if settings.stream.sasl_password:
+        reason = reason.replace(settings.stream.sasl_password, "***")
     return BrokerUnavailable(
         f"cannot reach Kafka at {_servers(settings)}: {reason}", hint=BROKER_HINT
     )
