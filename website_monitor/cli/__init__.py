@@ -18,7 +18,7 @@ def run() -> None:
     try:
         from website_monitor.cli._group import main
 
-        main(prog_name="wm")
+        main()
     except KeyboardInterrupt:
         sys.stderr.write("\nAborted!\n")
         sys.exit(130)
