@@ -11,7 +11,6 @@ appear: message, arguments, traceback, extra fields.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import sys
@@ -25,6 +24,7 @@ from website_monitor.store.url import mask, url_secrets
 LOGGER_NAME = "website_monitor"
 #: Settings that are URLs (or lists of them) whose user part or query may hold a secret.
 URL_SETTINGS = ("db_connection_string", "tail_ship", "tail_alert_webhook", "bootstrap_servers")
+"""Settings (by their config-file key) that may hold a URL with a password or a token."""
 
 _STANDARD = frozenset(vars(logging.makeLogRecord({})))
 
@@ -95,17 +95,18 @@ class SecretFilter(logging.Filter):
 def secrets_of(settings: Any) -> tuple[str, ...]:
     """What to mask in logs: every secret setting, and the secrets in URL-valued settings.
 
-    `settings` is a `config.Settings`; a secret is a field declared `secret`.
+    `settings` is a `config.Settings`; its settings are listed in `config.DECLARATIONS`.
     """
+    from website_monitor.config import DECLARATIONS
+
     found: list[str] = []
-    for field in dataclasses.fields(settings):
-        value = getattr(settings, field.name)
-        if field.metadata.get("secret") and isinstance(value, str):
+    for declared in DECLARATIONS:
+        value = getattr(getattr(settings, declared.section), declared.name)
+        if declared.secret and isinstance(value, str):
             found.extend(url_secrets(value) if "://" in value else [value])
-    for name in URL_SETTINGS:
-        value = getattr(settings, name, None)
-        for url in [value] if isinstance(value, str) else value or ():
-            found.extend(url_secrets(url))
+        elif declared.key in URL_SETTINGS:
+            for url in [value] if isinstance(value, str) else value or ():
+                found.extend(url_secrets(url))
     return tuple(dict.fromkeys(found))
 
 

@@ -92,9 +92,9 @@ def consumer_config(
     """
     config = ClientConfig(
         {
-            "bootstrap.servers": ",".join(settings.bootstrap_servers),
+            "bootstrap.servers": ",".join(settings.stream.bootstrap_servers),
             "client.id": "website-monitor",
-            "group.id": group_id or settings.consumer_group_id,
+            "group.id": group_id or settings.flush.consumer_group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "session.timeout.ms": session_timeout_ms,
@@ -102,23 +102,23 @@ def consumer_config(
             "socket.connection.setup.timeout.ms": 10_000,
         }
     )
-    protocol = "SSL" if settings.uses_ssl else "PLAINTEXT"
-    if settings.uses_ssl:
+    protocol = "SSL" if settings.stream.uses_ssl else "PLAINTEXT"
+    if settings.stream.uses_ssl:
         config["ssl.endpoint.identification.algorithm"] = "https"
         for key, path in (
-            ("ssl.ca.location", settings.ssl_cafile),
-            ("ssl.certificate.location", settings.ssl_certfile),
-            ("ssl.key.location", settings.ssl_keyfile),
+            ("ssl.ca.location", settings.stream.ssl_cafile),
+            ("ssl.certificate.location", settings.stream.ssl_certfile),
+            ("ssl.key.location", settings.stream.ssl_keyfile),
         ):
             if path:
                 config[key] = path
-    if settings.sasl_mechanism:
-        protocol = "SASL_SSL" if settings.uses_ssl else "SASL_PLAINTEXT"
-        config["sasl.mechanism"] = settings.sasl_mechanism.upper()
-        if settings.sasl_username is not None:
-            config["sasl.username"] = settings.sasl_username
-        if settings.sasl_password is not None:
-            config["sasl.password"] = settings.sasl_password
+    if settings.stream.sasl_mechanism:
+        protocol = "SASL_SSL" if settings.stream.uses_ssl else "SASL_PLAINTEXT"
+        config["sasl.mechanism"] = settings.stream.sasl_mechanism.upper()
+        if settings.stream.sasl_username is not None:
+            config["sasl.username"] = settings.stream.sasl_username
+        if settings.stream.sasl_password is not None:
+            config["sasl.password"] = settings.stream.sasl_password
     config["security.protocol"] = protocol
     return config
 
@@ -183,7 +183,7 @@ class GroupConsumer:
     def __init__(self, settings: Settings, topic: str, *, session_timeout_ms: int = 10_000) -> None:
         self.topic = topic
         self.servers = servers(settings)
-        self.group_id = settings.consumer_group_id
+        self.group_id = settings.flush.consumer_group_id
         self._reporter = _Reporter(client_secrets(settings))
         self._fatal: KafkaError | None = None
         config = consumer_config(settings, session_timeout_ms=session_timeout_ms)

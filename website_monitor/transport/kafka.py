@@ -46,26 +46,29 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
     `_consumer.consumer_config` maps the same settings to librdkafka's keys."""
     options: dict[str, Any] = {
-        "bootstrap_servers": list(settings.bootstrap_servers),
+        "bootstrap_servers": list(settings.stream.bootstrap_servers),
         "client_id": "website-monitor",
         "bootstrap_timeout_ms": 10_000,
         "request_timeout_ms": 15_000,
     }
-    protocol = "SSL" if settings.uses_ssl else "PLAINTEXT"
-    if settings.uses_ssl:
+    stream = settings.stream
+    protocol = "SSL" if stream.uses_ssl else "PLAINTEXT"
+    if settings.stream.uses_ssl:
         options.update(
-            ssl_cafile=settings.ssl_cafile,
-            ssl_certfile=settings.ssl_certfile,
-            ssl_keyfile=settings.ssl_keyfile,
+            ssl_cafile=settings.stream.ssl_cafile,
+            ssl_certfile=settings.stream.ssl_certfile,
+            ssl_keyfile=settings.stream.ssl_keyfile,
             ssl_check_hostname=True,
         )
-    if settings.sasl_mechanism:
-        protocol = "SASL_SSL" if settings.uses_ssl else "SASL_PLAINTEXT"
+    if settings.stream.sasl_mechanism:
+        protocol = "SASL_SSL" if settings.stream.uses_ssl else "SASL_PLAINTEXT"
         options.update(
-            sasl_mechanism=settings.sasl_mechanism.upper(),
-            sasl_plain_username=settings.sasl_username,
+            sasl_mechanism=settings.stream.sasl_mechanism.upper(),
+            sasl_plain_username=settings.stream.sasl_username,
             sasl_plain_password=(
-                None if settings.sasl_password is None else Secret(settings.sasl_password)
+                None
+                if settings.stream.sasl_password is None
+                else Secret(settings.stream.sasl_password)
             ),
         )
     options["security_protocol"] = protocol
@@ -74,14 +77,14 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
 def servers(settings: Settings) -> str:
     """The bootstrap servers as shown in messages (a user part's password masked)."""
-    return ",".join(redact(server) for server in settings.bootstrap_servers)
+    return ",".join(redact(server) for server in settings.stream.bootstrap_servers)
 
 
 def client_secrets(settings: Settings) -> tuple[str, ...]:
     """What a Kafka client's messages must not show: the SASL password, any secret in a
     bootstrap server."""
-    found = [settings.sasl_password or ""]
-    for server in settings.bootstrap_servers:
+    found = [settings.stream.sasl_password or ""]
+    for server in settings.stream.bootstrap_servers:
         found.extend(url_secrets(server))
     return tuple(s for s in found if s)
 
