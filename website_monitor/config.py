@@ -112,6 +112,9 @@ class Settings:
     tail_poll_interval: float = _setting(
         0.25, "WM_TAIL_POLL_INTERVAL", duration=True, flag="--poll-interval"
     )
+    tail_rotate_wait: float = _setting(
+        5.0, "WM_TAIL_ROTATE_WAIT", duration=True, flag="--rotate-wait"
+    )
     # listen: in a config file also `[listen] bind = "127.0.0.1:8125"` and so on
     listen_bind: str = _setting("127.0.0.1:8125", "WM_LISTEN_BIND", flag="--bind")
     listen_bucket: float = _setting(600.0, "WM_LISTEN_BUCKET", duration=True, flag="--bucket")

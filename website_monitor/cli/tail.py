@@ -38,6 +38,7 @@ _DURATIONS = (
     "tail_alert_window",
     "tail_ship_timeout",
     "tail_poll_interval",
+    "tail_rotate_wait",
 )
 
 
@@ -161,6 +162,13 @@ _DURATIONS = (
     show_default=True,
     help="How often files are checked for new lines.",
 )
+@setting_option(
+    "tail_rotate_wait",
+    "--rotate-wait",
+    default="5s",
+    show_default=True,
+    help="Keep reading a rotated or deleted file until it has not grown for this long.",
+)
 @store_options
 @stream_options
 @common_options
@@ -240,7 +248,13 @@ def command(**kwargs: Any) -> None:
         engine = monitor.Monitor(
             options, _Fanout(reporter, notifiers), collect_hits=hits is not None
         )
-        follower = stack.enter_context(Follower(list(paths), from_start=settings.tail_from_start))
+        follower = stack.enter_context(
+            Follower(
+                list(paths),
+                from_start=settings.tail_from_start,
+                rotate_wait=settings.tail_rotate_wait,
+            )
+        )
         for path, reason in follower.problems():
             logger.warning("cannot read %s (%s); waiting for it", path, reason)
         stop = stack.enter_context(stop_on_signals())

@@ -130,9 +130,10 @@ class Monitor:
 
     def feed(self, chunk: Chunk, now: float) -> None:
         """Lines of one source that arrived at wall time `now`."""
-        parser = self.parsers.get(chunk.source)
+        key = chunk.key  # a rotated file is read beside its successor: a parser each
+        parser = self.parsers.get(key)
         if parser is None:
-            parser = self.parsers[chunk.source] = LineParser(self.options.fmt)
+            parser = self.parsers[key] = LineParser(self.options.fmt)
         elif chunk.reset:
             parser.reset()
         add = self.windows.add
@@ -152,6 +153,8 @@ class Monitor:
             self.lines += 1
             if add(record, now if wall else record.timestamp, now) and collect is not None:
                 collect(record)
+        if chunk.done:
+            del self.parsers[key]
 
     def _bad(self, line: str) -> None:
         self.bad += 1
@@ -238,7 +241,7 @@ def run(
         for chunk in chunks:
             monitor.feed(chunk, now)
             if shipper is not None:
-                shipper.add(chunk.source, chunk.lines, chunk.reset)
+                shipper.add(chunk.key, chunk.lines, chunk.reset)
         monitor.tick(now)
         if shipper is not None:
             shipper.pump()
@@ -256,7 +259,7 @@ def run(
     for chunk in follower.poll(final=True):
         monitor.feed(chunk, now)
         if shipper is not None:
-            shipper.add(chunk.source, chunk.lines, chunk.reset)
+            shipper.add(chunk.key, chunk.lines, chunk.reset)
     monitor.finish()
     if publisher is not None:
         publisher.publish(monitor.take_records())
