@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import signal
 import statistics
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from tests.services import wm_process
 from website_monitor.cli import main
 from website_monitor.logs.alerts import AlertEvent
 from website_monitor.logs.follower import POLL_BUDGET
@@ -270,12 +272,45 @@ def test_flat_keys_and_bad_values_in_the_config_file(tmp_path: Path) -> None:
     )
 
 
-def test_missing_file_is_a_warning_not_an_error(tmp_path: Path) -> None:
-    missing = tmp_path / "none.log"
-    result = CliRunner().invoke(main, ["tail", str(missing), "--exit-at-eof"])
-    assert result.exit_code == 0
+def test_nothing_to_read_with_exit_at_eof_is_one_error_line(tmp_path: Path) -> None:
+    missing, other = tmp_path / "none.log", tmp_path / "other.log"
+    result = CliRunner().invoke(main, ["tail", str(missing), "--from-start", "--exit-at-eof"])
+    assert result.exit_code == 1
     assert result.stdout == ""
-    assert f"cannot read {missing} (No such file or directory); waiting for it" in result.stderr
+    assert result.stderr == (
+        f"Error: cannot read {missing}: No such file or directory (hint: check the path;"
+        " without --exit-at-eof wm tail waits for the file to appear)\n"
+    )
+    result = CliRunner().invoke(main, ["tail", str(missing), str(other), "--exit-at-eof"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"Error: cannot read {missing}: No such file or directory; {other}: No such file"
+    )
+    # One file that exists is something to read: the missing one is skipped, not waited for.
+    other.write_text("\n".join(SMALL) + "\n")
+    result = CliRunner().invoke(
+        main, ["tail", str(missing), str(other), "--from-start", "--exit-at-eof", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sum(json.loads(line)["hits"] for line in result.stdout.splitlines()) == 5
+    assert f"cannot read {missing} (No such file or directory); skipped" in result.stderr
+
+
+def test_a_missing_file_is_waited_for_when_following(tmp_path: Path) -> None:
+    log = tmp_path / "later.log"
+    with wm_process("tail", str(log), "--json", "--poll-interval", "20ms") as process:
+        assert process.stderr is not None
+        warning = process.stderr.readline()  # it started, found no file, and waits
+        assert f"cannot read {log} (No such file or directory); waiting for it" in warning
+        time.sleep(0.5)
+        assert process.poll() is None, process.communicate()
+        lines = [clf(second, "/api/x") for second in range(25)]
+        log.write_text("\n".join(lines) + "\n")  # everything in a file created later is new
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert [json.loads(line)["hits"] for line in out.splitlines()] == [10, 10, 5]
 
 
 def combined(second: float, path: str) -> str:

@@ -177,7 +177,8 @@ def command(**kwargs: Any) -> None:
 
     FILE is an access log (Common, Combined or W3C extended); several may be
     given, and - reads standard input. Files are followed from their end unless
-    --from-start, through rotation and truncation; a missing file is waited for.
+    --from-start, through rotation and truncation; a missing file is waited for
+    (with --exit-at-eof, it is an error if no file can be read).
     """
     ctx = click.get_current_context()
     topic_given = ctx.get_parameter_source("topic") == ParameterSource.COMMANDLINE
@@ -255,8 +256,12 @@ def command(**kwargs: Any) -> None:
                 rotate_wait=settings.tail_rotate_wait,
             )
         )
+        monitor.check_readable(follower, exit_at_eof=settings.tail_exit_at_eof)
         for path, reason in follower.problems():
-            logger.warning("cannot read %s (%s); waiting for it", path, reason)
+            if settings.tail_exit_at_eof:
+                logger.warning("cannot read %s (%s); skipped", path, reason)
+            else:
+                logger.warning("cannot read %s (%s); waiting for it", path, reason)
         stop = stack.enter_context(stop_on_signals())
         monitor.run(
             follower,

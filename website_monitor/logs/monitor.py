@@ -235,6 +235,21 @@ class HitPublisher:
                 logger.error("%s", exc.message)
 
 
+def check_readable(follower: Follower, *, exit_at_eof: bool) -> None:
+    """With `exit_at_eof`, fail when no source can be read: there would be nothing to do.
+
+    Following, a missing file is waited for instead.
+    """
+    problems = follower.problems()
+    if not exit_at_eof or not problems or len(problems) < len(follower.sources):
+        return
+    missing = "; ".join(f"{path}: {reason}" for path, reason in problems)
+    raise ConfigError(
+        f"cannot read {missing}",
+        hint="check the path; without --exit-at-eof wm tail waits for the file to appear",
+    )
+
+
 def run(
     follower: Follower,
     monitor: Monitor,
@@ -252,7 +267,9 @@ def run(
     At the end, unterminated last lines are read and every window that saw
     traffic is reported, so processing a file with `exit_at_eof` reports all of it.
     With a `shipper`, raw lines are also queued for it (the caller closes it).
+    Raises ConfigError, before reading anything, if `exit_at_eof` and no file can be read.
     """
+    check_readable(follower, exit_at_eof=exit_at_eof)
     last_publish = clock()
     only_streams = bool(follower.sources) and not any(
         source.path != "-" for source in follower.sources
