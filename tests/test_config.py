@@ -258,6 +258,7 @@ PUBLIC_NAMES = {
     "tail_ship_timeout": ("WM_TAIL_SHIP_TIMEOUT",),
     "tail_source": ("WM_TAIL_SOURCE",),
     "tail_poll_interval": ("WM_TAIL_POLL_INTERVAL",),
+    "tail_rotate_wait": ("WM_TAIL_ROTATE_WAIT",),
     "listen_bind": ("WM_LISTEN_BIND",),
     "listen_bucket": ("WM_LISTEN_BUCKET",),
     "listen_flush_interval": ("WM_LISTEN_FLUSH_INTERVAL",),

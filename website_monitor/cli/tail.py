@@ -108,9 +108,15 @@ def command(**kwargs: Any) -> None:
         engine = monitor.Monitor(
             options, _Fanout(reporter, notifiers), collect_hits=hits is not None
         )
-        follower = stack.enter_context(Follower(list(paths), from_start=tail.from_start))
+        follower = stack.enter_context(
+            Follower(list(paths), from_start=tail.from_start, rotate_wait=tail.rotate_wait)
+        )
+        monitor.check_readable(follower, exit_at_eof=tail.exit_at_eof)
         for path, reason in follower.problems():
-            logger.warning("cannot read %s (%s); waiting for it", path, reason)
+            if tail.exit_at_eof:
+                logger.warning("cannot read %s (%s); skipped", path, reason)
+            else:
+                logger.warning("cannot read %s (%s); waiting for it", path, reason)
         stop = stack.enter_context(stop_on_signals())
         monitor.run(
             follower,

@@ -254,6 +254,13 @@ class TailSettings:
         hint="e.g. 250ms",
         help="How often files are checked for new lines.",
     )
+    rotate_wait: float = setting(
+        "5s",
+        "--rotate-wait",
+        env="WM_TAIL_ROTATE_WAIT",
+        duration=True,
+        help="Keep reading a rotated or deleted file until it has not grown for this long.",
+    )
 
     __repr__ = without_secrets
 
