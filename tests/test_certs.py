@@ -120,13 +120,13 @@ def test_expiry_reaches_stats_and_metrics(
     urls = [sites["soon"].url, sites["later"].url]
     probe = CliRunner().invoke(main, ["probe", *urls, "-d", store_url, "--json"])
     assert probe.exit_code == 0, probe.output
-    printed = {r["url"]: r for r in map(json.loads, probe.output.splitlines())}
+    printed = {r["url"]: r for r in map(json.loads, probe.stdout.splitlines())}
     assert printed[sites["soon"].url]["error"] == "cert_expiring"
     assert printed[sites["later"].url]["error"] is None
 
     stats = CliRunner().invoke(main, ["stats", "-d", store_url])
     assert stats.exit_code == 0, stats.output
-    entries = {e["url"]: e for e in json.loads(stats.output)["stats"]}
+    entries = {e["url"]: e for e in json.loads(stats.stdout)["stats"]}
     for name in ("soon", "later"):
         site = sites[name]
         assert datetime.fromisoformat(entries[site.url]["cert_expires_at"]) == site.not_after

@@ -226,7 +226,7 @@ def test_conditions_from_the_environment_and_the_config_file(
         env={"WM_DATA_DIR": str(tmp_path)},
     )
     assert result.exit_code == 0, result.output
-    line = json.loads(result.output.splitlines()[0])
+    line = json.loads(result.stdout.splitlines()[0])
     assert line["failed_condition"] == 'body contains "ok, fine"'
     result = CliRunner().invoke(
         main,
@@ -237,4 +237,4 @@ def test_conditions_from_the_environment_and_the_config_file(
         },
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output.splitlines()[0])["failed_condition"] == 'body contains "nope"'
+    assert json.loads(result.stdout.splitlines()[0])["failed_condition"] == 'body contains "nope"'

@@ -362,7 +362,7 @@ def test_public_status_page_with_badges(browser: Any, sqlite_url: str) -> None:
         assert [row.get_attribute("data-url") for row in rows] == list(URLS)
         for row, url in zip(rows, URLS):
             result = CliRunner().invoke(main, ["stats", "-d", sqlite_url, "--url", url])
-            entry = json.loads(result.output)["stats"][0]
+            entry = json.loads(result.stdout)["stats"][0]
             shown = row.find_element("css selector", 'td[data-window="24h"]').text
             assert shown == percent(entry["availability"]), url
             state = row.find_element("css selector", ".state").get_attribute("data-state")

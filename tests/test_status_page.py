@@ -61,7 +61,7 @@ def anonymous(served: Served, path: str, **params: str) -> requests.Response:
 def stats(store_url: str, url: str, since: str) -> dict[str, object]:
     result = CliRunner().invoke(main, ["stats", "-d", store_url, "--url", url, "--since", since])
     assert result.exit_code == 0, result.output
-    entries = json.loads(result.output)["stats"]
+    entries = json.loads(result.stdout)["stats"]
     assert len(entries) == 1
     return dict(entries[0])
 
@@ -215,3 +215,42 @@ def test_passwords_in_urls_are_masked(store_url: str) -> None:
         text = anonymous(served, "/status").text + anonymous(served, "/status.json").text
         assert "hunter2" not in text and "monitor:***@private.example" in text
         assert anonymous(served, "/badge/status.svg", url=url).status_code == 200
+
+
+def test_public_routes_answer_as_the_openapi_document_says(public: Served) -> None:
+    from openapi_spec_validator import validate
+
+    from tests.openapi_contract import Contract, operations
+
+    document = public.get("/api/openapi.json").json()
+    validate(document)
+    contract = Contract(document)
+    public_paths = [
+        (method, path, op) for method, path, op in operations(document) if op.get("security") == []
+    ]
+    assert {path for _, path, _ in public_paths} == {
+        "/status",
+        "/status.json",
+        *(
+            f"/badge/{kind}.{form}"
+            for kind in ("status", "uptime", "p95")
+            for form in ("svg", "json")
+        ),
+    }
+    for method, path, operation in public_paths:
+        names = {p["name"] for p in operation["parameters"]}
+        cases: list[tuple[dict[str, str], int]] = [({}, 200 if not names else 404)]
+        if names:
+            cases += [({"url": SHOWN}, 200), ({"url": SECRET}, 404)]
+        if "window" in names:
+            cases += [({"url": SHOWN, "window": "36h"}, 200), ({"url": SHOWN, "window": "x"}, 400)]
+        for params, expected in cases:
+            response = anonymous(public, path, **params)
+            assert response.status_code == expected, (path, params, response.text)
+            contract.check(method, path, response)
+
+
+def test_public_routes_are_not_described_when_not_served(store_url: str) -> None:
+    with serving(store_url) as served:
+        paths = served.get("/api/openapi.json").json()["paths"]
+    assert not [p for p in paths if p.startswith(("/status", "/badge/"))]

@@ -256,7 +256,7 @@ def test_through_the_pipeline(
         assert result.exit_code == 0, result.output
     stats = CliRunner().invoke(main, ["stats", "-d", store_url, "--by", "location"])
     assert stats.exit_code == 0, stats.output
-    entries = {e["url"]: e for e in json.loads(stats.output)["stats"]}
+    entries = {e["url"]: e for e in json.loads(stats.stdout)["stats"]}
     assert sorted(entries) == sorted(urls)
     for url in urls:
         assert entries[url]["location"] == "eu-1"
@@ -267,7 +267,7 @@ def test_through_the_pipeline(
 
 
 def test_a_store_from_before_the_new_columns_is_upgraded(store_url: str) -> None:
-    """Rows stored before migration 0005 keep NULL in its columns; new rows fill them."""
+    """Rows stored before migration 0006 keep NULL in its columns; new rows fill them."""
     from datetime import datetime, timezone
 
     from website_monitor import features
@@ -305,7 +305,7 @@ def test_a_store_from_before_the_new_columns_is_upgraded(store_url: str) -> None
         )
     result = CliRunner().invoke(main, ["db", "status", "-d", store_url])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["pending"] == 1  # 0005_checks
+    assert json.loads(result.stdout)["pending"] == 1  # 0006_checks
     with open_store(store_url) as repository:  # applies it
         assert repository.schema_status().pending == 0
     probe = CliRunner().invoke(
@@ -325,7 +325,7 @@ def test_a_store_from_before_the_new_columns_is_upgraded(store_url: str) -> None
     assert probe.exit_code == 0, probe.output
     stats = CliRunner().invoke(main, ["stats", "-d", store_url, "--by", "location"])
     assert stats.exit_code == 0, stats.output
-    entries = {(e["url"], e["location"]) for e in json.loads(stats.output)["stats"]}
+    entries = {(e["url"], e["location"]) for e in json.loads(stats.stdout)["stats"]}
     assert entries == {
         ("https://old.example/", None),
         ("dns://nowhere.invalid?server=127.0.0.1:9", "lab"),

@@ -72,4 +72,14 @@ HITS_AND_ALERTS = Migration(
     legacy_version=2,
 )
 
-MIGRATIONS = (HITS_AND_ALERTS,)
+LONG_PATHS = Migration(
+    "0002_long_paths",
+    "the sections' index on a hash of the section on PostgreSQL, for paths of any length",
+    postgresql=(
+        "DROP INDEX IF EXISTS hits_section_timestamp",
+        "CREATE INDEX hits_section_timestamp ON hits (md5(section), timestamp)",
+    ),
+    sqlite=(),  # SQLite's index entries may be of any length
+)
+
+MIGRATIONS = (HITS_AND_ALERTS, LONG_PATHS)

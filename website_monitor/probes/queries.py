@@ -52,8 +52,8 @@ def probe_series(reader: Reader, query: SeriesQuery) -> ProbeSeries:
     """
     dialect = reader.dialect
     where = (
-        Where(dialect.placeholder)
-        .any_of("url", query.urls)
+        Where(dialect)
+        .any_of("url", query.urls, keyed=True)
         .compare("timestamp", ">=", query.since)
         .compare("timestamp", "<", query.until)
     )
@@ -162,11 +162,11 @@ def latest_by_location(reader: Reader, url: str, scan: int = 200) -> list[Probe]
     result stored without a location (before locations existed) counts as one
     location of its own (None).
     """
-    mark = reader.dialect.placeholder
+    where = Where(reader.dialect).any_of("url", [url], keyed=True)
     rows = reader.query(
-        f"SELECT {', '.join(PROBE_FIELDS)} FROM url_probes WHERE url = {mark}"
-        f" ORDER BY timestamp DESC, id DESC LIMIT {mark}",
-        [url, scan],
+        f"SELECT {', '.join(PROBE_FIELDS)} FROM url_probes{where.sql}"
+        f" ORDER BY timestamp DESC, id DESC LIMIT {int(scan)}",
+        where.params,
     )
     newest: dict[str | None, Probe] = {}
     for row in rows:

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from urllib.parse import parse_qs, urlsplit
 
 from website_monitor.errors import ConfigError
+from website_monitor.probes.codec import MAX_URL_LENGTH
 from website_monitor.probes.conditions import Condition, parse
 
 SCHEMES = ("http", "https", "tcp", "dns")
@@ -54,6 +55,13 @@ def kind_of(url: str) -> str:
 def validate_url(url: str) -> str:
     """The URL, if it is a check URL this version understands; else a ConfigError."""
     url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise ConfigError(
+            f"URL {url[:60]!r}… is {len(url)} characters long",
+            hint=f"a URL may have at most {MAX_URL_LENGTH} characters",
+        )
+    if "\x00" in url:
+        raise ConfigError(f"URL {url[:60]!r} contains a NUL character")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port

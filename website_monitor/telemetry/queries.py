@@ -29,7 +29,7 @@ def bucket_stats(
     service times and timers. `variance` is the population variance.
     """
     where = (
-        Where(reader.dialect.placeholder)
+        Where(reader.dialect)
         .compare("bucket_end", ">", since)
         .compare("bucket_start", "<", until)
         .any_of("name", names)

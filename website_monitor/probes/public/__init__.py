@@ -147,7 +147,12 @@ async def badge(request: Request) -> Response:
     return Response(badges.svg(result), media_type="image/svg+xml", headers=_PUBLIC_HEADERS)
 
 
-def _operation(summary: str, media: str, params: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+_ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
+def _operation(
+    summary: str, ok: dict[str, Any], params: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     return {
         "get": {
             "summary": summary,
@@ -155,15 +160,30 @@ def _operation(summary: str, media: str, params: Sequence[dict[str, Any]] = ()) 
             "security": [],  # public, with or without a token
             "parameters": list(params),
             "responses": {
-                "200": {"description": summary, "content": {media: {"schema": {"type": "string"}}}},
+                "200": {"description": summary, "content": ok},
                 "400": {"$ref": "#/components/responses/BadRequest"},
-                "404": {"description": "Not a URL chosen with --status-page (or no status page)"},
+                "404": {
+                    "description": "Not a URL chosen with --status-page",
+                    "content": _ERROR_JSON,
+                },
+                "503": {"$ref": "#/components/responses/StoreUnavailable"},
             },
         }
     }
 
 
-_URL = {"name": "url", "in": "query", "required": True, "schema": {"type": "string"}}
+def _content(media: str, schema: str | None = None) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{schema}"} if schema else {"type": "string"}
+    return {media: {"schema": ref}}
+
+
+_URL = {
+    "name": "url",
+    "in": "query",
+    "required": True,
+    "description": "A URL chosen with --status-page",
+    "schema": {"type": "string"},
+}
 
 
 def _window(default: str) -> dict[str, Any]:
@@ -175,14 +195,23 @@ def _window(default: str) -> dict[str, Any]:
     }
 
 
+_SVG = _content("image/svg+xml")
+_SHIELDS = _content("application/json", "ShieldsEndpoint")
+#: Described only when served (`wm serve --status-page`): see `web.app.create_app`.
 _OPENAPI = {
-    "/status": _operation("The public status page (with --status-page)", "text/html"),
-    "/status.json": _operation("The status page's content", "application/json"),
-    "/badge/status.svg": _operation("Status badge", "image/svg+xml", [_URL]),
-    "/badge/uptime.svg": _operation("Uptime badge", "image/svg+xml", [_URL, _window("30d")]),
-    "/badge/p95.svg": _operation("p95 latency badge", "image/svg+xml", [_URL, _window("7d")]),
+    "/status": _operation("The public status page", _content("text/html")),
+    "/status.json": _operation(
+        "The status page's content", _content("application/json", "StatusDocument")
+    ),
+    "/badge/status.svg": _operation("Status badge", _SVG, [_URL]),
+    "/badge/uptime.svg": _operation("Uptime badge", _SVG, [_URL, _window("30d")]),
+    "/badge/p95.svg": _operation("p95 latency badge", _SVG, [_URL, _window("7d")]),
+    "/badge/status.json": _operation("Status, shields.io's endpoint format", _SHIELDS, [_URL]),
     "/badge/uptime.json": _operation(
-        "Uptime in shields.io's endpoint format", "application/json", [_URL, _window("30d")]
+        "Uptime, shields.io's endpoint format", _SHIELDS, [_URL, _window("30d")]
+    ),
+    "/badge/p95.json": _operation(
+        "p95 latency, shields.io's endpoint format", _SHIELDS, [_URL, _window("7d")]
     ),
 }
 for _path, _item in _OPENAPI.items():
@@ -199,6 +228,7 @@ SECTION = Section(
         Route("/badge/{kind:str}.{form:str}", badge),
     ),
     openapi_paths=_OPENAPI,
+    openapi_types=(StatusDocument, badges.ShieldsEndpoint),
 )
 
 __all__ = ["SECTION", "IncidentSource", "PublicPage"]
