@@ -21,11 +21,10 @@ from hypothesis import strategies as st
 from tests.documents import as_plain
 from tests.services import wait_until
 from website_monitor.cli import main
-from website_monitor.probes import stats
+from website_monitor.probes import rollups, stats
 from website_monitor.probes.codec import ProbeResult
 from website_monitor.probes.queries import count_probes
-from website_monitor.probes.rollups import maintain as rollups
-from website_monitor.probes.rollups import sketch
+from website_monitor.rollups import sketch
 from website_monitor.store import Repository, open_store
 from website_monitor.store.postgres import PostgresRepository
 from website_monitor.transport.writer import store_events
@@ -103,7 +102,7 @@ def snapshot(repository: Repository, now: float | None = None) -> dict[str, list
     }
 
 
-ROLLUPS = rollups.Rollups()
+ROLLUPS = rollups.DERIVED
 
 
 def day_probes(repository: Repository) -> int:

@@ -42,7 +42,8 @@ def upgrade(**kwargs: Any) -> None:
 @common_options
 def status(**kwargs: Any) -> None:
     """Show the schema version and pending migrations as JSON."""
-    from website_monitor.probes.rollups.maintain import pending, rolled_up_to
+    from website_monitor.probes.rollups import ROLLUP
+    from website_monitor.rollups.maintain import pending, rolled_up_to
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
@@ -51,8 +52,8 @@ def status(**kwargs: Any) -> None:
         shown = _as_json(current, redact(settings.store_url()))
         if ("probes", "0003_rollup_state") not in current.waiting:
             shown["rollups"] = {
-                "rolled_up_to": rolled_up_to(repository),
-                "pending_probes": pending(repository),
+                "rolled_up_to": rolled_up_to(repository, ROLLUP),
+                "pending_probes": pending(repository, ROLLUP),
             }
     echo_json(shown)
 
@@ -62,12 +63,13 @@ def status(**kwargs: Any) -> None:
 @common_options
 def rebuild_rollups(**kwargs: Any) -> None:
     """Recompute the latency rollups from the raw probe rows."""
-    from website_monitor.probes.rollups.maintain import rebuild
+    from website_monitor.probes.rollups import ROLLUP
+    from website_monitor.rollups.maintain import rebuild
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
     with open_store(settings.store_url()) as repository:
-        counts = rebuild(repository)
+        counts = rebuild(repository, ROLLUP)
     echo_json({"store": redact(settings.store_url()), **counts})
 
 

@@ -5,7 +5,7 @@ Two sources answer the same question:
 * exact: PostgreSQL's `percentile_cont` (linear interpolation between closest
   ranks) over the raw rows; SQLite gets the same function as a registered
   aggregate;
-* rollups (`probes.rollups.read`): week (for the weeks that are over) and day
+* rollups (`website_monitor.rollups.read`): week (for the weeks that are over) and day
   histograms merged in SQL, plus the raw rows of partial days at the edges of
   the range and the raw rows not yet rolled up; p50, p95 and p99 are within
   0.5 % (relative) of the exact values, counts, errors and availability are exact.
@@ -28,8 +28,9 @@ from typing import Any
 from website_monitor.errors import ConfigError
 from website_monitor.probes.codec import PHASES
 from website_monitor.probes.models import Percentiles, Phases, StatsEntry
-from website_monitor.probes.rollups import maintain, read
-from website_monitor.probes.rollups.sketch import DAY, NO_STATUS, percentile
+from website_monitor.probes.rollups import NO_STATUS, ROLLUP
+from website_monitor.rollups import maintain, read
+from website_monitor.rollups.sketch import DAY, percentile
 from website_monitor.store import Reader, Repository, Where
 from website_monitor.store.base import reading
 
@@ -102,7 +103,7 @@ def estimate_probes(store: Repository | Reader, query: StatsQuery) -> int:
         )
         recent = (
             Where(dialect)
-            .compare("id", ">", maintain.rolled_up_to(reader))
+            .compare("id", ">", maintain.rolled_up_to(reader, ROLLUP))
             .compare("timestamp", ">=", query.since)
             .compare("timestamp", "<", query.until)
             .any_of("url", query.urls, keyed=True)
@@ -171,18 +172,26 @@ def _exact(
 
 def _from_rollups(reader: Reader, query: StatsQuery) -> list[StatsEntry]:
     entries = []
-    for group in read.groups(reader, query, PERIODS.get(query.by or "")):
-        status = None if group.key == NO_STATUS else group.key
-        entry = entry_head(group.url, query.by, status, group.key)
-        entry.probes = group.probes
+    asked = read.Query(
+        since=query.since,
+        until=query.until,
+        filters=[("url", query.urls)],
+        group=["url"],
+        by="status" if query.by == "status" else None,
+        period=PERIODS.get(query.by or ""),
+    )
+    for group in read.groups(reader, ROLLUP, asked):
+        status = None if group.k == NO_STATUS else group.k
+        entry = entry_head(group.keys[0], query.by, status, group.k)
+        entry.probes = probes = group.counts["probes"]
         if group.histogram:
-            assert group.min_ms is not None and group.max_ms is not None
+            assert group.minimum is not None and group.maximum is not None
             entry.p50_ms, entry.p95_ms, entry.p99_ms = (
-                ms(percentile(group.histogram, fraction, group.min_ms, group.max_ms))
+                ms(percentile(group.histogram, fraction, group.minimum, group.maximum))
                 for _, fraction in PERCENTILES
             )
-        entry.errors = group.errors
-        entry.availability = round(group.ok / group.probes, 6)
+        entry.errors = group.counts["errors"]
+        entry.availability = round(group.counts["ok"] / probes, 6)
         entries.append(entry)
     return entries
 

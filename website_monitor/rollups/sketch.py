@@ -1,8 +1,9 @@
-"""The latency sketch: log-scaled histogram buckets, their values, percentiles from them.
+"""The sketch: log-scaled histogram buckets, their values, percentiles from them.
 
-A response time v (ms) goes to bucket `ceil(ln(v) / ln(GAMMA))`, i.e.
-(GAMMA^(i-1), GAMMA^i], whose representative 2·GAMMA^i/(GAMMA+1) is within
-ACCURACY (relative) of every value in the bucket (DDSketch's mapping).
+A value v (a response time in ms, a response size in bytes) goes to bucket
+`ceil(ln(v) / ln(GAMMA))`, i.e. (GAMMA^(i-1), GAMMA^i], whose representative
+2·GAMMA^i/(GAMMA+1) is within ACCURACY (relative) of every value in the bucket
+(DDSketch's mapping).
 Histograms of any periods merge by adding counts. `percentile` follows
 `percentile_cont` over a merged histogram: the two order statistics it
 interpolates between are replaced by their buckets' representatives (clamped
@@ -29,8 +30,6 @@ ZERO_BUCKET = -100_000
 #: Rollup levels, coarsest first: name -> period width in seconds.
 LEVELS: dict[str, int] = {"week": 604_800, "day": 86_400}
 WEEK, DAY = LEVELS["week"], LEVELS["day"]
-#: `status` stored for a check without an HTTP status (the request failed).
-NO_STATUS = 0
 
 #: A segment of a time range: (start, end, width); width None means raw rows.
 Segment = tuple[float | None, float | None, int | None]
