@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from website_monitor.probes.counters import Counters
+from website_monitor.probes.latest import Latest
+from website_monitor.probes.series import Series
 from website_monitor.rollups import maintain
 from website_monitor.rollups.maintain import Maintained
 from website_monitor.rollups.spec import Key, Rollup
@@ -37,6 +40,7 @@ ROLLUP = Rollup(
     minimum="min_ms",
     maximum="max_ms",
     lock=0x776D_726C,  # "wmrl"
+    extras=(Latest(), Series(), Counters()),
 )
 
 DERIVED = Maintained(ROLLUP)

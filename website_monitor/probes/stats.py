@@ -27,14 +27,13 @@ from typing import Any
 
 from website_monitor.errors import ConfigError
 from website_monitor.probes.codec import PHASES
-from website_monitor.probes.models import Percentiles, Phases, StatsEntry
+from website_monitor.probes.models import PERCENTILES, Percentiles, Phases, StatsEntry
 from website_monitor.probes.rollups import NO_STATUS, ROLLUP
 from website_monitor.rollups import maintain, read
 from website_monitor.rollups.sketch import DAY, percentile
 from website_monitor.store import Reader, Repository, Where
 from website_monitor.store.base import reading
 
-PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
 #: `--by`: one entry per URL and HTTP status, or per URL and hour / day (UTC).
 GROUPINGS = ("status", "hour", "day")
 PERIODS = {"hour": 3_600, "day": 86_400}
