@@ -82,4 +82,53 @@ LONG_PATHS = Migration(
     sqlite=(),  # SQLite's index entries may be of any length
 )
 
-MIGRATIONS = (HITS_AND_ALERTS, LONG_PATHS)
+
+def _rollups(big: str, real: str, key: str) -> tuple[str, ...]:
+    return (
+        f"""CREATE TABLE IF NOT EXISTS hit_summary (
+            width INTEGER NOT NULL,
+            period_start {big} NOT NULL,
+            source TEXT NOT NULL,
+            section TEXT NOT NULL,
+            hits {big} NOT NULL,
+            errors {big} NOT NULL,
+            sum_bytes {real} NOT NULL,
+            min_bytes {real},
+            max_bytes {real}
+        )""",
+        "CREATE UNIQUE INDEX IF NOT EXISTS hit_summary_key"
+        f" ON hit_summary (width, period_start, {key.format('source')}, {key.format('section')})",
+        f"""CREATE TABLE IF NOT EXISTS hit_histogram (
+            width INTEGER NOT NULL,
+            period_start {big} NOT NULL,
+            source TEXT NOT NULL,
+            section TEXT NOT NULL,
+            bucket INTEGER NOT NULL,
+            count {big} NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX IF NOT EXISTS hit_histogram_key ON hit_histogram"
+        f" (width, period_start, {key.format('source')}, {key.format('section')}, bucket)",
+        f"""CREATE TABLE IF NOT EXISTS hit_totals (
+            source TEXT NOT NULL,
+            hits {big} NOT NULL
+        )""",
+        f"CREATE UNIQUE INDEX IF NOT EXISTS hit_totals_key ON hit_totals ({key.format('source')})",
+        # Nothing is rolled up yet: the first catch-up covers the hits already stored, and
+        # reads take them from the raw rows meanwhile.
+        f"""CREATE TABLE IF NOT EXISTS hit_rollup_state (
+            singleton INTEGER PRIMARY KEY DEFAULT 1 CHECK (singleton = 1),
+            rolled_up_to {big} NOT NULL,
+            weeks_to {big} NOT NULL
+        )""",
+        "INSERT INTO hit_rollup_state (singleton, rolled_up_to, weeks_to) VALUES (1, 0, 0)",
+    )
+
+
+ROLLUPS = Migration(
+    "0003_rollups",
+    "hit rollups: day and week summaries and size histograms per source and section",
+    postgresql=_rollups("BIGINT", "DOUBLE PRECISION", "md5({})"),
+    sqlite=_rollups("INTEGER", "REAL", "{}"),
+)
+
+MIGRATIONS = (HITS_AND_ALERTS, LONG_PATHS, ROLLUPS)

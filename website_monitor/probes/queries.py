@@ -61,11 +61,10 @@ def probe_series(store: Reader | Repository, query: SeriesQuery) -> ProbeSeries:
         else:
             for row in series.stored_points(reader, span, list(query.urls)):
                 points[(row["url"], int(row["bucket"]))] = row
-            ranges = [
-                (query.since, as_time(span.start) if span.start else None),
-                (as_time(span.end), query.until),
-            ]
-            ranges.extend(_late(reader, span))
+            # the partial period at the start, the periods not over, late rows' periods
+            ranges = [(as_time(span.end), query.until), *_late(reader, span)]
+            if query.since is not None:
+                ranges.append((query.since, as_time(span.start)))
         for since, until in ranges:
             if since is not None and until is not None and since >= until:
                 continue

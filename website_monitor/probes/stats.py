@@ -29,8 +29,8 @@ from website_monitor.errors import ConfigError
 from website_monitor.probes.codec import PHASES
 from website_monitor.probes.models import PERCENTILES, Percentiles, Phases, StatsEntry
 from website_monitor.probes.rollups import NO_STATUS, ROLLUP
-from website_monitor.rollups import maintain, read
-from website_monitor.rollups.sketch import DAY, percentile
+from website_monitor.rollups import read
+from website_monitor.rollups.sketch import percentile
 from website_monitor.store import Reader, Repository, Where
 from website_monitor.store.base import reading
 
@@ -88,27 +88,8 @@ def estimate_probes(store: Repository | Reader, query: StatsQuery) -> int:
     """An upper bound of the probes in range: the day rollups overlapping it, plus the
     probes not rolled up yet."""
     with reading(store) as reader:
-        dialect = reader.dialect
-        since = int(query.since.timestamp()) // DAY * DAY if query.since is not None else None
-        until = int(query.until.timestamp()) + 1 if query.until is not None else None
-        where = (
-            Where(dialect, f"width = {DAY}")
-            .compare("period_start", ">=", since)
-            .compare("period_start", "<", until)
-            .any_of("url", query.urls, keyed=True)
-        )
-        rolled = reader.query(
-            "SELECT coalesce(sum(probes), 0) AS n FROM rollup_summary" + where.sql, where.params
-        )
-        recent = (
-            Where(dialect)
-            .compare("id", ">", maintain.rolled_up_to(reader, ROLLUP))
-            .compare("timestamp", ">=", query.since)
-            .compare("timestamp", "<", query.until)
-            .any_of("url", query.urls, keyed=True)
-        )
-        raw = reader.query("SELECT count(*) AS n FROM url_probes" + recent.sql, recent.params)
-        return int(rolled[0]["n"]) + int(raw[0]["n"])
+        asked = read.Query(since=query.since, until=query.until, filters=[("url", query.urls)])
+        return read.estimate(reader, ROLLUP, asked)
 
 
 def _exact(

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from website_monitor.rollups import maintain
-from website_monitor.rollups.sketch import LEVELS, WEEK, bucket_sql, plan
+from website_monitor.rollups.sketch import DAY, LEVELS, WEEK, bucket_sql, plan
 from website_monitor.rollups.spec import Rollup
 from website_monitor.store import Reader, Where
 
@@ -44,6 +44,8 @@ class Group:
     keys: tuple[Any, ...]
     k: int
     counts: dict[str, int]
+    #: The sum of the values.
+    total: float
     minimum: float | None
     maximum: float | None
     histogram: list[tuple[int, int]]
@@ -96,8 +98,9 @@ def groups(reader: Reader, rollup: Rollup, query: Query) -> list[Group]:
         )
         counts = ", ".join(f"{expression} AS {name}" for name, expression in rollup.counts)
         summaries.append(
-            f"SELECT {keys}, {epoch} AS epoch, {counts}, {value} AS {rollup.minimum},"
-            f" {value} AS {rollup.maximum} FROM {rollup.raw} WHERE {condition}"
+            f"SELECT {keys}, {epoch} AS epoch, {counts}, coalesce({value}, 0) AS {rollup.total},"
+            f" {value} AS {rollup.minimum}, {value} AS {rollup.maximum}"
+            f" FROM {rollup.raw} WHERE {condition}"
         )
         params.extend(where.params)
 
@@ -122,8 +125,8 @@ def groups(reader: Reader, rollup: Rollup, query: Query) -> list[Group]:
             f" FROM {rollup.histogram} WHERE {where.condition}"
         )
         summaries.append(
-            f"SELECT {names}, period_start AS epoch, {rollup.count_names}, {rollup.minimum},"
-            f" {rollup.maximum} FROM {rollup.summary} WHERE {where.condition}"
+            f"SELECT {names}, period_start AS epoch, {rollup.count_names}, {rollup.total},"
+            f" {rollup.minimum}, {rollup.maximum} FROM {rollup.summary} WHERE {where.condition}"
         )
         params.extend(where.params)
     # Whole periods cover one contiguous span (plan() puts raw rows only at its two ends);
@@ -138,7 +141,7 @@ def groups(reader: Reader, rollup: Rollup, query: Query) -> list[Group]:
     # Each part added its parameters to both lists in the same order.
     rows = reader.query(
         f"SELECT {', '.join(query.group) + ', ' if query.group else ''}{k} AS k, {sums},"
-        f" min({rollup.minimum}) AS lo, max({rollup.maximum}) AS hi"
+        f" sum({rollup.total}) AS total, min({rollup.minimum}) AS lo, max({rollup.maximum}) AS hi"
         f" FROM ({' UNION ALL '.join(summaries)}) AS x GROUP BY {grouped} ORDER BY {grouped}",
         params,
     )
@@ -157,6 +160,7 @@ def groups(reader: Reader, rollup: Rollup, query: Query) -> list[Group]:
             keys=tuple(row[name] for name in query.group),
             k=int(row["k"]),
             counts={name: int(row[name]) for name, _ in rollup.counts},
+            total=float(row["total"] or 0.0),
             minimum=row["lo"],
             maximum=row["hi"],
             histogram=merged.get((*(row[name] for name in query.group), int(row["k"])), []),
@@ -164,3 +168,33 @@ def groups(reader: Reader, rollup: Rollup, query: Query) -> list[Group]:
         for row in rows
         if int(row[first])
     ]
+
+
+def estimate(reader: Reader, rollup: Rollup, query: Query) -> int:
+    """An upper bound of the raw rows in the query's range: those of the day rows it
+    overlaps, and the rows not rolled up yet (cheap: no raw row of a whole day is read)."""
+    dialect = reader.dialect
+    long = {k.name for k in rollup.keys if k.long}
+    since = None if query.since is None else int(query.since.timestamp()) // DAY * DAY
+    until = None if query.until is None else int(query.until.timestamp()) + 1
+    rolled = (
+        Where(dialect, f"width = {DAY}")
+        .compare("period_start", ">=", since)
+        .compare("period_start", "<", until)
+    )
+    recent = (
+        Where(dialect)
+        .compare("id", ">", maintain.rolled_up_to(reader, rollup))
+        .compare("timestamp", ">=", query.since)
+        .compare("timestamp", "<", query.until)
+    )
+    for name, values in query.filters:
+        rolled.any_of(name, values, keyed=name in long)
+        raw = next(k.raw for k in rollup.keys if k.name == name)
+        recent.any_of(raw, values, keyed=name in long)
+    first = rollup.counts[0][0]
+    counted = reader.query(
+        f"SELECT coalesce(sum({first}), 0) AS n FROM {rollup.summary}{rolled.sql}", rolled.params
+    )
+    pending = reader.query(f"SELECT count(*) AS n FROM {rollup.raw}{recent.sql}", recent.params)
+    return int(counted[0]["n"]) + int(pending[0]["n"])
