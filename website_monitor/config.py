@@ -56,6 +56,8 @@ class Settings:
     # store
     db_connection_string: str | None = _setting(None, "WM_DB_CONNECTION_STRING", secret=True)
     data_dir: str | None = _setting(None, DATA_DIR_ENVVAR)
+    keep_raw: float | None = _setting(None, "WM_STORE_KEEP_RAW", duration=True)
+    keep_dead_letters: float | None = _setting(None, "WM_STORE_KEEP_DEAD_LETTERS", duration=True)
     # stream
     bootstrap_servers: tuple[str, ...] = _setting(
         (), "WM_STREAM_BOOTSTRAP_SERVER", "WM_STREAM_BOOTSTRAP_SERVERS"

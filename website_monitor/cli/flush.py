@@ -73,7 +73,13 @@ def command(session_timeout_ms: int, **kwargs: Any) -> None:
         consumer = open_consumer(settings, settings.topic, session_timeout_ms=session_timeout_ms)
         try:
             with stop_on_signals() as stop:
-                sink = Sink(consumer, repository, batch_size=settings.batch_size)
+                sink = Sink(
+                    consumer,
+                    repository,
+                    batch_size=settings.batch_size,
+                    keep_raw=settings.keep_raw,
+                    keep_dead_letters=settings.keep_dead_letters,
+                )
                 sink.run(stop, drain=settings.drain, idle_timeout=settings.idle_timeout)
         finally:
             consumer.close(autocommit=False)

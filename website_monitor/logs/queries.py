@@ -11,7 +11,7 @@ from typing import Any
 from website_monitor.logs import rollups
 from website_monitor.logs.models import Alert, HitPoint, HitSection, HitSeries, SourceSeries
 from website_monitor.logs.summary import iso as summary_iso
-from website_monitor.rollups import read
+from website_monitor.rollups import prune, read
 from website_monitor.rollups.sketch import percentile
 from website_monitor.store import Reader, Repository, Where
 from website_monitor.store.base import reading
@@ -44,10 +44,11 @@ def hit_stats(
     with reading(store) as reader:
         if source == "auto":
             asked = read.Query(since=since, until=until, filters=[("section", sections)])
-            source = (
-                "rollups" if read.estimate(reader, rollups.ROLLUP, asked) > EXACT_LIMIT else "exact"
-            )
+            many = read.estimate(reader, rollups.ROLLUP, asked) > EXACT_LIMIT
+            pruned = not prune.covers(reader, rollups.ROLLUP, since)
+            source = "rollups" if many or pruned else "exact"
         if source == "exact":
+            prune.check_exact(reader, rollups.ROLLUP, since, "--exact")
             return _exact_stats(reader, since, until, sections)
         return _rollup_stats(reader, since, until, sections)
 

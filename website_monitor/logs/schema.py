@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from website_monitor.store import partitioning
 from website_monitor.store.migrate import Migration
 
 HITS_AND_ALERTS = Migration(
@@ -131,4 +132,25 @@ ROLLUPS = Migration(
     sqlite=_rollups("INTEGER", "REAL", "{}"),
 )
 
-MIGRATIONS = (HITS_AND_ALERTS, LONG_PATHS, ROLLUPS)
+PARTITIONS = Migration(
+    "0004_partitions",
+    "hits partitioned by month on PostgreSQL; how far raw hits are kept",
+    postgresql=(
+        *partitioning.monthly_2026(
+            "hits",
+            (
+                ("hits_event_id", "UNIQUE INDEX {name} ON {table} (event_id, timestamp)"),
+                ("hits_section_timestamp", "INDEX {name} ON {table} (md5(section), timestamp)"),
+                ("hits_timestamp", "INDEX {name} ON {table} (timestamp)"),
+            ),
+        ),
+        "ALTER TABLE hit_rollup_state ADD COLUMN raw_from BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE hit_rollup_state ADD COLUMN pruned_at BIGINT NOT NULL DEFAULT 0",
+    ),
+    sqlite=(
+        "ALTER TABLE hit_rollup_state ADD COLUMN raw_from INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE hit_rollup_state ADD COLUMN pruned_at INTEGER NOT NULL DEFAULT 0",
+    ),
+)
+
+MIGRATIONS = (HITS_AND_ALERTS, LONG_PATHS, ROLLUPS, PARTITIONS)

@@ -12,8 +12,9 @@ from typing import Any
 
 from website_monitor.probes import latest, series
 from website_monitor.probes.models import PERCENTILES, Probe, ProbeSeries, SeriesPoint, UrlSeries
-from website_monitor.probes.rollups import rolled_up_to
+from website_monitor.probes.rollups import ROLLUP, rolled_up_to
 from website_monitor.probes.stats import ms
+from website_monitor.rollups import prune
 from website_monitor.rollups.sketch import DAY
 from website_monitor.store import Reader, Repository, Row, Where
 from website_monitor.store.base import reading
@@ -54,6 +55,13 @@ def probe_series(store: Reader | Repository, query: SeriesQuery) -> ProbeSeries:
     """
     with reading(store) as reader:
         bucket = query.bucket or _auto_bucket(reader, query)
+        since = query.since
+        if not prune.covers(reader, ROLLUP, since):
+            if bucket not in series.WIDTHS:
+                prune.check_exact(reader, ROLLUP, since, f"a series of {bucket}s buckets")
+            if since is not None:  # its first bucket whole, from the stored points
+                since = as_time(int(since.timestamp()) // bucket * bucket)
+            query = dataclasses.replace(query, since=since)
         span = series.stored_span(reader, bucket, query.since, query.until)
         points: dict[tuple[str, int], Row] = {}
         if span.empty:
@@ -97,7 +105,14 @@ def _auto_bucket(reader: Reader, query: SeriesQuery) -> int:
             f"SELECT min(timestamp) AS first, max(timestamp) AS last FROM url_probes{where.sql}",
             where.params,
         )[0]
-        first = first or (as_utc(span["first"]) if span["first"] is not None else None)
+        if first is None:  # points may be stored from before the raw rows kept
+            stored = reader.query(
+                f"SELECT min(period_start) AS first FROM {series.TABLE}"
+                f" WHERE width = {series.WIDTHS[-1]}"
+            )[0]["first"]
+            starts = [as_utc(span["first"])] if span["first"] is not None else []
+            starts += [as_time(int(stored))] if stored is not None else []
+            first = min(starts, default=None)
         last = last or (as_utc(span["last"]) if span["last"] is not None else None)
     return choose_bucket(first, last)
 

@@ -8,6 +8,7 @@ rollups (`rollup_summary`, `rollup_latency`, `rollup_state`) are described in
 
 from __future__ import annotations
 
+from website_monitor.store import partitioning
 from website_monitor.store.migrate import Migration
 
 URL_PROBES = Migration(
@@ -346,4 +347,25 @@ VIEWS = Migration(
     sqlite=_views("REAL", "INTEGER", "TEXT", "INTEGER", "url"),
 )
 
-MIGRATIONS = (URL_PROBES, ROLLUPS, ROLLUP_STATE, WEEKS_TO, LONG_URLS, VIEWS)
+PARTITIONS = Migration(
+    "0007_partitions",
+    "url_probes partitioned by month on PostgreSQL; how far raw rows are kept",
+    postgresql=(
+        *partitioning.monthly_2026(
+            "url_probes",
+            (
+                ("url_probes_event_id", "UNIQUE INDEX {name} ON {table} (event_id, timestamp)"),
+                ("url_probes_url_timestamp", "INDEX {name} ON {table} (md5(url), timestamp)"),
+                ("url_probes_timestamp", "INDEX {name} ON {table} (timestamp)"),
+            ),
+        ),
+        "ALTER TABLE rollup_state ADD COLUMN raw_from BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE rollup_state ADD COLUMN pruned_at BIGINT NOT NULL DEFAULT 0",
+    ),
+    sqlite=(
+        "ALTER TABLE rollup_state ADD COLUMN raw_from INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE rollup_state ADD COLUMN pruned_at INTEGER NOT NULL DEFAULT 0",
+    ),
+)
+
+MIGRATIONS = (URL_PROBES, ROLLUPS, ROLLUP_STATE, WEEKS_TO, LONG_URLS, VIEWS, PARTITIONS)

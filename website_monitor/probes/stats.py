@@ -29,7 +29,7 @@ from website_monitor.errors import ConfigError
 from website_monitor.probes.codec import PHASES
 from website_monitor.probes.models import PERCENTILES, Percentiles, Phases, StatsEntry
 from website_monitor.probes.rollups import NO_STATUS, ROLLUP
-from website_monitor.rollups import read
+from website_monitor.rollups import prune, read
 from website_monitor.rollups.sketch import percentile
 from website_monitor.store import Reader, Repository, Where
 from website_monitor.store.base import reading
@@ -66,7 +66,10 @@ class StatsQuery:
 def probe_stats(store: Repository | Reader, query: StatsQuery) -> list[StatsEntry]:
     """One entry per URL (and status or period, if grouped), ordered by URL then group."""
     with reading(store) as reader:
+        if query.phases:
+            prune.check_exact(reader, ROLLUP, query.since, "--phases")
         if choose_source(reader, query) == "exact":
+            prune.check_exact(reader, ROLLUP, query.since, "--exact")
             return _order(_exact(reader, query, latency=True, phases=query.phases))
         entries = _order(_from_rollups(reader, query))
         if query.phases:
@@ -81,7 +84,10 @@ def choose_source(store: Repository | Reader, query: StatsQuery) -> str:
     """ "exact" or "rollups": what `probe_stats` will read for this query."""
     if query.source != "auto":
         return query.source
-    return "rollups" if estimate_probes(store, query) > query.exact_limit else "exact"
+    with reading(store) as reader:
+        if not prune.covers(reader, ROLLUP, query.since):
+            return "rollups"
+        return "rollups" if estimate_probes(reader, query) > query.exact_limit else "exact"
 
 
 def estimate_probes(store: Repository | Reader, query: StatsQuery) -> int:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from datetime import datetime, timezone
+from typing import Any
 
 from website_monitor.errors import StoreError
 from website_monitor.rollups.sketch import DAY, WEEK, bucket_sql, week_start
@@ -198,6 +200,7 @@ def catch_up(
     fill = _fill_statements(rollup, dialect, True)
     fold = _fold_statements(rollup, dialect)
     now = clock(repository) if now is None else now
+    repository.keep_partitions(rollup.raw, datetime.fromtimestamp(now, timezone.utc))
     over = week_start(now)  # the weeks before are over
     covered = 0
     while stop is None or not stop.is_set():
@@ -317,3 +320,8 @@ class Maintained:
 
     def rebuild(self, repository: Repository) -> dict[str, int]:
         return rebuild(repository, self.rollup)
+
+    def prune(self, repository: Repository, keep: float, now: float | None = None) -> Any:
+        from website_monitor.rollups.prune import prune
+
+        return prune(repository, self.rollup, keep, now)

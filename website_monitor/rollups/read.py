@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from website_monitor.rollups import maintain
+from website_monitor.errors import ConfigError
+from website_monitor.rollups import maintain, prune
 from website_monitor.rollups.sketch import DAY, LEVELS, WEEK, bucket_sql, plan
 from website_monitor.rollups.spec import Rollup
 from website_monitor.store import Reader, Where
+from website_monitor.times import from_epoch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,8 +57,7 @@ def groups(reader: Reader, rollup: Rollup, query: Query) -> list[Group]:
     """Per group, ordered by its keys then `k`: the rollups and the raw rows they lack."""
     dialect = reader.dialect
     widths = [w for w in LEVELS.values() if query.period is None or w <= query.period]
-    lo = query.since.timestamp() if query.since is not None else None
-    hi = query.until.timestamp() if query.until is not None else None
+    lo, hi = whole_days_where_pruned(reader, rollup, query)
     weeks_to = maintain.weeks_to(reader, rollup) if widths and widths[0] == WEEK else None
     segments = plan(lo, hi, widths, coarsest_until=weeks_to)
     if not segments:
@@ -168,6 +169,27 @@ def groups(reader: Reader, rollup: Rollup, query: Query) -> list[Group]:
         for row in rows
         if int(row[first])
     ]
+
+
+def whole_days_where_pruned(
+    reader: Reader, rollup: Rollup, query: Query
+) -> tuple[float | None, float | None]:
+    """The query's range in epoch seconds; where it lies before the raw rows kept, it is
+    widened to whole days (the rollups' finest level), as no raw row can answer there."""
+    lo = query.since.timestamp() if query.since is not None else None
+    hi = query.until.timestamp() if query.until is not None else None
+    kept = prune.raw_from(reader, rollup)
+    if kept and (lo is None or lo < kept):
+        if query.period is not None and query.period < DAY:
+            raise ConfigError(
+                f"there are no raw rows before {from_epoch(kept)} to group by"
+                f" {query.period // 3600 or 1}h periods (they were pruned)",
+                hint="group by day, or start the range later",
+            )
+        lo = None if lo is None else lo // DAY * DAY
+    if kept and hi is not None and hi < kept:
+        hi = -(-hi // DAY) * DAY
+    return lo, hi
 
 
 def estimate(reader: Reader, rollup: Rollup, query: Query) -> int:
