@@ -108,7 +108,12 @@ def test_on_postgresql_a_prune_drops_whole_months(pg_url: str) -> None:
     probes, hits = history()
     with open_store(pg_url) as repository:
         store_events(repository, [*probes, *hits])
+        # the rows of months before the store was made went to the default partition...
+        assert repository.scalar("SELECT count(*) FROM url_probes_default") > 0
+        rollups.catch_up(repository)  # ...and the catch-up moved them into their months
         months_before = _months(repository)
+        assert len(months_before) >= 3
+        assert repository.scalar("SELECT count(*) FROM url_probes_default") == 0
     wm("db", "prune", "-d", pg_url, "--keep-raw", "30d")
     with open_store(pg_url) as repository:
         months_after = _months(repository)
@@ -144,7 +149,7 @@ def test_the_direct_writer_prunes_once_a_day_when_configured(
     probes, _ = history()
     with open_store(sqlite_url) as repository:
         store_events(repository, probes)
-    monkeypatch.setenv("WM_STORE_KEEP_RAW", "10d")  # type: ignore[attr-defined]
+    monkeypatch.setenv("WM_KEEP_RAW", "10d")  # type: ignore[attr-defined]
     from website_monitor import config
     from website_monitor.transport import open_publisher
 

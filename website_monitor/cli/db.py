@@ -6,14 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from website_monitor.cli._options import (
-    common_options,
-    load_settings,
-    setting_option,
-    store_options,
-)
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
-from website_monitor.store.url import redact
 
 if TYPE_CHECKING:
     from website_monitor.store import SchemaStatus
@@ -25,41 +19,42 @@ def command() -> None:
 
 
 @command.command("upgrade")
-@store_options
-@common_options
+@settings_options("store")
 def upgrade(**kwargs: Any) -> None:
     """Apply every pending migration."""
     from website_monitor.store import open_store
+    from website_monitor.store.url import redact
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url(), migrate=False) as repository:
+    url = settings.store.effective_url()
+    with open_store(url, migrate=False) as repository:
         before = repository.schema_status().current
         status = repository.migrate()
     click.echo(
-        f"{redact(settings.store_url())}: schema version {before} -> {status.current}"
+        f"{redact(url)}: schema version {before} -> {status.current}"
         if status.current != before
-        else f"{redact(settings.store_url())}: schema is up to date (version {status.current})"
+        else f"{redact(url)}: schema is up to date (version {status.current})"
     )
 
 
 @command.command("status")
-@store_options
-@common_options
+@settings_options("store")
 def status(**kwargs: Any) -> None:
-    """Show the schema version and pending migrations as JSON."""
+    """Show the schema, how far the rollups go, the raw rows kept, and every table's rows
+    and size, as JSON."""
     from website_monitor import housekeeping
-    from website_monitor.probes.rollups import ROLLUP
-    from website_monitor.rollups.maintain import pending, rolled_up_to
+    from website_monitor.probes import rollups
     from website_monitor.store import open_store
+    from website_monitor.store.url import redact
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url(), migrate=False) as repository:
+    with open_store(settings.store.effective_url(), migrate=False) as repository:
         current = repository.schema_status()
-        shown = _as_json(current, redact(settings.store_url()))
+        shown = _as_json(current, redact(settings.store.effective_url()))
         if not current.waiting:
             shown["rollups"] = {
-                "rolled_up_to": rolled_up_to(repository, ROLLUP),
-                "pending_probes": pending(repository, ROLLUP),
+                "rolled_up_to": rollups.rolled_up_to(repository),
+                "pending_probes": rollups.pending(repository),
             }
             shown["raw"] = housekeeping.raw_status(repository)
         shown["tables"] = housekeeping.table_sizes(repository)
@@ -67,32 +62,21 @@ def status(**kwargs: Any) -> None:
 
 
 @command.command("rebuild-rollups")
-@store_options
-@common_options
+@settings_options("store")
 def rebuild_rollups(**kwargs: Any) -> None:
     """Recompute the rollups (and what the catch-ups keep) from the raw rows."""
     from website_monitor import housekeeping
     from website_monitor.store import open_store
+    from website_monitor.store.url import redact
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url()) as repository:
+    with open_store(settings.store.effective_url()) as repository:
         counts = housekeeping.rebuild(repository)
-    echo_json({"store": redact(settings.store_url()), **counts})
+    echo_json({"store": redact(settings.store.effective_url()), **counts})
 
 
 @command.command("prune")
-@setting_option(
-    "keep_raw",
-    "--keep-raw",
-    help="Delete raw probes and hits older than this (e.g. 90d); their rollups stay.",
-)
-@setting_option(
-    "keep_dead_letters",
-    "--keep-dead-letters",
-    help="Delete dead letters received longer ago than this (e.g. 30d).",
-)
-@store_options
-@common_options
+@settings_options("retention", "store")
 def prune(**kwargs: Any) -> None:
     """Delete old raw rows (after their rollups are caught up) and old dead letters.
 
@@ -103,15 +87,17 @@ def prune(**kwargs: Any) -> None:
     from website_monitor import housekeeping
     from website_monitor.errors import ConfigError
     from website_monitor.store import open_store
+    from website_monitor.store.url import redact
 
     settings = load_settings(kwargs)
-    if settings.keep_raw is None and settings.keep_dead_letters is None:
+    keep = settings.retention
+    if keep.keep_raw is None and keep.keep_dead_letters is None:
         raise ConfigError(
             "nothing to prune", hint="give --keep-raw 90d and/or --keep-dead-letters 30d"
         )
-    with open_store(settings.store_url()) as repository:
-        done = housekeeping.prune(repository, settings.keep_raw, settings.keep_dead_letters)
-    echo_json({"store": redact(settings.store_url()), **done})
+    with open_store(settings.store.effective_url()) as repository:
+        done = housekeeping.prune(repository, keep.keep_raw, keep.keep_dead_letters)
+    echo_json({"store": redact(settings.store.effective_url()), **done})
 
 
 def _as_json(status: SchemaStatus, store: str) -> dict[str, Any]:

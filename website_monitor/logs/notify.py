@@ -19,6 +19,7 @@ from website_monitor import log
 from website_monitor.errors import ConfigError, WebsiteMonitorError
 from website_monitor.logs.alerts import AlertEvent
 from website_monitor.store.base import Repository
+from website_monitor.store.url import mask, redact, url_secrets
 
 logger = log.get("tail")
 
@@ -40,7 +41,7 @@ class Notifiers:
             raise ConfigError("--alert-command is empty")
         if webhook is not None and not webhook.startswith(("http://", "https://")):
             raise ConfigError(
-                f"--alert-webhook {webhook!r} is not an http(s) URL",
+                f"--alert-webhook {redact(webhook)!r} is not an http(s) URL",
                 hint="e.g. https://hooks.example.org/wm",
             )
         self.webhook = webhook
@@ -100,8 +101,8 @@ class Notifiers:
         assert self.webhook is not None
         try:
             response = requests.post(self.webhook, json=self.payload(event), timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            logger.warning("alert webhook failed: %s", exc)
+        except requests.RequestException as exc:  # it may name the URL's path and query
+            logger.warning("alert webhook failed: %s", mask(str(exc), url_secrets(self.webhook)))
             return
         if response.status_code >= 400:
             logger.warning("alert webhook answered %d", response.status_code)

@@ -368,4 +368,33 @@ PARTITIONS = Migration(
     ),
 )
 
-MIGRATIONS = (URL_PROBES, ROLLUPS, ROLLUP_STATE, WEEKS_TO, LONG_URLS, VIEWS, PARTITIONS)
+_ALL_SUMMARY = (
+    "INSERT INTO rollup_summary"
+    " (width, period_start, url, status, probes, errors, ok, timed, sum_ms, min_ms, max_ms)"
+    " SELECT 0, 0, url, status, sum(probes), sum(errors), sum(ok), sum(timed), sum(sum_ms),"
+    " min(min_ms), max(max_ms) FROM rollup_summary"
+    " WHERE width = 604800 AND period_start < (SELECT weeks_to FROM rollup_state)"
+    " GROUP BY url, status"
+)
+_ALL_LATENCY = (
+    "INSERT INTO rollup_latency (width, period_start, url, status, bucket, count)"
+    " SELECT 0, 0, url, status, bucket, sum(count) FROM rollup_latency"
+    " WHERE width = 604800 AND period_start < (SELECT weeks_to FROM rollup_state)"
+    " GROUP BY url, status, bucket"
+)
+
+ALL_TIME = Migration(
+    "0008_all_time",
+    "rollup rows of everything before the current week (width 0), for ranges from the start",
+    postgresql=(
+        "CREATE TABLE IF NOT EXISTS rollup_summary_all PARTITION OF rollup_summary"
+        " FOR VALUES IN (0)",
+        "CREATE TABLE IF NOT EXISTS rollup_latency_all PARTITION OF rollup_latency"
+        " FOR VALUES IN (0)",
+        _ALL_SUMMARY,
+        _ALL_LATENCY,
+    ),
+    sqlite=(_ALL_SUMMARY, _ALL_LATENCY),
+)
+
+MIGRATIONS = (URL_PROBES, ROLLUPS, ROLLUP_STATE, WEEKS_TO, LONG_URLS, VIEWS, PARTITIONS, ALL_TIME)

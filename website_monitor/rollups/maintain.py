@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from website_monitor.errors import StoreError
-from website_monitor.rollups.sketch import DAY, WEEK, bucket_sql, week_start
+from website_monitor.rollups.sketch import ALL, DAY, WEEK, bucket_sql, week_start
 from website_monitor.rollups.spec import Rollup
 from website_monitor.store.base import Reader, Repository
 from website_monitor.store.dialect import Dialect
@@ -64,10 +64,13 @@ def _fill_statements(rollup: Rollup, dialect: Dialect, ranged: bool) -> tuple[st
         f" max({value}) AS {high} FROM {rollup.raw}{where} GROUP BY {groups}),"
         f" s{WEEK} AS (SELECT (period_start / {WEEK}) * {WEEK} AS period_start, {names},"
         f" {summed}, sum({total}) AS {total}, min({low}) AS {low}, max({high}) AS {high}"
-        f" FROM s{DAY}{folded} GROUP BY {groups})"
+        f" FROM s{DAY}{folded} GROUP BY {groups}),"
+        f" s{ALL} AS (SELECT 0 AS period_start, {names}, {summed}, sum({total}) AS {total},"
+        f" min({low}) AS {low}, max({high}) AS {high} FROM s{WEEK} GROUP BY {groups})"
         f" INSERT INTO {rollup.summary} AS r (width, period_start, {names}, {columns})"
         f" SELECT * FROM (SELECT {DAY} AS width, period_start, {names}, {columns} FROM s{DAY}"
-        f" UNION ALL SELECT {WEEK} AS width, period_start, {names}, {columns} FROM s{WEEK})"
+        f" UNION ALL SELECT {WEEK} AS width, period_start, {names}, {columns} FROM s{WEEK}"
+        f" UNION ALL SELECT {ALL} AS width, period_start, {names}, {columns} FROM s{ALL})"
         f" AS x WHERE true ORDER BY 1, 2, {', '.join(str(i + 3) for i in range(len(rollup.keys)))}"
         f" ON CONFLICT ({rollup.conflict(dialect)}) DO UPDATE SET "
         + ", ".join(f"{name} = r.{name} + excluded.{name}" for name, _ in rollup.counts)
@@ -82,11 +85,14 @@ def _fill_statements(rollup: Rollup, dialect: Dialect, ranged: bool) -> tuple[st
         + (f"{where} AND" if ranged else " WHERE")
         + f" {value} IS NOT NULL GROUP BY {histogram_groups}),"
         f" l{WEEK} AS (SELECT (period_start / {WEEK}) * {WEEK} AS period_start, {names},"
-        f" bucket, sum(count) AS count FROM l{DAY}{folded} GROUP BY {histogram_groups})"
+        f" bucket, sum(count) AS count FROM l{DAY}{folded} GROUP BY {histogram_groups}),"
+        f" l{ALL} AS (SELECT 0 AS period_start, {names}, bucket, sum(count) AS count"
+        f" FROM l{WEEK} GROUP BY {histogram_groups})"
         f" INSERT INTO {rollup.histogram} AS r (width, period_start, {names}, bucket, count)"
         f" SELECT * FROM (SELECT {DAY} AS width, period_start, {names}, bucket, count"
         f" FROM l{DAY} UNION ALL SELECT {WEEK} AS width, period_start, {names}, bucket,"
-        f" count FROM l{WEEK}) AS x WHERE true"
+        f" count FROM l{WEEK} UNION ALL SELECT {ALL} AS width, period_start, {names}, bucket,"
+        f" count FROM l{ALL}) AS x WHERE true"
         f" ORDER BY 1, 2, {', '.join(str(i + 3) for i in range(len(rollup.keys) + 1))}"
         f" ON CONFLICT ({rollup.conflict(dialect, 'bucket')})"
         " DO UPDATE SET count = r.count + excluded.count"
@@ -95,10 +101,11 @@ def _fill_statements(rollup: Rollup, dialect: Dialect, ranged: bool) -> tuple[st
 
 
 def _fold_statements(rollup: Rollup, dialect: Dialect) -> tuple[str, ...]:
-    """Compute the week rows of the weeks starting in [start, end) from their day rows.
+    """Compute the week rows of the weeks starting in [start, end) from their day rows, and
+    add them to the rows of everything before (width ALL).
 
-    Each statement takes (start, end). The week rows there are deleted first, so
-    a fold is idempotent.
+    Each statement takes (start, end). A span is folded once: the catch-up that folds
+    it moves `weeks_to` past it in the same transaction.
     """
     mark = dialect.placeholder
     span = f"period_start >= {mark} AND period_start < {mark}"
@@ -117,6 +124,22 @@ def _fold_statements(rollup: Rollup, dialect: Dialect) -> tuple[str, ...]:
         f" SELECT {WEEK}, (period_start / {WEEK}) * {WEEK}, {names}, bucket, sum(count)"
         f" FROM {rollup.histogram} WHERE width = {DAY} AND {span}"
         f" GROUP BY {groups}, {len(rollup.keys) + 3}",
+        # ...and add those weeks to the rows of everything before (width ALL).
+        f"INSERT INTO {rollup.summary} AS r (width, period_start, {names}, {rollup.count_names},"
+        f" {total}, {low}, {high}) SELECT {ALL}, 0, {names}, {counts}, sum({total}),"
+        f" min({low}), max({high}) FROM {rollup.summary} WHERE width = {WEEK} AND {span}"
+        f" GROUP BY {', '.join(str(i) for i in range(3, len(rollup.keys) + 3))}"
+        f" ON CONFLICT ({rollup.conflict(dialect)}) DO UPDATE SET "
+        + ", ".join(f"{name} = r.{name} + excluded.{name}" for name, _ in rollup.counts)
+        + f", {total} = r.{total} + excluded.{total},"
+        f" {low} = {dialect.least(f'r.{low}', f'excluded.{low}')},"
+        f" {high} = {dialect.greatest(f'r.{high}', f'excluded.{high}')}",
+        f"INSERT INTO {rollup.histogram} AS r (width, period_start, {names}, bucket, count)"
+        f" SELECT {ALL}, 0, {names}, bucket, sum(count) FROM {rollup.histogram}"
+        f" WHERE width = {WEEK} AND {span}"
+        f" GROUP BY {', '.join(str(i) for i in range(3, len(rollup.keys) + 4))}"
+        f" ON CONFLICT ({rollup.conflict(dialect, 'bucket')})"
+        " DO UPDATE SET count = r.count + excluded.count",
     )
 
 

@@ -77,6 +77,19 @@ def months(now: datetime, ahead: int) -> Iterator[tuple[datetime, datetime]]:
         start = end
 
 
+def wanted(tx: Transaction, table: str, now: datetime) -> list[tuple[datetime, datetime]]:
+    """(start, end) of the months `table` should have a partition for: this one and the
+    next ones, and those of the rows in its default partition (back to OLDEST_YEARS)."""
+    floor = now.replace(year=now.year - OLDEST_YEARS)
+    rows = tx.query(
+        f"SELECT DISTINCT date_trunc('month', timestamp AT TIME ZONE 'UTC') AS month"
+        f" FROM {table}_default WHERE timestamp >= %s",
+        (floor,),
+    )
+    past = {next(months(row["month"].replace(tzinfo=timezone.utc), 1)) for row in rows}
+    return sorted(past | set(months(now, AHEAD)))
+
+
 def children(tx: Transaction, table: str) -> set[str] | None:
     """The names of `table`'s partitions, or None if it is not partitioned."""
     rows = tx.query(

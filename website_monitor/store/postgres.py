@@ -13,6 +13,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
+from website_monitor import log
 from website_monitor.errors import StoreDataError, StoreError, StoreUnavailable
 from website_monitor.store import copytext, partitioning
 from website_monitor.store.base import Reader, Repository, Row, TableSize, Transaction
@@ -124,6 +125,8 @@ def _copy(cursor: Any, table: str, columns: str, text: str) -> None:
     )
 
 
+logger = log.get("store")
+
 #: Serialises creating and dropping partitions.
 PARTITION_LOCK = 0x776D_7074  # "wmpt"
 
@@ -200,22 +203,27 @@ class PostgresRepository(Repository):
             return tx.query(sql, params)
 
     def keep_partitions(self, table: str, now: datetime) -> None:
-        """Partitions for this month and the next ones, created once an hour at most.
-
-        A month whose rows already went to the default partition (a store not written
-        for months) gets them moved into its new partition.
-        """
+        """Partitions for this month and the next ones, and for the months of rows that
+        went to the default partition (rows from the past, a store not written for months),
+        which are moved in; checked once an hour at most."""
         checked = self._partitions_checked.get(table)
         if checked is not None and time.monotonic() - checked < 3600:
             return
-        with self.transaction() as tx:
-            tx.lock(PARTITION_LOCK)
-            children = partitioning.children(tx, table)
-            if children is not None:
-                for start, end in partitioning.months(now, partitioning.AHEAD):
-                    name = partitioning.name(table, start)
-                    if name not in children:
-                        partitioning.create(tx, table, name, start, end)
+        try:
+            with self.transaction() as tx:
+                tx.lock(PARTITION_LOCK)
+                # Creating a partition locks the table: never make writers queue behind it
+                # for long; if a write holds the table now, the next catch-up tries again.
+                tx.execute("SET LOCAL lock_timeout = '500ms'")
+                children = partitioning.children(tx, table)
+                if children is not None:
+                    for start, end in partitioning.wanted(tx, table, now):
+                        name = partitioning.name(table, start)
+                        if name not in children:
+                            partitioning.create(tx, table, name, start, end)
+        except StoreUnavailable as exc:  # the lock was not had in time (55P03)
+            logger.debug("partitions of %s not checked: %s", table, exc.message)
+            return
         self._partitions_checked[table] = time.monotonic()
 
     def delete_before(self, table: str, before: datetime, upto_id: int) -> int:
@@ -224,6 +232,7 @@ class PostgresRepository(Repository):
         deleted = 0
         with self.transaction() as tx:
             tx.lock(PARTITION_LOCK)
+            tx.execute("SET LOCAL lock_timeout = '5s'")  # dropping a month locks the table
             for name in partitioning.wholly_before(tx, table, before):
                 rows, highest = tx.query(f"SELECT count(*) AS n, max(id) AS m FROM {name}")[
                     0
