@@ -17,11 +17,13 @@ Usage: python -m bench.views [--size small|large] [--rows N] [--no-browser]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import requests
@@ -29,9 +31,9 @@ import requests
 from bench._common import Result, Timer, log, scratch_database, table
 from tests import services
 from tests.webserver import serving
-from website_monitor import top
+from website_monitor import housekeeping, top
 from website_monitor.probes import rollups
-from website_monitor.store import Repository, open_store
+from website_monitor.store import Repository, open_store, partitioning
 
 SIZES = {"small": 1_000_000, "large": 10_000_000}
 URLS = 10
@@ -109,6 +111,50 @@ def generate_hits(repository: Repository, rows: int, seconds: float) -> None:
     )
 
 
+def make_partitions(repository: Repository, seconds: float) -> None:
+    """The monthly partitions of the generated span, so rows land in their month rather
+    than the default partition (as they do in a store written month by month)."""
+    now = datetime.now(timezone.utc)
+    first = now - timedelta(seconds=seconds)
+    count = (now.year - first.year) * 12 + now.month - first.month + 1
+    for table_name in ("url_probes", "hits"):
+        with repository.transaction() as tx:
+            have = partitioning.children(tx, table_name) or set()
+            for start, end in partitioning.months(first, count):
+                name = partitioning.name(table_name, start)
+                if name not in have:
+                    partitioning.create(tx, table_name, name, start, end)
+
+
+class _Undone(Exception):
+    """Raised to roll a transaction back."""
+
+
+def prune_a_month(repository: Repository) -> tuple[float, float, int] | None:
+    """(seconds, baseline seconds, rows) of pruning the oldest whole month of raw probes
+    and hits; the baseline deletes the same rows with DELETE (rolled back)."""
+    oldest = repository.scalar("SELECT min(timestamp) FROM url_probes")
+    now = datetime.now(timezone.utc)
+    # First prune up to the first month boundary (the oldest month is partial), then the
+    # timed prune drops the whole month after it.
+    start = next(partitioning.months(oldest, 1))[1]
+    end = next(partitioning.months(start, 1))[1]
+    if end > now - timedelta(days=7):
+        return None  # the span holds no whole month before the last week
+    housekeeping.prune(repository, (now - start).total_seconds())
+    rows = sum(
+        int(repository.scalar(f"SELECT count(*) FROM {t} WHERE timestamp < %s", (end,)))
+        for t in ("url_probes", "hits")
+    )
+    with Timer() as deleting, contextlib.suppress(_Undone), repository.transaction() as tx:
+        for t in ("url_probes", "hits"):
+            tx.execute(f"DELETE FROM {t} WHERE timestamp < %s", (end,))
+        raise _Undone  # the rows stay, for the prune below
+    with Timer() as pruning:
+        housekeeping.prune(repository, (now - end).total_seconds())
+    return pruning.elapsed, deleting.elapsed, rows
+
+
 def timed(call: Callable[[], object], runs: int = 5) -> float:
     call()  # warm-up
     times = []
@@ -151,6 +197,7 @@ def run(rows: int, browser: bool = True) -> list[Result]:
     with scratch_database("views") as db_url, open_store(db_url) as repository:
         log(f"views: generating {rows:,} probes and {rows:,} hits")
         with Timer() as generation:
+            make_partitions(repository, rows / URLS * 30.0)
             _without_indexes(repository, "url_probes", lambda: generate_probes(repository, rows))
             span = rows / URLS * 30.0
             _without_indexes(repository, "hits", lambda: generate_hits(repository, rows, span))
@@ -194,6 +241,27 @@ def run(rows: int, browser: bool = True) -> list[Result]:
                     note="" if frame <= 0.3 else "wm top frame over 300 ms",
                 )
             )
+            measured = prune_a_month(repository)
+            if measured is None:
+                log("views: the store spans no whole month; pruning not measured")
+            else:
+                pruned, deleting, month_rows = measured
+                log(
+                    f"views: prune of a month ({month_rows:,} rows) {pruned * 1000:.0f} ms,"
+                    f" DELETE of the same rows {deleting * 1000:.0f} ms"
+                )
+                results.append(
+                    Result(
+                        "views",
+                        f"wm db prune of a month ({month_rows:,} raw rows), {label}",
+                        pruned,
+                        "s",
+                        "DELETE of the same rows",
+                        deleting,
+                        higher_is_better=False,
+                        note="" if pruned <= 1 else "prune of a month over 1 s",
+                    )
+                )
             if browser:
                 load = dashboard_load(served.base)
                 log(f"views: dashboard default view {load * 1000:.0f} ms")
