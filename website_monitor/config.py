@@ -121,6 +121,9 @@ class Settings:
     listen_report_interval: float = _setting(
         60.0, "WM_LISTEN_REPORT_INTERVAL", duration=True, flag="--report-interval"
     )
+    listen_receive_buffer: int = _setting(
+        4 * 1024 * 1024, "WM_LISTEN_RECEIVE_BUFFER", flag="--receive-buffer"
+    )
     # serve: in a config file also `[serve] bind = "127.0.0.1:8080"` and so on
     serve_bind: str = _setting("127.0.0.1:8080", "WM_SERVE_BIND", flag="--bind")
     serve_token: str | None = _setting(None, "WM_SERVE_TOKEN", secret=True, flag="--token")
@@ -367,6 +370,8 @@ def _check(settings: Settings) -> None:
             " (at least 1s)"
         )
     # Flags and their variables are checked by click already; these catch the file's.
+    if not 1024 <= settings.listen_receive_buffer <= 2**31 - 1:
+        raise ConfigError("--receive-buffer must be between 1024 and 2147483647 bytes")
     if not 0.1 <= settings.serve_poll_interval <= 60:
         raise ConfigError("--poll-interval of wm serve must be between 0.1 and 60 seconds")
     if settings.serve_max_body < 1024:

@@ -17,6 +17,7 @@ from website_monitor.cli._options import (
 from website_monitor.cli._signals import stop_on_signals
 from website_monitor.errors import DeliveryError
 from website_monitor.telemetry.net import DEFAULT_ADDRESS, parse_address
+from website_monitor.telemetry.udp import RECEIVE_BUFFER
 
 TELEMETRY_TOPIC = "telemetry"
 
@@ -49,7 +50,16 @@ TELEMETRY_TOPIC = "telemetry"
     "--report-interval",
     default="60s",
     show_default=True,
-    help="How often a progress line (with bad datagrams per reason) is logged.",
+    help="How often a progress line (with drops and bad datagrams per reason) is logged.",
+)
+@setting_option(
+    "listen_receive_buffer",
+    "--receive-buffer",
+    type=click.IntRange(1024, 2**31 - 1),
+    default=RECEIVE_BUFFER,
+    show_default=True,
+    help="Socket receive buffer to ask for (SO_RCVBUF), in bytes. Linux doubles it for its "
+    "bookkeeping and caps it at net.core.rmem_max; the start-up line logs what was granted.",
 )
 @store_options
 @stream_options
@@ -79,6 +89,7 @@ def command(**kwargs: Any) -> None:
             bucket_seconds=int(settings.listen_bucket),
             flush_interval=settings.listen_flush_interval,
             report_interval=settings.listen_report_interval,
+            receive_buffer=settings.listen_receive_buffer,
         )
         with stop_on_signals() as stop:
             published = listener.run(stop)
