@@ -4,9 +4,10 @@ Two threads keep receiving apart from everything slow:
 
 * the receive thread does nothing but `recvmsg` and append `(arrival time,
   bytes)` to an in-memory queue (bounded: past `max_pending` datagrams are
-  counted as dropped by the listener rather than exhausting memory; an
-  oversized datagram is queued cut to MAX_DATAGRAM + 1 bytes, enough to count
-  it as too large, so the queue holds at most `max_pending` times about 1.2 kB);
+  counted as dropped by the listener rather than exhausting memory; it reads
+  at most MAX_RECEIVE bytes of a datagram, one more than a valid one may have,
+  so an oversized one is still counted as too large and the queue holds at
+  most `max_pending` times about 1.2 kB);
   it also keeps the kernel's count of datagrams dropped for the socket
   (`website_monitor.telemetry.udp`);
 * the worker thread decodes, aggregates into buckets, publishes the buckets'
@@ -59,14 +60,15 @@ __all__ = ["INTERNAL_ERROR", "RECEIVE_BUFFER", "ListenError", "Listener", "Liste
 
 _WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - only to send to
 RECEIVE_BUFFER = udp.RECEIVE_BUFFER
-MAX_RECEIVE = 65536  # larger than any UDP payload, so oversized datagrams are seen whole
+#: Bytes read of a datagram: one more than a valid one may have. The kernel discards the rest
+#: of a larger one, which then still counts as too large.
+MAX_RECEIVE = llpp.MAX_DATAGRAM + 1
 MAX_UNPUBLISHED = 100_000
-_KEEP = llpp.MAX_DATAGRAM + 1  # what is kept of an oversized datagram: enough to see it is one
 WORK_BATCH = 5_000  # datagrams handled between two looks at the flush and report clocks
 GATHER = 0.001  # seconds the worker lets datagrams gather after being woken by one
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class ListenerStats:
     """Counters since start; read them from any thread (values may be a moment old)."""
 
@@ -268,6 +270,7 @@ class Listener:
         stats = self.stats
         stopping = self._stopping
         wake = self._wake
+        max_pending = self.max_pending
         last_count = b""  # the drop count's bytes as last seen: parsed only when they change
         while True:
             try:
@@ -289,14 +292,14 @@ class Listener:
             if stopping.is_set():
                 if data:  # sent before the stop; the empty datagram is the wake-up call
                     stats.received += 1
-                    append((clock(), data[:_KEEP]))
+                    append((clock(), data))
                 self._drain()
                 return
             stats.received += 1
-            if len(pending) >= self.max_pending:
+            if len(pending) >= max_pending:
                 stats.dropped += 1
                 continue
-            append((clock(), data if len(data) <= _KEEP else data[:_KEEP]))
+            append((clock(), data))
             if self._idle:  # once per wait: the worker may take a while to get the GIL back
                 self._idle = False
                 wake.set()
@@ -314,7 +317,7 @@ class Listener:
                 self.stats.kernel_drops = self._drops.seen(ancillary)
             if data:  # the empty datagram is the wake-up call
                 self.stats.received += 1
-                self._pending.append((self.clock(), data[:_KEEP]))
+                self._pending.append((self.clock(), data))
 
     # --- worker thread --------------------------------------------------------------
 
