@@ -9,14 +9,17 @@ listener sets SO_RXQ_OVFL: then each datagram read with `recvmsg` carries, in
 its ancillary data, the socket's drop count as it was when that datagram was
 queued (only once it is not zero). The count therefore shows drops with the
 next datagram received after them; on stop, the empty datagram that wakes the
-receive thread brings the last of them. It is a 32-bit counter that wraps,
+receive thread normally brings the last of them. It is a 32-bit counter that wraps,
 which `DropCounter` unwraps. Elsewhere kernel drops are not known (reported
 as 0 and said so in the start-up log line).
 
 What it costs: `recvmsg` builds the sender's address and the ancillary data
-that `recv` does not, measured at 1.9 µs a datagram against 1.1 µs for
-`recv` on loopback (Python 3.11), i.e. about 0.85 µs more per datagram, while
-the listener spends about 5 µs decoding and aggregating one.
+that `recv` does not. Measured on loopback with Python 3.11 (thread CPU
+time): 1.9 µs a call against 1.1 µs for `recv`, and the whole receive loop
+1.4 µs a datagram before, 2.4 µs after; the worker spends about 4 µs
+decoding and aggregating a datagram of bench.listen's mix. (Linux can also
+tell a socket's drops without a datagram, through getsockopt SO_MEMINFO, at
+0.6 µs a call.)
 
 The receive buffer is SO_RCVBUF: Linux doubles the size asked for (the other
 half is its bookkeeping) and caps it at net.core.rmem_max, so the size
