@@ -17,7 +17,7 @@ at most SERIES_BYTES, 10 KiB: up to 8.5 KiB of histogram counts (MAX_BINS
 8.9 decades, and under 1.5 KiB for a name of up to 255 bytes, the key and
 the statistics. So 100,000 open buckets stay under 1 GiB (measured with
 tracemalloc: 9.6 kB per bucket in that worst case, 2.8 kB for a timer whose
-values span two decades, 0.7 kB for a station, counter or gauge).
+values span two decades, about 0.5 kB for a station, counter or gauge).
 
 Mean and variance come from the sums: mean = sum / n and the **population**
 variance sum((x - mean)^2) / n = (sumsq - sum^2 / n) / n, as
