@@ -265,6 +265,7 @@ PUBLIC_NAMES = {
     "listen_bucket": ("WM_LISTEN_BUCKET",),
     "listen_flush_interval": ("WM_LISTEN_FLUSH_INTERVAL",),
     "listen_report_interval": ("WM_LISTEN_REPORT_INTERVAL",),
+    "listen_receive_buffer": ("WM_LISTEN_RECEIVE_BUFFER",),
     "serve_bind": ("WM_SERVE_BIND",),
     "serve_token": ("WM_SERVE_TOKEN",),
     "serve_poll_interval": ("WM_SERVE_POLL_INTERVAL",),
