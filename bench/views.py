@@ -32,7 +32,6 @@ from bench._common import Result, Timer, log, scratch_database, table
 from tests import services
 from tests.webserver import serving
 from website_monitor import housekeeping, top
-from website_monitor.probes import rollups
 from website_monitor.store import Repository, open_store, partitioning
 
 SIZES = {"small": 1_000_000, "large": 10_000_000}
@@ -66,7 +65,9 @@ def _without_indexes(repository: Repository, table_name: str, fill: Callable[[],
         repository.execute(f"DROP INDEX {name}")
     fill()
     for _, definition in kept:
-        repository.execute(definition)
+        # A partitioned table's index reads `ON ONLY table`: built that way it would
+        # cover no partition.
+        repository.execute(definition.replace(" ON ONLY ", " ON "))
     repository.execute(f"ANALYZE {table_name}")
 
 
@@ -203,10 +204,9 @@ def run(rows: int, browser: bool = True) -> list[Result]:
             _without_indexes(repository, "hits", lambda: generate_hits(repository, rows, span))
         log(f"views: generated in {generation.elapsed:.1f}s; rebuilding the rollups")
         with Timer() as rebuild:
-            counts = rollups.rebuild(repository)
-        for table_name in ("rollup_summary", "rollup_latency", "probe_series", "probe_latest"):
-            repository.execute(f"ANALYZE {table_name}")
-        log(f"views: rollups rebuilt in {rebuild.elapsed:.1f}s: {counts}")
+            counts = housekeeping.rebuild(repository)
+        repository.execute("ANALYZE")
+        log(f"views: derived tables rebuilt in {rebuild.elapsed:.1f}s: {counts}")
         exact = baseline(repository)
         log(f"views: baseline (exact percentile_cont over {rows:,} rows) {exact:.2f}s")
         label = f"{rows:,} probes + {rows:,} hits"
