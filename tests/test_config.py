@@ -215,6 +215,8 @@ def test_defaults_shown_in_help_are_the_settings_defaults() -> None:
 PUBLIC_NAMES = {
     "db_connection_string": ("WM_DB_CONNECTION_STRING",),
     "data_dir": ("WM_DATA_DIR",),
+    "keep_raw": ("WM_KEEP_RAW",),
+    "keep_dead_letters": ("WM_KEEP_DEAD_LETTERS",),
     "bootstrap_servers": ("WM_STREAM_BOOTSTRAP_SERVER", "WM_STREAM_BOOTSTRAP_SERVERS"),
     "topic": ("WM_STREAM_TOPIC",),
     "consumer_group_id": ("WM_STREAM_CONSUMER_GROUP_ID",),
@@ -266,6 +268,7 @@ PUBLIC_NAMES = {
     "listen_bucket": ("WM_LISTEN_BUCKET",),
     "listen_flush_interval": ("WM_LISTEN_FLUSH_INTERVAL",),
     "listen_report_interval": ("WM_LISTEN_REPORT_INTERVAL",),
+    "listen_receive_buffer": ("WM_LISTEN_RECEIVE_BUFFER",),
     "serve_bind": ("WM_SERVE_BIND",),
     "serve_token": ("WM_SERVE_TOKEN",),
     "serve_poll_interval": ("WM_SERVE_POLL_INTERVAL",),

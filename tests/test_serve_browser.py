@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -18,47 +17,21 @@ from typing import Any
 import pytest
 import requests
 
-from tests import traffic
+from tests import services, traffic
 from tests.conftest import unavailable
 from tests.webserver import URLS, Served, sample_probes, serving, write
 from website_monitor.probes.codec import ProbeResult
 
-CHROMIUM = os.environ.get("WM_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("WM_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 ARTIFACTS = Path(os.environ.get("WM_ARTIFACTS") or Path(__file__).parent / "artifacts")
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(path).is_file() or shutil.which(path)):
-            unavailable(f"{path} is missing (apt-get install chromium chromium-driver)")
     try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        unavailable("selenium is not installed (pip install -e '.[dev]')")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1600",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
+        with services.chromium(tmp_path / "chromium-profile") as driver:
+            yield driver
+    except services.ServiceUnavailable as exc:
+        unavailable(str(exc))
 
 
 def save_full_page(driver: Any, name: str, *, max_height: int) -> Path:

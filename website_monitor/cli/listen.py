@@ -45,6 +45,7 @@ def command(**kwargs: Any) -> None:
             bucket_seconds=int(settings.listen.bucket),
             flush_interval=settings.listen.flush_interval,
             report_interval=settings.listen.report_interval,
+            receive_buffer=settings.listen.receive_buffer,
         )
         with stop_on_signals() as stop:
             published = listener.run(stop)

@@ -126,7 +126,9 @@ def command(
             from website_monitor.logs.models import Hits
             from website_monitor.logs.queries import hit_stats
 
-            sections = hit_stats(repository, since=query.since, until=query.until)
+            sections = hit_stats(
+                repository, since=query.since, until=query.until, source=query.source
+            )
             echo_json(Hits(hits=sections), indent)
             return
         if telemetry:

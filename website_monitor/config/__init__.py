@@ -31,6 +31,7 @@ from website_monitor.config.shared import (
     LOG_LEVELS,
     SASL_MECHANISMS,
     LogSettings,
+    RetentionSettings,
     StoreSettings,
     StreamSettings,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "ListenSettings",
     "LogSettings",
     "ProbeSettings",
+    "RetentionSettings",
     "ServeSettings",
     "Setting",
     "Settings",

@@ -326,6 +326,16 @@ class ListenSettings:
         help="How often a progress line (with bad datagrams per reason) is logged.",
     )
 
+    receive_buffer: int = setting(
+        4 * 1024 * 1024,
+        "--receive-buffer",
+        env="WM_LISTEN_RECEIVE_BUFFER",
+        minimum=1024,
+        maximum=2**31 - 1,
+        help="Socket receive buffer to ask for (SO_RCVBUF), in bytes. Linux doubles it for its"
+        " bookkeeping and caps it at net.core.rmem_max; the start-up line logs what was granted.",
+    )
+
     __repr__ = without_secrets
 
     def check(self) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from website_monitor.feature import EventKind, Feature
 from website_monitor.probes import codec, schema, store
-from website_monitor.probes.rollups.maintain import Rollups
+from website_monitor.probes.rollups import DERIVED
 
 if TYPE_CHECKING:
     from website_monitor.web.section import Section
@@ -41,6 +41,6 @@ FEATURE = Feature(
         ),
     ),
     migrations=schema.MIGRATIONS,
-    derived=Rollups(),
+    derived=DERIVED,
     web=_web,
 )

@@ -10,6 +10,9 @@ from typing import Annotated
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+#: The percentiles every latency figure reports: field name, fraction.
+PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
+
 Milliseconds = Annotated[float, Meta(description="milliseconds")] | None
 Ratio = Annotated[float, Meta(ge=0, le=1)]
 

@@ -5,7 +5,7 @@ Two sources answer the same question:
 * exact: PostgreSQL's `percentile_cont` (linear interpolation between closest
   ranks) over the raw rows; SQLite gets the same function as a registered
   aggregate;
-* rollups (`probes.rollups.read`): week (for the weeks that are over) and day
+* rollups (`website_monitor.rollups.read`): week (for the weeks that are over) and day
   histograms merged in SQL, plus the raw rows of partial days at the edges of
   the range and the raw rows not yet rolled up; p50, p95 and p99 are within
   0.5 % (relative) of the exact values, counts, errors and availability are exact.
@@ -27,15 +27,15 @@ from typing import Any
 
 from website_monitor.errors import ConfigError
 from website_monitor.probes.codec import PHASES
-from website_monitor.probes.models import Percentiles, Phases, StatsEntry
-from website_monitor.probes.rollups import maintain, read
-from website_monitor.probes.rollups.sketch import DAY, NO_STATUS, percentile
+from website_monitor.probes.models import PERCENTILES, Percentiles, Phases, StatsEntry
+from website_monitor.probes.rollups import NO_STATUS, ROLLUP
 from website_monitor.probes.uptime import GOOD_CHECKS_SQL, uptime
+from website_monitor.rollups import prune, read
+from website_monitor.rollups.sketch import percentile
 from website_monitor.store import Reader, Repository, Where
 from website_monitor.store.base import reading
 from website_monitor.times import as_utc
 
-PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
 #: `--by`: one entry per URL and HTTP status, per URL and probing location, or per URL and
 #: hour / day (UTC).
 GROUPINGS = ("status", "location", "hour", "day")
@@ -73,7 +73,10 @@ class StatsQuery:
 def probe_stats(store: Repository | Reader, query: StatsQuery) -> list[StatsEntry]:
     """One entry per URL (and status or period, if grouped), ordered by URL then group."""
     with reading(store) as reader:
+        if query.phases:
+            prune.check_exact(reader, ROLLUP, query.since, "--phases")
         if choose_source(reader, query) == "exact":
+            prune.check_exact(reader, ROLLUP, query.since, "--exact")
             entries = _order(_exact(reader, query, latency=True, phases=query.phases))
         else:
             entries = _order(_from_rollups(reader, query))
@@ -121,36 +124,21 @@ def choose_source(store: Repository | Reader, query: StatsQuery) -> str:
     """ "exact" or "rollups": what `probe_stats` will read for this query."""
     if query.source != "auto":
         return query.source
-    if query.by == "location":
-        return "exact"  # the rollups do not keep locations
-    return "rollups" if estimate_probes(store, query) > query.exact_limit else "exact"
+    with reading(store) as reader:
+        if query.by == "location":  # the rollups do not keep locations
+            prune.check_exact(reader, ROLLUP, query.since, "--by location")
+            return "exact"
+        if not prune.covers(reader, ROLLUP, query.since):
+            return "rollups"
+        return "rollups" if estimate_probes(reader, query) > query.exact_limit else "exact"
 
 
 def estimate_probes(store: Repository | Reader, query: StatsQuery) -> int:
     """An upper bound of the probes in range: the day rollups overlapping it, plus the
     probes not rolled up yet."""
     with reading(store) as reader:
-        dialect = reader.dialect
-        since = int(query.since.timestamp()) // DAY * DAY if query.since is not None else None
-        until = int(query.until.timestamp()) + 1 if query.until is not None else None
-        where = (
-            Where(dialect, f"width = {DAY}")
-            .compare("period_start", ">=", since)
-            .compare("period_start", "<", until)
-            .any_of("url", query.urls, keyed=True)
-        )
-        rolled = reader.query(
-            "SELECT coalesce(sum(probes), 0) AS n FROM rollup_summary" + where.sql, where.params
-        )
-        recent = (
-            Where(dialect)
-            .compare("id", ">", maintain.rolled_up_to(reader))
-            .compare("timestamp", ">=", query.since)
-            .compare("timestamp", "<", query.until)
-            .any_of("url", query.urls, keyed=True)
-        )
-        raw = reader.query("SELECT count(*) AS n FROM url_probes" + recent.sql, recent.params)
-        return int(rolled[0]["n"]) + int(raw[0]["n"])
+        asked = read.Query(since=query.since, until=query.until, filters=[("url", query.urls)])
+        return read.estimate(reader, ROLLUP, asked)
 
 
 def _exact(
@@ -218,18 +206,26 @@ def _exact(
 
 def _from_rollups(reader: Reader, query: StatsQuery) -> list[StatsEntry]:
     entries = []
-    for group in read.groups(reader, query, PERIODS.get(query.by or "")):
-        status = None if group.key == NO_STATUS else group.key
-        entry = entry_head(group.url, query.by, status, group.key)
-        entry.probes = group.probes
+    asked = read.Query(
+        since=query.since,
+        until=query.until,
+        filters=[("url", query.urls)],
+        group=["url"],
+        by="status" if query.by == "status" else None,
+        period=PERIODS.get(query.by or ""),
+    )
+    for group in read.groups(reader, ROLLUP, asked):
+        status = None if group.k == NO_STATUS else group.k
+        entry = entry_head(group.keys[0], query.by, status, group.k)
+        entry.probes = probes = group.counts["probes"]
         if group.histogram:
-            assert group.min_ms is not None and group.max_ms is not None
+            assert group.minimum is not None and group.maximum is not None
             entry.p50_ms, entry.p95_ms, entry.p99_ms = (
-                ms(percentile(group.histogram, fraction, group.min_ms, group.max_ms))
+                ms(percentile(group.histogram, fraction, group.minimum, group.maximum))
                 for _, fraction in PERCENTILES
             )
-        entry.errors = group.errors
-        entry.availability = uptime(group.ok, group.probes)
+        entry.errors = group.counts["errors"]
+        entry.availability = uptime(group.counts["ok"], probes)
         entries.append(entry)
     return entries
 

@@ -48,7 +48,6 @@ def write(tx: Transaction, probes: Sequence[ProbeResult]) -> int:
         "url_probes",
         PROBE_COLUMNS,
         [probe_row(probe) for probe in probes],
-        unique="event_id",
         copy_text=lambda: copy_rows(probes),
     )
 

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from website_monitor.config import parse_duration, parse_time
 from website_monitor.errors import ConfigError
-from website_monitor.store import Repository
+from website_monitor.store import Reader, Repository
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +51,8 @@ class LiveStream:
     after: Callable[[Repository, int], Sequence[Any]]
 
 
-#: Prometheus metric families of one kind of data, computed from the store at a scrape.
-MetricsSource = Callable[[Repository], Iterable[Any]]
+#: Prometheus metric families of one kind of data, computed from a snapshot at a scrape.
+MetricsSource = Callable[[Reader], Iterable[Any]]
 
 
 @dataclasses.dataclass(frozen=True)
