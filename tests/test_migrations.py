@@ -56,6 +56,10 @@ RELEASED: dict[tuple[str, str], tuple[int | None, str]] = {
         None,
         "076e6e3296799603e8c4819a39f23e6d4d3ff88f3458950e440174c415ae8624",
     ),
+    ("probes", "0009_checks"): (
+        None,
+        "34ab76222b18befcb05df6d06c28697812b75ec6687ced4964618711eb16fc0d",
+    ),
     ("logs", "0001_hits_and_alerts"): (
         2,
         "098df4609e7513af7116bcb032c3e20545719fcc3adc662cafc2d6c078af7725",

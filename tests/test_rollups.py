@@ -26,6 +26,7 @@ from website_monitor.features import FEATURES
 from website_monitor.probes import rollups, schema, stats
 from website_monitor.probes.codec import ProbeResult
 from website_monitor.probes.queries import count_probes
+from website_monitor.probes.store import PROBE_COLUMNS, probe_row
 from website_monitor.rollups import sketch
 from website_monitor.store import Repository, migrate, open_store
 from website_monitor.store.postgres import PostgresRepository
@@ -539,6 +540,17 @@ def at_probes_migration(repository: Repository, last: str) -> None:
         migrate.apply(tx, plan)
 
 
+#: The url_probes columns of the numbered-schema release, which older stores have.
+RELEASED_COLUMNS = PROBE_COLUMNS[: PROBE_COLUMNS.index("ttfb_ms") + 1]
+
+
+def write_as_released(repository: Repository, probes: list[ProbeResult]) -> None:
+    """Store the probes as the numbered-schema release's writer did, in its columns."""
+    with repository.transaction() as tx:
+        rows = [probe_row(p)[: len(RELEASED_COLUMNS)] for p in probes]
+        tx.insert("url_probes", RELEASED_COLUMNS, rows)
+
+
 def fill_every_level(repository: Repository) -> None:
     """The rollups of every stored probe and every week, as migration 0002 fills them."""
     repository.execute("DELETE FROM rollup_summary")
@@ -556,7 +568,7 @@ def test_upgrade_from_rollups_kept_on_every_write(store_url: str, tmp_path: Path
         expected = snapshot(fresh)
     with open_store(store_url, migrate=False) as repository:
         at_probes_migration(repository, "0002_rollups")
-        write_all(repository, probes)
+        write_as_released(repository, probes)
         fill_every_level(repository)
         if repository.backend == "postgresql":
             repository.execute(
@@ -580,7 +592,7 @@ def test_upgrade_to_weeks_folded_once_over(store_url: str) -> None:
     with open_store(store_url, migrate=False) as repository:
         at_probes_migration(repository, "0003_rollup_state")
         # last week's last two days and this week's first
-        write_all(
+        write_as_released(
             repository, generate(450, seed=19, start=this_week - timedelta(days=2), step_s=576)
         )
         fill_every_level(repository)  # every week, as schema 5 kept them

@@ -316,3 +316,48 @@ def test_dashboard_shows_traffic_alerts_and_stations(
         assert browser.execute_script("return window.__sameDocument") == "yes", "page reloaded"
 
         save_full_page(browser, "serve-views.png", max_height=5000)
+
+
+def test_public_status_page_with_badges(browser: Any, sqlite_url: str) -> None:
+    """The status page opens without the token the server has, shows the chosen checks with
+    the uptime `wm stats` computes, and its badges draw as images."""
+    from click.testing import CliRunner
+
+    from website_monitor.cli import main
+    from website_monitor.probes.uptime import percent
+
+    write(sqlite_url, sample_probes())
+    with serving(sqlite_url, token="private", status_urls=URLS) as served:
+        browser.get(served.base + "/status")
+        rows = wait_for(
+            lambda: browser.find_elements("css selector", "#checks tbody tr"), 10, "the checks"
+        )
+        assert [row.get_attribute("data-url") for row in rows] == list(URLS)
+        for row, url in zip(rows, URLS):
+            result = CliRunner().invoke(main, ["stats", "-d", sqlite_url, "--url", url])
+            entry = json.loads(result.stdout)["stats"][0]
+            shown = row.find_element("css selector", 'td[data-window="24h"]').text
+            assert shown == percent(entry["availability"]), url
+            state = row.find_element("css selector", ".state").get_attribute("data-state")
+            assert state in ("up", "down"), state
+        # the sample data ends with alpha failing
+        assert rows[0].find_element("css selector", ".state").text == "down"
+        assert "down" in browser.find_element("id", "overall").text
+        browser.execute_script(
+            "for (const [i, u] of arguments[0].entries()) {"
+            " const img = document.createElement('img'); img.id = 'badge' + i;"
+            " img.src = '/badge/uptime.svg?window=24h&url=' + encodeURIComponent(u);"
+            " document.body.appendChild(img); }",
+            list(URLS),
+        )
+        for i in range(len(URLS)):
+            wait_for(
+                lambda i=i: browser.execute_script(
+                    "const b = document.getElementById(arguments[0]);"
+                    " return b.complete && b.naturalWidth > 0 ? b.naturalWidth : 0;",
+                    f"badge{i}",
+                ),
+                10,
+                "the uptime badge to draw",
+            )
+        save_full_page(browser, "status-page.png", max_height=1200)

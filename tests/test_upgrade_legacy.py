@@ -186,6 +186,11 @@ def test_the_upgrade_keeps_every_row_and_adopts_the_numbered_versions(legacy: Le
             new_rows = [row for row in new_rows if row[new_header.index(column)] != value]
         old = sorted((tuple(row[i] for i in kept) for row in new_rows), key=repr)
         assert (header, old) == (header, rows), f"the upgrade changed {table}"
+        if table in ("url_probes", "hits"):  # the columns of their events added since
+            added_columns = [i for i, c in enumerate(new_header) if c not in header]
+            assert all(row[i] is None for row in new_rows for i in added_columns), (
+                f"{table}: a column added since is not NULL in an old row"
+            )
 
     # Each named migration is recorded once, as applied when its version was.
     header, rows = after["wm_migrations"]

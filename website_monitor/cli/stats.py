@@ -34,10 +34,10 @@ from website_monitor.config import parse_time
 )
 @click.option(
     "--by",
-    type=click.Choice(["status", "hour", "day"]),
+    type=click.Choice(["status", "location", "hour", "day"]),
     envvar="WM_STATS_BY",
     show_envvar=True,
-    help="Also group by HTTP status, or per hour / day (UTC) as a time series.",
+    help="Also group by HTTP status or probing location, or per hour / day (UTC) as a time series.",
 )
 @click.option(
     "--source",

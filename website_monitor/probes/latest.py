@@ -27,6 +27,10 @@ COLUMNS = (
     "connect_ms",
     "tls_ms",
     "ttfb_ms",
+    "location",
+    "cert_expires_at",
+    "cert_issuer",
+    "failed_condition",
 )
 _NAMES = ", ".join(COLUMNS)
 

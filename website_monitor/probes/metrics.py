@@ -13,14 +13,14 @@ from prometheus_client.core import (
     Metric,
 )
 
-from website_monitor.probes import counters, queries
+from website_monitor.probes import counters, queries, stats
 from website_monitor.probes.rollups import rolled_up_to
 from website_monitor.store import Reader
 from website_monitor.times import as_utc
 
 
 def probe_metrics(reader: Reader) -> Iterator[Metric]:
-    """Probe success and last time per URL, durations per URL and phase."""
+    """Probe success, last time and certificate expiry per URL, durations per URL and phase."""
     success = GaugeMetricFamily(
         "wm_probe_success", "1 if the latest probe of the URL was healthy, else 0", labels=["url"]
     )
@@ -30,7 +30,8 @@ def probe_metrics(reader: Reader) -> Iterator[Metric]:
     last = GaugeMetricFamily(
         "wm_probe_last_timestamp_seconds", "Time of the latest probe of the URL", labels=["url"]
     )
-    for probe in queries.latest_per_url(reader):
+    latest = queries.latest_per_url(reader)
+    for probe in latest:
         labels = [probe.url]
         success.add_metric(labels, 1.0 if probe.ok else 0.0)
         status.add_metric(labels, float(probe.http_status_code or 0))
@@ -38,6 +39,15 @@ def probe_metrics(reader: Reader) -> Iterator[Metric]:
     yield success
     yield status
     yield last
+    expiry = GaugeMetricFamily(
+        "wm_probe_cert_expiry_timestamp_seconds",
+        "When the certificates of the newest HTTPS result of the URL that had any expire"
+        " (the earliest in the chain)",
+        labels=["url"],
+    )
+    for url, expires_at in stats.cert_expiries(reader, [p.url for p in latest], None, None).items():
+        expiry.add_metric([url], expires_at.timestamp())
+    yield expiry
 
     duration = HistogramMetricFamily(
         "wm_probe_duration_seconds",

@@ -14,6 +14,7 @@ from website_monitor.probes import latest, series
 from website_monitor.probes.models import PERCENTILES, Probe, ProbeSeries, SeriesPoint, UrlSeries
 from website_monitor.probes.rollups import ROLLUP, rolled_up_to
 from website_monitor.probes.stats import ms
+from website_monitor.probes.uptime import GOOD_CHECKS_SQL, uptime
 from website_monitor.rollups import prune
 from website_monitor.rollups.sketch import DAY
 from website_monitor.store import Reader, Repository, Row, Where
@@ -33,6 +34,9 @@ PROBE_FIELDS = (
     "connect_ms",
     "tls_ms",
     "ttfb_ms",
+    "location",
+    "cert_expires_at",
+    "failed_condition",
 )
 
 
@@ -87,7 +91,7 @@ def probe_series(store: Reader | Repository, query: SeriesQuery) -> ProbeSeries:
                 p50_ms=ms(row["p50_ms"]),
                 p95_ms=ms(row["p95_ms"]),
                 p99_ms=ms(row["p99_ms"]),
-                availability=round(int(row["ok"] or 0) / int(row["probes"]), 6),
+                availability=uptime(int(row["ok"] or 0), int(row["probes"])),
             )
         )
     return ProbeSeries(
@@ -150,7 +154,7 @@ def _raw_points(
     )
     return reader.query(
         f"SELECT url, ({dialect.epoch('timestamp')} / {int(bucket)}) * {int(bucket)} AS bucket,"
-        f" count(*) AS probes, {percentiles}, sum(CASE WHEN ok THEN 1 ELSE 0 END) AS ok"
+        f" count(*) AS probes, {percentiles}, {GOOD_CHECKS_SQL} AS ok"
         f" FROM url_probes{where.sql} GROUP BY url, bucket ORDER BY url, bucket",
         where.params,
     )
@@ -174,6 +178,9 @@ def probe(row: dict[str, Any]) -> Probe:
         connect_ms=row["connect_ms"],
         tls_ms=row["tls_ms"],
         ttfb_ms=row["ttfb_ms"],
+        location=row["location"],
+        cert_expires_at=iso(row["cert_expires_at"]),
+        failed_condition=row["failed_condition"],
     )
 
 
@@ -207,6 +214,26 @@ def latest_per_url(store: Reader | Repository) -> list[Probe]:
     """The newest result of each URL (by timestamp, then id), ordered by URL."""
     with reading(store) as reader:
         return [probe(row) for row in latest.latest_rows(reader, rolled_up_to(reader))]
+
+
+def latest_by_location(reader: Reader, url: str, scan: int = 200) -> list[Probe]:
+    """The newest result of each location that checked `url`, among its last `scan` results.
+
+    Bounded (one indexed read of the URL's newest rows), so a location that
+    stopped probing long ago drops out rather than being reported forever; a
+    result stored without a location (before locations existed) counts as one
+    location of its own (None).
+    """
+    where = Where(reader.dialect).any_of("url", [url], keyed=True)
+    rows = reader.query(
+        f"SELECT {', '.join(PROBE_FIELDS)} FROM url_probes{where.sql}"
+        f" ORDER BY timestamp DESC, id DESC LIMIT {int(scan)}",
+        where.params,
+    )
+    newest: dict[str | None, Probe] = {}
+    for row in rows:
+        newest.setdefault(row["location"], probe(row))
+    return list(newest.values())
 
 
 def newest_timestamp(reader: Reader) -> datetime | None:

@@ -397,4 +397,41 @@ ALL_TIME = Migration(
     sqlite=(_ALL_SUMMARY, _ALL_LATENCY),
 )
 
-MIGRATIONS = (URL_PROBES, ROLLUPS, ROLLUP_STATE, WEEKS_TO, LONG_URLS, VIEWS, PARTITIONS, ALL_TIME)
+CHECKS = Migration(
+    "0009_checks",
+    "url_probes and probe_latest: probing location, certificate expiry and issuer, first"
+    " failed condition",
+    # Added nullable columns only: rows stored before keep NULL there.
+    postgresql=tuple(
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+        for table in ("url_probes", "probe_latest")
+        for column, kind in (
+            ("location", "TEXT"),
+            ("cert_expires_at", "TIMESTAMPTZ"),
+            ("cert_issuer", "TEXT"),
+            ("failed_condition", "TEXT"),
+        )
+    ),
+    sqlite=tuple(
+        f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
+        for table in ("url_probes", "probe_latest")
+        for column, kind in (
+            ("location", "TEXT"),
+            ("cert_expires_at", "TEXT"),
+            ("cert_issuer", "TEXT"),
+            ("failed_condition", "TEXT"),
+        )
+    ),
+)
+
+MIGRATIONS = (
+    URL_PROBES,
+    ROLLUPS,
+    ROLLUP_STATE,
+    WEEKS_TO,
+    LONG_URLS,
+    VIEWS,
+    PARTITIONS,
+    ALL_TIME,
+    CHECKS,
+)

@@ -22,6 +22,7 @@ import dataclasses
 from datetime import datetime
 
 from website_monitor.probes.models import PERCENTILES
+from website_monitor.probes.uptime import GOOD_CHECKS_SQL
 from website_monitor.store import Reader, Row, Transaction, Where
 from website_monitor.times import as_utc
 
@@ -43,7 +44,7 @@ def _points(reader: Reader | Transaction, width: int, where: str) -> str:
     )
     return (
         f"SELECT {width} AS width, {period} AS period_start, url, count(*) AS probes,"
-        f" sum(CASE WHEN ok THEN 1 ELSE 0 END) AS ok, {percentiles}"
+        f" {GOOD_CHECKS_SQL} AS ok, {percentiles}"
         f" FROM url_probes WHERE {where} GROUP BY url, {period}"
     )
 

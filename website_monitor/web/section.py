@@ -67,6 +67,10 @@ class Section:
     openapi_types: Sequence[type] = ()
     metrics: Sequence[MetricsSource] = ()
     streams: Sequence[LiveStream] = ()
+    #: Routes anyone may read, with or without the server's token: mounted only when the
+    #: server is told what they may show (`wm serve --status-page`), and only under
+    #: `web.app.PUBLIC_PREFIXES`.
+    public_routes: Sequence[Route] = ()
     #: The module that draws this section on the page (in the kind's package), served
     #: as /static/panels/<name>.js; None: nothing on the page.
     panel: Path | None = None
