@@ -257,3 +257,45 @@ def test_every_option_of_every_command_has_an_environment_variable() -> None:
 
     walk(group, "wm")
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("stats",),
+        ("stats", "--hits"),
+        ("stations",),
+        ("alerts",),
+        ("dlq", "list"),
+        ("db", "status"),
+    ],
+    ids=" ".join,
+)
+def test_a_read_only_command_creates_no_store(tmp_path: Path, args: tuple[str, ...]) -> None:
+    missing = tmp_path / "no" / "such" / "dir" / "wm.db"
+    code, output = invoke(*args, "-d", f"sqlite:///{missing}")
+    assert (code, output) == (
+        1,
+        f"Error: there is no store at {missing} (hint: check -d/--db-connection-string;"
+        " wm probe, flush, tail or listen create it)\n",
+    )
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("command", [("stats",), ("stats", "--hits"), ("stations",)], ids=" ".join)
+def test_a_backwards_range_is_refused(tmp_path: Path, command: tuple[str, ...]) -> None:
+    store = f"sqlite:///{tmp_path / 'wm.db'}"
+    args = (*command, "-d", store, "--since", "2026-11-23T10:00:00Z", "--until", "2026-11-23")
+    code, output = invoke(*args)
+    assert (code, output) == (
+        1,
+        "Error: --since 2026-11-23T10:00:00Z (2026-11-23T10:00:00Z) is not before --until"
+        " 2026-11-23 (2026-11-23T00:00:00Z): the range is empty (hint: --since is the older"
+        " end: e.g. --since 2h --until 1h)\n",
+    )
+
+
+def test_an_empty_dead_letter_list_is_a_document(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'wm.db'}"
+    assert invoke("db", "upgrade", "-d", store)[0] == 0
+    assert invoke("dlq", "list", "-d", store, "--indent", "0") == (0, '{"dead_letters":[]}\n')

@@ -48,7 +48,7 @@ def status(**kwargs: Any) -> None:
     from website_monitor.store.url import redact
 
     settings = load_settings(kwargs)
-    with open_store(settings.store.effective_url(), migrate=False) as repository:
+    with open_store(settings.store.effective_url(), migrate=False, create=False) as repository:
         current = repository.schema_status()
         shown = _as_json(current, redact(settings.store.effective_url()))
         if not current.waiting:

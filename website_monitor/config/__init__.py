@@ -40,6 +40,7 @@ from website_monitor.config.values import (
     MAX_DURATION,
     format_duration,
     parse_duration,
+    parse_range,
     parse_time,
     split_list,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "declaration",
     "format_duration",
     "parse_duration",
+    "parse_range",
     "parse_time",
     "resolve",
     "split_list",
