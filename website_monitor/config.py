@@ -29,6 +29,9 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 APP_NAME = "website-monitor"
+#: Arrays of tables in the same file that are not settings: the alerting's
+#: `[[notifier]]`, `[[alert]]`, `[[maintenance]]` and `[[slo]]` (`alerts.rules` reads them).
+ALERTING_TABLES = ("notifier", "alert", "maintenance", "slo")
 CONFIG_ENVVAR = "WM_CONFIG"
 DATA_DIR_ENVVAR = "WM_DATA_DIR"
 
@@ -217,7 +220,8 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     values: dict[str, Any] = {}
-    for table, key, value in _flatten(data):
+    settings = {key: value for key, value in data.items() if key not in ALERTING_TABLES}
+    for table, key, value in _flatten(settings):
         shown = f"{table}.{key}" if table else key
         name = _setting_name(table, key)
         if name is None:
