@@ -36,14 +36,17 @@ def main() -> None:
 
 def _register() -> None:
     from website_monitor.cli import (
+        alert,
         alerts,
         db,
         dlq,
         flush,
+        incidents,
         listen,
         probe,
         send,
         serve,
+        slo,
         spool,
         stations,
         stats,
@@ -52,7 +55,8 @@ def _register() -> None:
     )
 
     commands = (probe, flush, stats, db, dlq, spool, tail, alerts, listen, send, stations)
-    for module in (*commands, serve, top):
+    alerting = (alert, incidents, slo)
+    for module in (*commands, *alerting, serve, top):
         main.add_command(module.command)
 
 

@@ -61,10 +61,12 @@ def command(**kwargs: Any) -> None:
     """Serve the dashboard (/), the JSON API (/api/…, described at /api/openapi.json),
     the access-log ingest (POST /api/logs) and Prometheus metrics (/metrics) until
     SIGTERM or Ctrl-C."""
+    from website_monitor.alerts import rules
     from website_monitor.store import open_store
     from website_monitor.web.app import create_app
     from website_monitor.web.server import WebServer, is_loopback, listen, parse_bind
 
+    rules.use_config_file(kwargs.get("config_file"))  # the [[slo]]s it shows
     settings = load_settings(kwargs)
     bind = settings.serve_bind
     token = settings.serve_token or None

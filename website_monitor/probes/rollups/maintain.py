@@ -143,7 +143,7 @@ def frontier(repository: Repository) -> Frontier:
     return Frontier(max_id, repository.running_transactions())
 
 
-def _settled(repository: Repository, at: Frontier, *, wait: float = 60.0) -> int | None:
+def settled(repository: Repository, at: Frontier, *, wait: float = 60.0) -> int | None:
     """The highest probe id below which no running transaction can still add a row.
 
     PostgreSQL hands out ids when rows are written, not when they commit, so a
@@ -190,7 +190,7 @@ def catch_up(
     It covers the probes up to `upto` (a `frontier` read earlier), or up to the
     frontier now.
     """
-    target = _settled(repository, upto or frontier(repository))
+    target = settled(repository, upto or frontier(repository))
     if target is None:
         raise StoreError(
             "a transaction writing probes has been running for over a minute",
@@ -262,7 +262,7 @@ def rebuild(repository: Repository, *, now: float | None = None) -> dict[str, in
     over = week_start(clock(repository) if now is None else now)
     with repository.transaction() as tx:
         tx.lock(ROLLUP_LOCK)
-        # Writers wait until the rebuild commits, so no row escapes it (see _settled).
+        # Writers wait until the rebuild commits, so no row escapes it (see settled).
         lock = dialect.lock_for_writers("url_probes")
         if lock:
             tx.execute(lock)
