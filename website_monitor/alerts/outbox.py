@@ -9,8 +9,9 @@ process is gone. A failure is logged with its reason and retried with backoff
 (1 s doubling to 5 min) until `max_attempts`, then marked `failed` (visible in
 `wm incidents` and `wm_notifications_failed_total`).
 
-The transitions of one incident reach one notifier in order: a resolution
-waits while its opening is still being retried.
+Each notifier gets its notifications in the order they were stored: a
+resolution never overtakes its opening, and a notification waits while an
+older one to the same notifier is still being retried.
 """
 
 from __future__ import annotations
@@ -103,14 +104,15 @@ class Outbox:
         return datetime.fromtimestamp(maintain.clock(self.repository), timezone.utc)
 
     def claim(self, limit: int = BATCH) -> list[dict[str, Any]]:
-        """Claim the notifications that are due, the first undelivered of each incident and
-        notifier only."""
+        """Claim the notifications that are due: the oldest undelivered of each notifier."""
         if not self.notifiers:
             return []
         names = sorted(self.notifiers)
         with self.repository.transaction() as tx:
             tx.lock(OUTBOX_LOCK)
             now = datetime.fromtimestamp(maintain.clock(tx), timezone.utc)
+            # The store's clock counts whole seconds: what falls due within this one is due.
+            due = now + timedelta(seconds=1)
             mark = tx.dialect.placeholder
             rows = tx.query(
                 "SELECT id, incident_id, transition, notifier, dedup_key, payload, attempts,"
@@ -120,13 +122,12 @@ class Outbox:
                 names,
             )
             chosen: list[dict[str, Any]] = []
-            waiting: set[tuple[str, str]] = set()
+            waiting: set[str] = set()
             for row in rows:
-                key = (row["incident_id"], row["notifier"])
-                if key in waiting:
+                if row["notifier"] in waiting:
                     continue
-                waiting.add(key)  # later transitions wait for this one
-                if as_utc(row["next_attempt_at"]) > now:
+                waiting.add(row["notifier"])  # its later notifications wait for this one
+                if as_utc(row["next_attempt_at"]) >= due:
                     continue
                 claimer, until = row["claimed_by"], row["claimed_until"]
                 if claimer and as_utc(until) > now and claimer != self.owner and not _gone(claimer):

@@ -178,6 +178,7 @@ def command(**kwargs: Any) -> None:
     for name in _DURATIONS:
         if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
             kwargs[name] = parse_duration(kwargs[name])
+    config_file = kwargs.get("config_file")
     settings = load_settings(kwargs)
     paths = settings.tail_files
     if not paths:
@@ -202,11 +203,14 @@ def command(**kwargs: Any) -> None:
 
         return open_store(settings.store_url())
 
+    from website_monitor.alerts import rules
+
     notifiers = Notifiers(
         settings.tail_alert_command,
         settings.tail_alert_webhook,
         history=open_history if settings.tail_record_alerts else None,
         source=source,
+        alerting=rules.load(config_file),  # [[alert]] rules with sources = [...]
     )
     reporter: Any
     with contextlib.ExitStack() as stack:
