@@ -123,10 +123,13 @@ def _copy(cursor: Any, table: str, columns: str, text: str) -> None:
     )
 
 
-#: The transaction ids running now (each holds the lock on its own id), but the caller's.
+#: The transaction ids running now in this database (each holds the lock on its own id),
+#: but the caller's. pg_locks lists the whole cluster's: another database's long
+#: transaction must not hold up this one's readers.
 _RUNNING = (
     "SELECT transactionid::text FROM pg_locks WHERE locktype = 'transactionid'"
     " AND mode = 'ExclusiveLock' AND granted AND pid <> pg_backend_pid()"
+    " AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
 )
 
 
