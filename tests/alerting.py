@@ -54,7 +54,7 @@ class Script:
 class Receiver:
     """A local HTTP server recording every POST: webhook, Slack, PagerDuty stand-ins."""
 
-    def __init__(self, script: Script | None = None) -> None:
+    def __init__(self, script: Script | None = None, port: int = 0) -> None:
         self.script = script or Script()
         self.received: list[Received] = []
         self.lock = threading.Lock()
@@ -88,7 +88,7 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -201,6 +201,20 @@ def checks(
         )
         for i, ok in enumerate(results)
     ]
+
+
+class Timeline:
+    """Checks of one URL that go on where the previous ones stopped, a `step` apart."""
+
+    def __init__(self, url: str = URL, step: float = 1.0, start: datetime | None = None) -> None:
+        self.url = url
+        self.step = step
+        self.next_at = start or datetime.now(timezone.utc) - timedelta(seconds=120)
+
+    def __call__(self, results: Sequence[bool]) -> list[ProbeResult]:
+        found = checks(results, start=self.next_at, step=self.step, url=self.url)
+        self.next_at += timedelta(seconds=self.step * len(results))
+        return found
 
 
 def store(store_url: str, probes: Sequence[ProbeResult]) -> None:
