@@ -214,10 +214,12 @@ class _Pass:
         ]
 
     def suppressed(self, urls: list[str | None], at: datetime) -> str | None:
-        """Why notifications about `urls` at `at` are held back, if they are."""
+        """Why notifications about `urls` are held back now, if they are: a maintenance
+        window at `at` (when it happened), or a silence now (when they would be sent)."""
         if any(self.alerting.in_maintenance(url, at) for url in urls):
             return "maintenance"
-        if any(url == s and start <= at < end for url in urls for s, start, end in self.silences):
+        now = self.now
+        if any(url == s and start <= now < end for url in urls for s, start, end in self.silences):
             return "silenced"
         return None
 
