@@ -4,6 +4,12 @@
 import { el, fmtNum, fmtTime, debounced } from "../dom.js";
 
 const KIND = { down: "down", latency: "slow", slo_burn: "SLO burn", traffic: "traffic" };
+const UNIT = { latency: " ms", slo_burn: "x", traffic: " hits/s" };
+
+// Failed checks for a site down; the worst value seen for the others.
+function measure(i) {
+  return i.kind === "down" ? String(i.failures) : fmtNum(i.peak) + (UNIT[i.kind] || "");
+}
 
 function deliveries(notified) {
   if (!notified.length) return "–";
@@ -18,7 +24,7 @@ export default function mount(element, ctx) {
   table.append(
     el("thead", {}, el("tr", {},
       el("th", {}, "state"), el("th", {}, "kind"), el("th", {}, "alert"), el("th", {}, "URL / source"),
-      el("th", {}, "started"), el("th", {}, "resolved"), el("th", { class: "num" }, "failures"),
+      el("th", {}, "started"), el("th", {}, "resolved"), el("th", { class: "num" }, "failures / peak"),
       el("th", {}, "last error"), el("th", {}, "notifications"))),
     el("tbody"),
   );
@@ -29,12 +35,13 @@ export default function mount(element, ctx) {
     const failed = i.notified.some((n) => n.state === "failed");
     return el("tr", { "data-id": i.id, "data-state": i.state, "data-kind": i.kind, class: open ? "alert-open" : "" },
       el("td", { class: open ? "bad" : "ok", "data-field": "state" }, open ? "OPEN" : "resolved"),
-      el("td", { "data-field": "kind" }, (KIND[i.kind] || i.kind) + (i.maintenance ? " (maintenance)" : "")),
+      el("td", { "data-field": "kind" }, (KIND[i.kind] || i.kind)
+        + (i.kind === "slo_burn" ? ` (${i.severity})` : "") + (i.maintenance ? " (maintenance)" : "")),
       el("td", { "data-field": "alert" }, i.alert),
       el("td", { "data-field": "url" }, i.url ?? i.source ?? "–"),
       el("td", { "data-field": "started_at" }, fmtTime(i.started_at)),
       el("td", { "data-field": "resolved_at" }, open ? "–" : fmtTime(i.resolved_at)),
-      el("td", { class: "num", "data-field": "failures" }, i.kind === "down" ? i.failures : fmtNum(i.peak)),
+      el("td", { class: "num", "data-field": "failures" }, measure(i)),
       el("td", { "data-field": "last_error" }, i.last_error ?? ""),
       el("td", { class: failed ? "bad" : "", "data-field": "notified" }, deliveries(i.notified)));
   }
