@@ -67,6 +67,7 @@ def command(**kwargs: Any) -> None:
     from website_monitor.web.server import WebServer, is_loopback, listen, parse_bind
 
     rules.use_config_file(kwargs.get("config_file"))  # the [[slo]]s it shows
+    rules.configured()  # a mistake in the file is an error now, not at the first request
     settings = load_settings(kwargs)
     bind = settings.serve_bind
     token = settings.serve_token or None

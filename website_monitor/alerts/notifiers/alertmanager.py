@@ -12,6 +12,7 @@ the time it recovered.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,6 +22,8 @@ from website_monitor.alerts.tables import Table
 from website_monitor.times import as_utc
 
 HOLD = 7 * 86400.0
+#: What Alertmanager accepts as a label name.
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 def _rfc3339(value: Any) -> str:
@@ -86,10 +89,16 @@ def from_table(name: str, table: Table) -> AlertmanagerNotifier:
         raise table.error(
             "url", "give Alertmanager's base URL", hint="e.g. http://alertmanager:9093"
         )
+    labels = table.strings("labels")
+    for label in labels:
+        if not LABEL_NAME.match(label):
+            raise table.error(
+                "labels", f"{label!r} is not a label name", hint="[a-zA-Z_][a-zA-Z0-9_]*"
+            )
     return AlertmanagerNotifier(
         name,
         url,
-        labels=table.strings("labels"),
+        labels=labels,
         hold=table.duration("hold") or HOLD,
         timeout=timeout_of(table),
     )
