@@ -176,3 +176,15 @@ def test_an_incident_of_a_removed_rule_is_resolved(sqlite_url: str, tmp_path: Pa
     assert incident["state"] == "resolved"
     assert incident["last_error"] == "HTTP 503 (its rule is gone)"
     assert [b["event"] for b in bodies] == ["open", "resolve"]
+
+
+def test_a_check_from_the_future_is_not_evaluated(sqlite_url: str, tmp_path: Path) -> None:
+    wm_toml = webhook_config(tmp_path / "wm.toml", "http://127.0.0.1:9")
+    ahead = datetime.now(timezone.utc) + timedelta(hours=1)
+    store(sqlite_url, [ProbeResult(URL, ahead, 200, 5.0)])  # a host whose clock is wrong
+    out = run("alert", "--once", "-d", sqlite_url, "--config", str(wm_toml))
+    assert "1 checks are stamped more than 5 minutes ahead of the store's clock" in out
+    store(sqlite_url, Timeline()([False] * 3))  # the other hosts' checks still count
+    run("alert", "--once", "-d", sqlite_url, "--config", str(wm_toml), code=1)
+    [incident] = incidents(sqlite_url)
+    assert incident["failures"] == 3

@@ -39,7 +39,9 @@ EVALUATE_LOCK = 0x776D_616C  # "wmal"
 CHUNK = 50_000
 #: How far back the first pass on a store looks (older checks opened nothing).
 LOOKBACK = timedelta(hours=1)
-#: A check stamped further ahead of the store's clock is walked at once, not held back.
+#: A check stamped further ahead of the store's clock is not evaluated (as `wm tail` refuses
+#: a line from the future): its host's clock is wrong, and walking it would make every
+#: check of its URL from the other hosts late.
 FUTURE = timedelta(minutes=5)
 #: The probe results' location, for rules with `min_failed_locations`. Results carry
 #: none yet: once url_probes has a `location` column, this becomes "location".
@@ -58,6 +60,8 @@ class PassReport:
 
     checks: int = 0
     late: int = 0
+    #: Checks stamped more than FUTURE ahead of the store's clock, not evaluated.
+    future: int = 0
     opened: int = 0
     resolved: int = 0
     reminded: int = 0
@@ -113,7 +117,9 @@ def evaluate(repository: Repository, alerting: Alerting, *, lateness: float = 0.
             check = Check.from_row(row)
             if check.id <= state["seen_to"] and check.timestamp <= state["cutoff"]:
                 continue  # walked by an earlier pass
-            if cutoff < check.timestamp <= now + FUTURE:
+            if check.timestamp > now + FUTURE:
+                report.future += 1  # its host's clock is wrong: it would make all others late
+            elif check.timestamp > cutoff:
                 deferred.append(check.id)  # a slower host may still store an older check
             else:
                 todo.append(check)
@@ -133,6 +139,13 @@ def evaluate(repository: Repository, alerting: Alerting, *, lateness: float = 0.
             " counted as late (give wm alert a --lateness as long as checks take to reach"
             " the store)",
             report.late,
+        )
+    if report.future:
+        logger.warning(
+            "%d checks are stamped more than %d minutes ahead of the store's clock and were"
+            " not evaluated (the clock of the host that probed them is wrong)",
+            report.future,
+            FUTURE.total_seconds() // 60,
         )
     return report
 

@@ -41,7 +41,7 @@ def evaluate_all(repository: Repository, alerting: Alerting, lateness: float) ->
     total = PassReport()
     while True:
         report = evaluate(repository, alerting, lateness=lateness)
-        for field in ("checks", "late", "opened", "resolved", "reminded", "announced"):
+        for field in ("checks", "late", "future", "opened", "resolved", "reminded", "announced"):
             setattr(total, field, getattr(total, field) + getattr(report, field))
         if not report.more:
             return total
