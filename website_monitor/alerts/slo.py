@@ -5,9 +5,11 @@ that). Counts come from the probes' rollups for whole weeks and days and from
 the raw rows for the partial days at the window's edges and for the rows not
 rolled up yet, so a year-long window reads a few thousand rollup rows, not
 millions of checks (the same covering as `wm stats`, `probes.rollups.read`).
-From the rollups a latency threshold is applied per histogram bucket (within
-0.5 %), and where a status had both ok and failed checks in one period the
-fast share is taken to be the same for both; from raw rows everything is exact.
+From the rollups a latency threshold is applied per histogram bucket: the
+buckets below it count whole, the one holding it by the share of its (1 %
+wide, log-scaled) range below the threshold; where a status had both ok and
+failed checks in one period the fast share is taken to be the same for both.
+From raw rows everything is exact.
 
 The burn rate over a window is the share of bad checks divided by the error
 budget (1 - objective); 1 spends the budget exactly over the SLO's window.
@@ -17,13 +19,14 @@ Alerts follow the SRE workbook's multi-window, multi-burn-rate policy (`POLICY`)
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import datetime, timedelta
 from fractions import Fraction
 
 from website_monitor.alerts.models import BurnRates, SloReport
 from website_monitor.alerts.rules import Slo
 from website_monitor.probes.rollups import maintain
-from website_monitor.probes.rollups.sketch import DAY, WEEK, bucket_index, bucket_value, plan
+from website_monitor.probes.rollups.sketch import DAY, INV_LOG_GAMMA, WEEK, bucket_index, plan
 from website_monitor.store import Reader, Where
 
 #: The windows burn rates are computed over (seconds).
@@ -183,25 +186,37 @@ def _rolled_up(
             where.params,
         )[0]
         return Counts(int(row["good"] or 0), int(row["total"] or 0))
-    fastest = bucket_index(latency_ms)
-    if bucket_value(fastest) >= latency_ms:
-        fastest -= 1  # the bucket holding the threshold counts when its value is below it
-    rows = reader.query(
-        "SELECT s.probes, s.ok, (SELECT coalesce(sum(l.count), 0) FROM rollup_latency l"
-        " WHERE l.width = s.width AND l.period_start = s.period_start AND l.url = s.url"
-        f" AND l.status = s.status AND l.bucket <= {mark}) AS fast"
-        f" FROM rollup_summary s{where.sql}",
-        [fastest, *where.params],
+    # Buckets below the threshold's are fast; of the threshold's own bucket, the share
+    # below it (values taken as spread evenly in log space, as the buckets are).
+    edge = bucket_index(latency_ms)
+    share = math.log(latency_ms) * INV_LOG_GAMMA - (edge - 1) if latency_ms > 0 else 0.0
+    latency = (
+        Where(mark, f"width = {int(width)}", f"bucket <= {int(edge)}")
+        .compare("period_start", ">=", start)
+        .compare("period_start", "<", end)
+        .any_of("url", urls)
     )
-    good = total = 0
+    rows = reader.query(
+        "SELECT s.probes, s.ok, coalesce(f.below, 0) AS below, coalesce(f.edge, 0) AS edge"
+        f" FROM rollup_summary s LEFT JOIN (SELECT period_start, url, status,"
+        f" sum(CASE WHEN bucket < {int(edge)} THEN count ELSE 0 END) AS below,"
+        f" sum(CASE WHEN bucket = {int(edge)} THEN count ELSE 0 END) AS edge"
+        f" FROM rollup_latency{latency.sql} GROUP BY period_start, url, status) AS f"
+        " ON f.period_start = s.period_start AND f.url = s.url AND f.status = s.status"
+        f"{where.sql}",
+        [*latency.params, *where.params],
+    )
+    good = 0.0
+    total = 0
     for row in rows:
-        probes, ok, fast = int(row["probes"]), int(row["ok"]), int(row["fast"])
+        probes, ok = int(row["probes"]), int(row["ok"])
+        fast = int(row["below"]) + share * int(row["edge"])
         total += probes
         if ok == probes:
             good += fast
         elif ok:
-            good += round(fast * ok / probes)
-    return Counts(good, total)
+            good += fast * ok / probes
+    return Counts(round(good), total)
 
 
 def burn_rates(
