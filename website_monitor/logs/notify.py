@@ -82,16 +82,14 @@ class Notifiers:
         if webhook:
             name = f"{source} --alert-webhook"
             self.legacy[name] = WebhookNotifier(name, webhook, timeout=TIMEOUT)
-        rules = alerting.traffic_rules(source) if alerting is not None else []
-        self.severity = (
-            "page" if not rules or any(r.severity == "page" for r in rules) else "notify"
-        )
-        named = sorted({name for rule in rules for name in rule.notify})
-        assert alerting is not None or not named
-        self.notifiers: dict[str, Notifier] = {
-            **self.legacy,
-            **{name: alerting.notifiers[name] for name in named if alerting is not None},
-        }
+        self.notifiers: dict[str, Notifier] = dict(self.legacy)
+        self.severity = "page"
+        if alerting is not None:
+            rules = alerting.traffic_rules(source)
+            if rules and all(rule.severity == "notify" for rule in rules):
+                self.severity = "notify"
+            for rule in rules:
+                self.notifiers.update((name, alerting.notifiers[name]) for name in rule.notify)
         for notifier in self.notifiers.values():
             notifier.check_ready()
         self.open_history = history
@@ -123,8 +121,10 @@ class Notifiers:
             "WM_ALERT_SOURCE": self.source,
         }
         return {
-            name: {"stdin": body, "environment": env} if name.endswith("command") else body
-            for name in self.legacy
+            name: {"stdin": body, "environment": env}
+            if isinstance(notifier, CommandNotifier)
+            else body
+            for name, notifier in self.legacy.items()
         }
 
     def alert(self, event: AlertEvent) -> None:
