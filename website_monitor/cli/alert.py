@@ -37,6 +37,7 @@ def _inherit(kwargs: dict[str, Any]) -> dict[str, Any]:
 @click.group("alert", invoke_without_command=True)
 @click.option(
     "--every",
+    "period",
     default="10s",
     show_default=True,
     envvar="WM_ALERT_EVERY",
@@ -70,7 +71,7 @@ def _inherit(kwargs: dict[str, Any]) -> dict[str, Any]:
 )
 @store_options
 @common_options
-def command(every: str, once: bool, lateness: str, max_attempts: int, **kwargs: Any) -> None:
+def command(period: str, once: bool, lateness: str, max_attempts: int, **kwargs: Any) -> None:
     """Evaluate the [[alert]] and [[slo]] rules of the config file against the stored
     checks; open and resolve incidents; send their notifications.
 
@@ -86,7 +87,7 @@ def command(every: str, once: bool, lateness: str, max_attempts: int, **kwargs: 
     from website_monitor.errors import ConfigError, DeliveryError
     from website_monitor.store import open_store
 
-    period = _duration("--every", every)
+    every = _duration("--every", period)
     held = _duration("--lateness", lateness, positive=False)
     settings, alerting = _alerting(kwargs)
     if not alerting.alerts and not alerting.slos:
@@ -99,7 +100,7 @@ def command(every: str, once: bool, lateness: str, max_attempts: int, **kwargs: 
         totals = service.run(
             repository,
             alerting,
-            every=period,
+            every=every,
             once=once,
             lateness=held,
             max_attempts=max_attempts,
@@ -156,9 +157,13 @@ def test_command(notifier: str, **kwargs: Any) -> None:
     "--for",
     "duration",
     required=True,
+    envvar="WM_ALERT_SILENCE_FOR",
+    show_envvar=True,
     help="How long, e.g. 30m, 2h (0 lifts the URL's silences).",
 )
-@click.option("--reason", help="Why (shown in wm incidents).")
+@click.option(
+    "--reason", envvar="WM_ALERT_SILENCE_REASON", show_envvar=True, help="Why (kept with it)."
+)
 @store_options
 @common_options
 def silence_command(url: str, duration: str, reason: str | None, **kwargs: Any) -> None:

@@ -29,9 +29,18 @@ from website_monitor.cli._output import echo_json
     "kinds",
     multiple=True,
     type=click.Choice(["down", "latency", "slo_burn", "traffic"]),
+    envvar="WM_INCIDENTS_KIND",
+    show_envvar=True,
     help="Only this kind; repeatable.",
 )
-@click.option("--url", "urls", multiple=True, help="Only this URL; repeatable.")
+@click.option(
+    "--url",
+    "urls",
+    multiple=True,
+    envvar="WM_INCIDENTS_URL",
+    show_envvar=True,
+    help="Only this URL; repeatable.",
+)
 @click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
 @store_options
 @common_options

@@ -11,7 +11,14 @@ from website_monitor.cli._output import echo_json
 
 
 @click.command("slo")
-@click.option("--name", "names", multiple=True, help="Only this SLO; repeatable.")
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    envvar="WM_SLO_NAME",
+    show_envvar=True,
+    help="Only this SLO; repeatable.",
+)
 @click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
 @store_options
 @common_options
