@@ -41,6 +41,9 @@ logger = log.get("tail")
 TIMEOUT = 10.0
 #: How often the sender looks at the outbox when nothing woke it.
 TICK = 1.0
+#: How long the sender waits, unless an alert or the end comes first, before it opens the
+#: store and closes what a killed run left open.
+STARTUP = 1.0
 
 
 def legacy_environment(notification: Notification) -> dict[str, str]:
@@ -137,6 +140,7 @@ class Notifiers:
         """Store the transition with its notifications; whether it was stored."""
         from website_monitor.logs.store import AlertHistory
 
+        self._wake.set()
         self._ready.wait(TIMEOUT)  # the sender closes a killed run's alert first
         try:
             if self._history is None:
@@ -156,6 +160,9 @@ class Notifiers:
         from website_monitor.logs.store import AlertHistory
 
         outbox: Outbox | None = None
+        # Not at once: a wm tail that cannot start (its publisher's store is down) says so
+        # in one line, without this thread's warning about the same store.
+        self._wake.wait(STARTUP)
         try:
             assert self.open_history is not None
             repository = self.open_history()
