@@ -268,14 +268,14 @@ def run(rows: int, batch: int, repeats: int = REPEATS) -> list[Result]:
 
 def run_size(size: str) -> list[Result]:
     """What `python -m bench --size SIZE` runs: `wm flush`'s default batch size."""
-    return run(SIZES[size], config.Settings().batch_size)
+    return run(SIZES[size], config.Settings().flush.batch_size)
 
 
 def main(argv: list[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--rows", type=int)
-    parser.add_argument("--batch-size", type=int, default=config.Settings().batch_size)
+    parser.add_argument("--batch-size", type=int, default=config.Settings().flush.batch_size)
     args = parser.parse_args(argv)
     results = run(args.rows or SIZES[args.size], args.batch_size)
     print(table(results))

@@ -5,6 +5,7 @@ receivers checking Slack's and PagerDuty's documented formats; a command."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import ssl
 import subprocess
@@ -141,6 +142,8 @@ class SMTPServer:
             from aiosmtpd.smtp import AuthResult, LoginPassword
         except ImportError:
             unavailable("aiosmtpd and trustme are needed (pip install -e '.[dev]')")
+        # aiosmtpd's own log (a deprecation it warns of itself) is not wm's output.
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
         ca = trustme.CA()
         self.ca_file = tmp_path / "smtp-ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_file))

@@ -27,7 +27,7 @@ from website_monitor.store import migrate, open_store
 def store_of_today(store_url: str) -> None:
     """The schema as it was before incidents: no alerting tables, the `alerts` table."""
     plan = [
-        (feature.name, [m for m in feature.migrations if m.name != "0002_alerts_to_incidents"])
+        (feature.name, [m for m in feature.migrations if m.name != "0003_alerts_to_incidents"])
         for feature in features.FEATURES
         if feature.name != "alerts"
     ]

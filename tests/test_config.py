@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -21,12 +23,12 @@ def write_toml(tmp_path: Path, text: str) -> Path:
 
 def test_defaults() -> None:
     settings = config.resolve(env={})
-    assert settings.topic == "probes"
-    assert settings.consumer_group_id == "wm-flush"
-    assert settings.timeout == 10.0
-    assert settings.concurrency == 10
-    assert settings.bootstrap_servers == ()
-    assert not settings.uses_kafka
+    assert settings.stream.topic == "probes"
+    assert settings.flush.consumer_group_id == "wm-flush"
+    assert settings.probe.timeout == 10.0
+    assert settings.probe.concurrency == 10
+    assert settings.stream.bootstrap_servers == ()
+    assert not settings.stream.uses_kafka
 
 
 def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
@@ -37,21 +39,21 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
     )
     env = {"WM_STREAM_TOPIC": "from-env", "WM_STREAM_BOOTSTRAP_SERVERS": "env:9092"}
     settings = config.resolve({"topic": "from-flag"}, config_file=path, env=env)
-    assert settings.topic == "from-flag"  # flag beats env and file
-    assert settings.bootstrap_servers == ("env:9092",)  # env beats file
-    assert settings.consumer_group_id == "file-group"  # file beats default
-    assert settings.timeout == 3.0
-    assert settings.concurrency == 10  # default
+    assert settings.stream.topic == "from-flag"  # flag beats env and file
+    assert settings.stream.bootstrap_servers == ("env:9092",)  # env beats file
+    assert settings.flush.consumer_group_id == "file-group"  # file beats default
+    assert settings.probe.timeout == 3.0
+    assert settings.probe.concurrency == 10  # default
 
 
 def test_singular_bootstrap_variable_wins_over_plural() -> None:
     env = {"WM_STREAM_BOOTSTRAP_SERVER": "a:1", "WM_STREAM_BOOTSTRAP_SERVERS": "b:1"}
-    assert config.resolve(env=env).bootstrap_servers == ("a:1",)
+    assert config.resolve(env=env).stream.bootstrap_servers == ("a:1",)
 
 
 def test_lists_split_on_commas_and_spaces() -> None:
     settings = config.resolve(env={"WM_URL": "http://a, http://b http://c"})
-    assert settings.urls == ("http://a", "http://b", "http://c")
+    assert settings.probe.urls == ("http://a", "http://b", "http://c")
 
 
 def test_unknown_key_in_file_is_named(tmp_path: Path) -> None:
@@ -63,7 +65,11 @@ def test_unknown_key_in_file_is_named(tmp_path: Path) -> None:
 def test_a_table_takes_its_own_short_keys_and_the_global_names(tmp_path: Path) -> None:
     path = write_toml(tmp_path, '[log]\nlevel = "debug"\nformat = "json"\n[stream]\ntopic = "t"\n')
     settings = config.resolve(config_file=path, env={})
-    assert (settings.log_level, settings.log_format, settings.topic) == ("debug", "json", "t")
+    assert (settings.log.level, settings.log.format, settings.stream.topic) == (
+        "debug",
+        "json",
+        "t",
+    )
 
 
 def test_a_command_table_maps_short_keys_to_its_settings(tmp_path: Path) -> None:
@@ -73,13 +79,13 @@ def test_a_command_table_maps_short_keys_to_its_settings(tmp_path: Path) -> None
         'files = ["/var/log/a b.log", "/var/log/c,d.log"]\ntopic = "global"\n',
     )
     settings = config.resolve(config_file=path, env={"WM_TAIL_THRESHOLD": "4.5"})
-    assert settings.tail_interval == 5.0
-    assert settings.tail_threshold == 4.5  # the environment beats the file
-    assert settings.tail_json is True
-    assert settings.tail_top == 3
-    assert settings.tail_files == ("/var/log/a b.log", "/var/log/c,d.log")
-    assert settings.topic == "global"  # not a tail setting: the global name, as before
-    assert settings.tail_format == "auto"
+    assert settings.tail.interval == 5.0
+    assert settings.tail.threshold == 4.5  # the environment beats the file
+    assert settings.tail.json is True
+    assert settings.tail.top == 3
+    assert settings.tail.files == ("/var/log/a b.log", "/var/log/c,d.log")
+    assert settings.stream.topic == "global"  # not a tail setting: the global name, as before
+    assert settings.tail.format == "auto"
 
 
 def test_unknown_key_in_a_table_is_named_with_its_table(tmp_path: Path) -> None:
@@ -133,8 +139,10 @@ def test_time_as_age_or_iso() -> None:
 
 
 def test_redact_hides_password_only() -> None:
-    assert config.redact("postgresql://wm:s3cret@db:5432/wm") == "postgresql://wm:***@db:5432/wm"
-    assert config.redact("postgresql://wm@db/wm") == "postgresql://wm@db/wm"
+    from website_monitor.store.url import redact
+
+    assert redact("postgresql://wm:s3cret@db:5432/wm") == "postgresql://wm:***@db:5432/wm"
+    assert redact("postgresql://wm@db/wm") == "postgresql://wm@db/wm"
 
 
 def test_settings_repr_hides_secrets() -> None:
@@ -148,7 +156,7 @@ def test_settings_repr_hides_secrets() -> None:
 def test_command_tokens_are_secrets(tmp_path: Path) -> None:
     path = write_toml(tmp_path, '[serve]\ntoken = "serve-xyz"\n[tail]\nship_token = "ship-xyz"\n')
     settings = config.resolve(config_file=path, env={})
-    assert (settings.serve_token, settings.tail_ship_token) == ("serve-xyz", "ship-xyz")
+    assert (settings.serve.token, settings.tail.ship_token) == ("serve-xyz", "ship-xyz")
     assert "serve-xyz" not in repr(settings)
     assert "ship-xyz" not in repr(settings)
 
@@ -190,13 +198,219 @@ def test_defaults_shown_in_help_are_the_settings_defaults() -> None:
     for command in group.commands.values():
         for param in command.params:
             default = param.default
-            if isinstance(param, click.Argument) or param.name not in config.FIELDS:
+            declared = getattr(param, "setting", None)
+            if isinstance(param, click.Argument) or declared is None:
                 continue
             if not isinstance(default, (str, int, float)):  # None: nothing shown
                 continue
-            field = config.FIELDS[param.name]
             assert config.resolve({param.name: default}, env={}) == config.Settings(), (
-                f"wm {command.name} {param.opts[-1]}: {default!r} is not {field.default!r}"
+                f"wm {command.name} {param.opts[-1]}: {default!r} is not {declared.default!r}"
             )
             checked += 1
     assert checked > 0
+
+
+#: Every setting's top-level config-file key and environment variables: what users and
+#: deployments rely on, whatever the code calls them.
+PUBLIC_NAMES = {
+    "db_connection_string": ("WM_DB_CONNECTION_STRING",),
+    "data_dir": ("WM_DATA_DIR",),
+    "bootstrap_servers": ("WM_STREAM_BOOTSTRAP_SERVER", "WM_STREAM_BOOTSTRAP_SERVERS"),
+    "topic": ("WM_STREAM_TOPIC",),
+    "consumer_group_id": ("WM_STREAM_CONSUMER_GROUP_ID",),
+    "ssl": ("WM_STREAM_SSL",),
+    "ssl_cafile": ("WM_STREAM_SSL_CA_FILE",),
+    "ssl_certfile": ("WM_STREAM_SSL_CERT_FILE",),
+    "ssl_keyfile": ("WM_STREAM_SSL_KEY_FILE",),
+    "sasl_mechanism": ("WM_STREAM_SASL_MECHANISM",),
+    "sasl_username": ("WM_STREAM_SASL_USERNAME",),
+    "sasl_password": ("WM_STREAM_SASL_PASSWORD",),
+    "log_level": ("WM_LOG_LEVEL",),
+    "log_format": ("WM_LOG_FORMAT",),
+    "urls": ("WM_URL",),
+    "urls_file": ("WM_URLS_FILE",),
+    "timeout": ("WM_PROBE_TIMEOUT",),
+    "expect_status": ("WM_PROBE_EXPECT_STATUS",),
+    "expect_regex": ("WM_PROBE_EXPECT_REGEX",),
+    "every": ("WM_PROBE_EVERY",),
+    "concurrency": ("WM_PROBE_CONCURRENCY",),
+    "batch_size": ("WM_FLUSH_BATCH_SIZE",),
+    "drain": ("WM_FLUSH_DRAIN",),
+    "idle_timeout": ("WM_FLUSH_IDLE_TIMEOUT",),
+    "tail_files": ("WM_TAIL_FILES",),
+    "tail_format": ("WM_TAIL_FORMAT",),
+    "tail_from_start": ("WM_TAIL_FROM_START",),
+    "tail_exit_at_eof": ("WM_TAIL_EXIT_AT_EOF",),
+    "tail_interval": ("WM_TAIL_INTERVAL",),
+    "tail_lateness": ("WM_TAIL_LATENESS",),
+    "tail_alert_window": ("WM_TAIL_ALERT_WINDOW",),
+    "tail_threshold": ("WM_TAIL_THRESHOLD",),
+    "tail_hysteresis": ("WM_TAIL_HYSTERESIS",),
+    "tail_clock": ("WM_TAIL_CLOCK",),
+    "tail_top": ("WM_TAIL_TOP",),
+    "tail_json": ("WM_TAIL_JSON",),
+    "tail_alert_command": ("WM_TAIL_ALERT_COMMAND",),
+    "tail_alert_webhook": ("WM_TAIL_ALERT_WEBHOOK",),
+    "tail_record_alerts": ("WM_TAIL_RECORD_ALERTS",),
+    "tail_publish": ("WM_TAIL_PUBLISH",),
+    "tail_ship": ("WM_TAIL_SHIP",),
+    "tail_ship_token": ("WM_SERVE_TOKEN",),
+    "tail_ship_timeout": ("WM_TAIL_SHIP_TIMEOUT",),
+    "tail_source": ("WM_TAIL_SOURCE",),
+    "tail_poll_interval": ("WM_TAIL_POLL_INTERVAL",),
+    "tail_rotate_wait": ("WM_TAIL_ROTATE_WAIT",),
+    "listen_bind": ("WM_LISTEN_BIND",),
+    "listen_bucket": ("WM_LISTEN_BUCKET",),
+    "listen_flush_interval": ("WM_LISTEN_FLUSH_INTERVAL",),
+    "listen_report_interval": ("WM_LISTEN_REPORT_INTERVAL",),
+    "listen_receive_buffer": ("WM_LISTEN_RECEIVE_BUFFER",),
+    "serve_bind": ("WM_SERVE_BIND",),
+    "serve_token": ("WM_SERVE_TOKEN",),
+    "serve_poll_interval": ("WM_SERVE_POLL_INTERVAL",),
+    "serve_max_body": ("WM_SERVE_MAX_BODY",),
+    "serve_max_lines": ("WM_SERVE_MAX_LINES",),
+    "serve_allowed_hosts": ("WM_SERVE_ALLOWED_HOSTS",),
+    "top_refresh": ("WM_TOP_REFRESH",),
+    "top_window": ("WM_TOP_WINDOW",),
+}
+
+
+def test_keys_and_environment_variables_are_the_public_ones() -> None:
+    assert {d.key: d.env for d in config.DECLARATIONS} == PUBLIC_NAMES
+
+
+def test_each_declaration_is_complete_and_unambiguous() -> None:
+    """Enough to generate a reference: help, a flag or arguments, variables, file keys."""
+    paths = [d.path_name for d in config.DECLARATIONS]
+    assert len(set(paths)) == len(paths)
+    variables = [var for d in config.DECLARATIONS for var in d.env]
+    shared = {var for var in variables if variables.count(var) > 1}
+    assert shared == {"WM_SERVE_TOKEN"}  # wm serve --token and wm tail --ship-token
+    for declared in config.DECLARATIONS:
+        assert declared.help.strip(), declared.key
+        assert declared.flags or declared.argument, declared.key
+        assert declared.flag.startswith("--") or declared.argument, declared.key
+        assert declared.type_name
+        assert f"{declared.section}.{declared.table_key}" in declared.file_keys
+        value = getattr(getattr(config.Settings(), declared.section), declared.name)
+        assert value == declared.default
+        if declared.secret:
+            assert declared.default is None
+
+
+def test_a_setting_is_named_by_key_or_by_section_and_name(tmp_path: Path) -> None:
+    assert config.declaration("tail.interval") is config.declaration("tail_interval")
+    assert config.declaration("store.url") is config.declaration("db_connection_string")
+    settings = config.resolve({"tail.interval": "5s", "serve_poll_interval": "250ms"}, env={})
+    assert (settings.tail.interval, settings.serve.poll_interval) == (5.0, 0.25)
+    with pytest.raises(KeyError):
+        config.resolve({"tail.intervall": "5s"}, env={})
+
+
+def test_every_spelling_of_a_key_in_the_file(tmp_path: Path) -> None:
+    """Flat, in its own table, in another table, and the singular bootstrap server."""
+    for text in (
+        'tail_interval = "7s"\nbootstrap_server = "k:1"\n',
+        '[tail]\ninterval = "7s"\n[stream]\nbootstrap_server = "k:1"\n',
+        '[tail]\ntail_interval = "7s"\n[probe]\nbootstrap_servers = "k:1"\n',
+    ):
+        settings = config.resolve(config_file=write_toml(tmp_path, text), env={})
+        assert (settings.tail.interval, settings.stream.bootstrap_servers) == (7.0, ("k:1",))
+
+
+def test_choices_of_wm_tail_are_the_librarys() -> None:
+    from website_monitor.logs.formats import FORMATS
+    from website_monitor.logs.monitor import CLOCKS
+
+    assert config.TAIL_FORMATS == FORMATS
+    assert config.TAIL_CLOCKS == CLOCKS
+
+
+def test_bounds_and_choices_hold_for_file_values(tmp_path: Path) -> None:
+    """The file is checked as the flags are, with the same words."""
+    cases = {
+        "[probe]\nconcurrency = 0\n": "--concurrency must be at least 1",
+        "[probe]\nconcurrency = 5000\n": "--concurrency must be at most 1000",
+        "[probe]\nexpect_status = 42\n": "--expect-status must be at least 100",
+        "[flush]\nbatch_size = 0\n": "--batch-size must be at least 1",
+        "[log]\nlevel = 'loud'\n": "unknown log level 'loud'",
+        "[tail]\nclock = 'moon'\n": "unknown clock 'moon'",
+        "[tail]\npoll_interval = '0s'\n": "--poll-interval must be positive",
+        "[stream]\nsasl_mechanism = 'GSSAPI'\n": "unsupported SASL mechanism 'GSSAPI'",
+    }
+    for text, message in cases.items():
+        with pytest.raises(ConfigError) as raised:
+            config.resolve(config_file=write_toml(tmp_path, text), env={})
+        assert raised.value.message == message
+    with pytest.raises(ConfigError) as raised:
+        config.resolve(config_file=write_toml(tmp_path, "[tail]\nformat = 'xml'\n"), env={})
+    assert (raised.value.message, raised.value.hint) == (
+        "unknown log format 'xml'",
+        "use auto|clf|combined|w3c",
+    )
+
+
+def test_serve_poll_interval_takes_a_duration(tmp_path: Path) -> None:
+    """Like every other interval: `1s`, `500ms`, or a bare number of seconds."""
+    assert config.resolve(env={"WM_SERVE_POLL_INTERVAL": "500ms"}).serve.poll_interval == 0.5
+    assert config.resolve({"serve_poll_interval": "2"}, env={}).serve.poll_interval == 2.0
+    with socket.socket() as taken:  # the server stops at its busy port, after its options
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main,
+            ["serve", "--bind", f"127.0.0.1:{port}", "--poll-interval", "1s"],
+        )
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
+    result = CliRunner().invoke(main, ["serve", "--poll-interval", "2m"])
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: --poll-interval of wm serve must be between 0.1 and 60 seconds\n",
+    )
+
+
+def help_records(name: str) -> dict[str, tuple[click.Parameter, str]]:
+    """What `wm NAME --help` says of each option, by its long flag."""
+    command = main.commands[name]
+    ctx = click.Context(command, info_name=name)
+    records = {}
+    for param in command.params:
+        record = param.get_help_record(ctx)
+        if record is not None:
+            records[param.opts[-1]] = (param, record[1])
+    return records
+
+
+@pytest.mark.parametrize(("command", "topic"), [("listen", "telemetry"), ("tail", "hits")])
+def test_help_shows_the_topic_a_command_really_uses(command: str, topic: str) -> None:
+    _, text = help_records(command)["--topic"]
+    assert f"default: ({topic})]" in text
+    assert "probes" not in text
+
+
+def test_help_shows_each_setting_with_its_variables_and_default() -> None:
+    """What `wm COMMAND --help` says of an option is what its declaration says."""
+    from website_monitor.cli._options import SettingOption
+
+    checked = 0
+    for name in ("probe", "flush", "tail", "listen", "serve", "top", "stats"):
+        for param, text in help_records(name).values():
+            if not isinstance(param, SettingOption):
+                continue
+            declared = param.setting
+            assert text.startswith(declared.help) or name in ("listen", "tail")
+            assert "env var: " + ", ".join(declared.env) in text
+            shown = declared.described_default or declared.shown_default
+            if declared.key == "topic" and name in ("listen", "tail"):
+                continue
+            if declared.kind is bool:
+                flag = param.opts[0] if declared.default else param.secondary_opts[0]
+                assert f"default: {flag.lstrip('-')}]" in text, text
+            elif declared.described_default:
+                assert f"default: ({declared.described_default})]" in text, text
+            elif shown is not None and not declared.secret:
+                assert f"default: {shown}" in text, text
+            checked += 1
+    assert checked > 40

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 import socket
 import statistics
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,11 +12,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.listen_helpers import BUCKET_START, clear_of_bucket_boundary
+from tests.listen_helpers import (
+    BUCKET_START,
+    clear_of_bucket_boundary,
+    start_listen,
+    stop_listen,
+)
 from website_monitor.cli import main
+from website_monitor.probes.rollups.sketch import ACCURACY
 from website_monitor.store import open_store
-from website_monitor.telemetry import llpp
+from website_monitor.telemetry import health, llpp
 from website_monitor.telemetry.buckets import Aggregator
+from website_monitor.telemetry.metrics import listen_metrics
 from website_monitor.telemetry.sender import Sender, service_ns
 from website_monitor.transport.writer import store_events
 
@@ -250,36 +252,6 @@ def test_listen_option_errors(args: list[str], line: str) -> None:
     assert "Traceback" not in result.output
 
 
-def start_listen(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """`wm listen` in a subprocess on an ephemeral port; returns it and its address."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "website_monitor", "listen", "--bind", "127.0.0.1:0", *args],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
-    deadline = time.monotonic() + 20
-    seen = []
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        seen.append(line)
-        match = re.search(r"listening on (127\.0\.0\.1:\d+)", line)
-        if match:
-            return process, match.group(1)
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    raise AssertionError("wm listen did not start: " + "".join(seen))
-
-
-def stop_listen(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
-    return err
-
-
 def test_listen_writes_the_store_and_stops_cleanly_on_sigterm(sqlite_url: str) -> None:
     values = [4.0, 8.0, 15.0, 16.0, 23.0, 42.0]
     clear_of_bucket_boundary()
@@ -336,10 +308,21 @@ def test_listen_publishes_to_kafka_and_flush_stores(
     assert station["variance"] == pytest.approx(statistics.pvariance(values))
     assert (station["first"], station["last"]) == (values[0], values[-1])
     timer = entries["api.latency"]
-    assert timer["p50"] == pytest.approx(statistics.median(timings))
+    assert timer["p50"] == pytest.approx(statistics.median(timings), rel=ACCURACY)
     with open_store(pg_url) as repository:
         flushed = repository.query("SELECT applied_events FROM telemetry_buckets")
+        # the listener's own counters came through Kafka too, and /metrics exports them
+        exported = {
+            sample.name: sample.value
+            for family in listen_metrics(repository)
+            for sample in family.samples
+            if not sample.labels
+        }
     assert max(row["applied_events"].count(";") for row in flushed) >= 2
+    sent = 20 * 2 + 20 + len(timings)
+    assert exported["wm_listen_datagrams_total"] == sent
+    assert exported["wm_listen_kernel_drops_total"] == 0
+    assert not any(name.startswith(health.PREFIX) for name in entries)
 
 
 @pytest.mark.parametrize("name", ["listen", "send", "stations"])

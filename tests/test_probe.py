@@ -26,6 +26,7 @@ from tests.services import (
     wait_until,
 )
 from website_monitor.cli import main
+from website_monitor.deadletters.store import dead_letters
 from website_monitor.probes.check import (
     MAX_REDIRECTS,
     CheckOptions,
@@ -317,10 +318,19 @@ def test_store_failure_exits_non_zero(http_server: HTTPTestServer, pg_url: str) 
     conn.close()
     result = CliRunner().invoke(main, ["probe", http_server.url, "-d", pg_url, "-q"])
     assert result.exit_code == 1
-    assert result.output.startswith(
-        "Error: 1 results were not stored: PostgreSQL refused the data: "
+    error = next(line for line in result.output.splitlines() if line.startswith("Error:"))
+    assert error.startswith(
+        "Error: 1 of 1 results were refused by the store and kept in dead_letters:"
+        " rejected by the store: PostgreSQL refused the data: "
     )
-    assert "refuse_all" in result.output
+    assert "refuse_all" in error
+    assert "(hint: `wm dlq list` shows them" in error
+    with open_store(pg_url) as repository:  # kept, not spooled: the next run starts clean
+        [letter] = dead_letters(repository)
+    assert letter.topic == "(direct)" and "refuse_all" in letter.reason
+    assert b'"kind":"probe"' in (letter.value or b"")
+    again = CliRunner().invoke(main, ["probe", http_server.url, "-d", pg_url, "-q"])
+    assert again.exit_code == 1 and "1 of 1 results" in again.output
 
 
 def test_every_stops_cleanly_on_sigterm(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 import trustme
 from click.testing import CliRunner
 
-from tests.services import Broker, HTTPTestServer, TLSProxy, free_port
+from tests.services import Broker, HTTPTestServer, TLSProxy, flush_args, free_port
 from website_monitor import config
 from website_monitor.cli import main
 from website_monitor.probes.queries import count_probes
@@ -191,3 +192,160 @@ def test_secrets_never_appear_in_output_or_logs(
     for output in (probe.stdout, probe.stderr, stats.stdout, stats.stderr):
         assert "hunter2" not in output
     assert "postgresql://wm:***@" in stats.stderr
+
+
+# --- secrets in the logs of real runs, at debug level, in both formats -------------------
+
+#: Every secret below contains this, so one check finds any of them in any output.
+MARK = "hunter2"
+
+
+def _wm(args: list[str], tmp_path: Path, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "website_monitor", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"WM_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", **env},
+    )
+
+
+def _finish(runs: dict[str, subprocess.Popen[str]]) -> dict[str, tuple[int, str, str]]:
+    """Wait for runs started together: name -> (exit code, stdout, stderr)."""
+    done = {}
+    for name, process in runs.items():
+        stdout, stderr = process.communicate(timeout=120)
+        done[name] = (process.returncode, stdout, stderr)
+    return done
+
+
+def _assert_secret_free(name: str, stdout: str, stderr: str, fmt: str) -> None:
+    assert MARK not in stdout, f"{name}: secret on stdout:\n{stdout}"
+    assert MARK not in stderr, f"{name}: secret on stderr:\n{stderr}"
+    if fmt == "json":  # every log line is JSON; only the final error line is not
+        for line in stderr.splitlines():
+            if not line.startswith("Error: "):
+                json.loads(line)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_kafka_client_debug_logs_keep_the_sasl_password_out(
+    kafka_bootstrap: str, http_server: HTTPTestServer, tmp_path: Path, topic: str, fmt: str
+) -> None:
+    """SASL against the real broker, which does not speak it: the clients dump their
+    configuration at debug level, retry, and give up with an error."""
+    sasl = ["-b", kafka_bootstrap, "-t", topic, "--sasl-mechanism", "PLAIN"]
+    sasl += ["--sasl-username", "wm", "--log-level", "debug", "--log-format", fmt]
+    env = {"WM_STREAM_SASL_PASSWORD": f"sasl-{MARK}"}
+    log = tmp_path / "access.log"
+    log.write_text('10.0.0.1 - - [09/May/2018:16:00:01 +0000] "GET /a HTTP/1.1" 200 5\n')
+    db = f"sqlite:///{tmp_path / 'wm.db'}"
+    runs = _finish(
+        {
+            "flush": _wm(
+                ["flush", *sasl, "--drain", "--idle-timeout", "1s", "-d", db], tmp_path, **env
+            ),
+            "probe": _wm(["probe", http_server.url, *sasl], tmp_path, **env),
+            "tail": _wm(
+                ["tail", str(log), "--from-start", "--exit-at-eof", "--publish", *sasl],
+                tmp_path,
+                **env,
+            ),
+        }
+    )
+    for name, (code, stdout, stderr) in runs.items():
+        assert code == 1, (name, stderr)
+        _assert_secret_free(name, stdout, stderr, fmt)
+        assert "SaslHandshakeRequest" in stderr, (name, stderr)  # the client's debug logs
+    # kafka-python's admin client dumped its configuration, with the password masked.
+    assert "'sasl_plain_password': '***'" in runs["flush"][2]
+    assert f"Error: cannot reach Kafka at {kafka_bootstrap}" in runs["flush"][2]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_whole_run_at_debug_level_shows_no_secret(
+    kafka_bootstrap: str,
+    http_server: HTTPTestServer,
+    pg_url: str,
+    tmp_path: Path,
+    topic: str,
+    fmt: str,
+) -> None:
+    """Probe to Kafka, flush into PostgreSQL: a password in the connection string (trust
+    authentication ignores it) and a SASL password the broker never asks for."""
+    db = pg_url.replace("postgres@", f"postgres:db-{MARK}@", 1)
+    assert db != pg_url
+    env = {"WM_STREAM_SASL_PASSWORD": f"sasl-{MARK}", "WM_SERVE_TOKEN": f"token-{MARK}"}
+    debug = ["--log-level", "debug", "--log-format", fmt]
+    probe = _finish(
+        {
+            "probe": _wm(
+                ["probe", http_server.url, "-b", kafka_bootstrap, "-t", topic, *debug],
+                tmp_path,
+                **env,
+            )
+        }
+    )
+    flush = _finish(
+        {
+            "flush": _wm(
+                [*flush_args(kafka_bootstrap, topic, db, f"g-{topic}"), "--drain", *debug],
+                tmp_path,
+                **env,
+            )
+        }
+    )
+    for name, (code, stdout, stderr) in {**probe, **flush}.items():
+        assert code == 0, (name, stderr)
+        _assert_secret_free(name, stdout, stderr, fmt)
+    assert "partitions assigned" in flush["flush"][2]  # the consumer's own logs were there
+    with open_store(pg_url) as repository:
+        assert count_probes(repository) == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_url_valued_options_never_show_their_secrets(tmp_path: Path, fmt: str) -> None:
+    """Each URL-valued option with a password in the user part and a token in the query,
+    pointed at nothing, or malformed: retries, warnings and errors show it redacted."""
+    closed = free_port()
+    log = tmp_path / "access.log"
+    log.write_text(
+        "".join(
+            f'10.0.0.1 - - [09/May/2018:16:00:{s:02d} +0000] "GET /a HTTP/1.1" 200 5\n'
+            for s in range(40)
+        )
+    )
+    tail = ["tail", str(log), "--from-start", "--exit-at-eof", "--no-record-alerts"]
+    debug = ["--log-level", "debug", "--log-format", fmt]
+    ship = f"http://wm:ship-{MARK}@127.0.0.1:{closed}/api/logs?access_token=tok-{MARK}"
+    hook = f"http://wm:hook-{MARK}@127.0.0.1:{closed}/hook?token=tok-{MARK}&channel=ops"
+    db = f"postgresql://wm:db-{MARK}@127.0.0.1:{closed}/wm"
+    commands = {
+        "ship": [*tail, "--ship", ship, "--ship-token", f"bearer-{MARK}", "--ship-timeout", "1s"],
+        "ship-scheme": [*tail, "--ship", f"ftp://wm:ship-{MARK}@127.0.0.1/x"],
+        "webhook": [*tail, "--alert-webhook", hook, "--threshold", "0.01"],
+        "webhook-scheme": [*tail, "--alert-webhook", f"ftp://wm:hook-{MARK}@h/x?token=t-{MARK}"],
+        "db-tail": [*tail, "--publish", "-d", db],
+        "db-status": ["db", "status", "-d", db],
+        "db-query": ["stats", "-d", f"postgresql://wm@127.0.0.1:{closed}/wm?password=db-{MARK}"],
+        "db-unparseable": ["stats", "-d", f"postgresql://wm:db-{MARK}@[::1/wm"],
+        "bootstrap": ["probe", "http://127.0.0.1:1/", "-b", f"wm:kafka-{MARK}@127.0.0.1:{closed}"],
+    }
+    runs = _finish({name: _wm([*args, *debug], tmp_path) for name, args in commands.items()})
+    expected = {
+        "ship": f"not shipped to http://wm:***@127.0.0.1:{closed}/api/logs?access_token=***",
+        "ship-scheme": "--ship 'ftp://wm:***@127.0.0.1/x' is not an http(s) URL",
+        "webhook": "alert webhook failed",
+        "webhook-scheme": "--alert-webhook 'ftp://wm:***@h/x?token=***' is not an http(s) URL",
+        "db-tail": f"postgresql://wm:***@127.0.0.1:{closed}/wm",
+        "db-status": f"postgresql://wm:***@127.0.0.1:{closed}/wm",
+        "db-query": f"postgresql://wm@127.0.0.1:{closed}/wm?password=***",
+        "db-unparseable": "Error: ",
+        "bootstrap": f"Error: cannot reach Kafka at wm:***@127.0.0.1:{closed}",
+    }
+    for name, (code, stdout, stderr) in runs.items():
+        _assert_secret_free(name, stdout, stderr, fmt)
+        assert expected[name] in stderr, (name, stderr)
+        if name != "webhook":  # a failed notification is a warning, not a failure
+            assert code == 1, (name, stderr)
+    assert "retrying in" in runs["ship"][2]  # the retry warnings were printed, masked

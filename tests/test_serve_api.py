@@ -407,7 +407,11 @@ def test_wm_serve_takes_its_token_from_the_config_file(
             "poll_interval = 100",
             "Error: --poll-interval of wm serve must be between 0.1 and 60 seconds\n",
         ),
-        ("poll_interval = 'soon'", "Error: {path}:serve.poll_interval: could not convert"),
+        (
+            "poll_interval = 'soon'",
+            "Error: {path}:serve.poll_interval: invalid duration 'soon' (hint: use a number with"
+            " a unit, e.g. 500ms, 30s, 5m, 1h, 7d)\n",
+        ),
         (
             "tokn = 'x'",
             "Error: unknown setting 'serve.tokn' in {path} (hint: did you mean 'token'?)\n",

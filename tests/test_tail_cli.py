@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import signal
 import statistics
 import threading
 import time
@@ -14,8 +15,10 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from tests.services import wm_process
 from website_monitor.cli import main
 from website_monitor.logs.alerts import AlertEvent
+from website_monitor.logs.follower import POLL_BUDGET
 from website_monitor.logs.output import LiveReporter
 from website_monitor.logs.summary import WindowStats
 from website_monitor.store import open_store
@@ -269,12 +272,112 @@ def test_flat_keys_and_bad_values_in_the_config_file(tmp_path: Path) -> None:
     )
 
 
-def test_missing_file_is_a_warning_not_an_error(tmp_path: Path) -> None:
-    missing = tmp_path / "none.log"
-    result = CliRunner().invoke(main, ["tail", str(missing), "--exit-at-eof"])
-    assert result.exit_code == 0
+def test_nothing_to_read_with_exit_at_eof_is_one_error_line(tmp_path: Path) -> None:
+    missing, other = tmp_path / "none.log", tmp_path / "other.log"
+    result = CliRunner().invoke(main, ["tail", str(missing), "--from-start", "--exit-at-eof"])
+    assert result.exit_code == 1
     assert result.stdout == ""
-    assert f"cannot read {missing} (No such file or directory); waiting for it" in result.stderr
+    assert result.stderr == (
+        f"Error: cannot read {missing}: No such file or directory (hint: check the path;"
+        " without --exit-at-eof wm tail waits for the file to appear)\n"
+    )
+    result = CliRunner().invoke(main, ["tail", str(missing), str(other), "--exit-at-eof"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"Error: cannot read {missing}: No such file or directory; {other}: No such file"
+    )
+    # One file that exists is something to read: the missing one is skipped, not waited for.
+    other.write_text("\n".join(SMALL) + "\n")
+    result = CliRunner().invoke(
+        main, ["tail", str(missing), str(other), "--from-start", "--exit-at-eof", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sum(json.loads(line)["hits"] for line in result.stdout.splitlines()) == 5
+    assert f"cannot read {missing} (No such file or directory); skipped" in result.stderr
+
+
+def test_a_missing_file_is_waited_for_when_following(tmp_path: Path) -> None:
+    log = tmp_path / "later.log"
+    with wm_process("tail", str(log), "--json", "--poll-interval", "20ms") as process:
+        assert process.stderr is not None
+        warning = process.stderr.readline()  # it started, found no file, and waits
+        assert f"cannot read {log} (No such file or directory); waiting for it" in warning
+        time.sleep(0.5)
+        assert process.poll() is None, process.communicate()
+        lines = [clf(second, "/api/x") for second in range(25)]
+        log.write_text("\n".join(lines) + "\n")  # everything in a file created later is new
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert [json.loads(line)["hits"] for line in out.splitlines()] == [10, 10, 5]
+
+
+def combined(second: float, path: str) -> str:
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0"
+    return f'{clf(second, path)} "https://example.org/" "{agent}"'
+
+
+def late_and_bad_log(path: Path) -> tuple[int, int, int]:
+    """Three busy minutes (more than one poll reads at once, so windows close between
+    reads) with stragglers stamped 30 s early, a last few lines from the first minute,
+    and junk lines.
+    Returns (parsed lines, stragglers among them, incorrect lines)."""
+    lines: list[str] = []
+    stragglers = junk = 0
+    for second in range(180):
+        for k in range(250):
+            lines.append(combined(second + k / 250, ("/api/a", "/static/b", "/")[k % 3]))
+        if second % 7 == 3 and second >= 40:
+            lines.append(combined(second - 30, "/late"))
+            stragglers += 1
+        if second % 11 == 0:
+            lines.append(f"junk {second}")
+            junk += 1
+    for k in range(4):
+        lines.append(combined(10 + k, "/late/at/the/end"))
+        stragglers += 1
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > POLL_BUDGET
+    return len(lines) - junk, stragglers, junk
+
+
+def test_publish_stores_every_parsed_line_and_summaries_account_for_all(
+    store_url: str, tmp_path: Path
+) -> None:
+    """The store is not windowed: late lines are stored too, and reported as late (also
+    those still pending at the end), so hits + late lines = lines parsed."""
+    log = tmp_path / "access.log"
+    parsed, stragglers, junk = late_and_bad_log(log)
+    out = run(
+        "tail", str(log), "--from-start", "--exit-at-eof", "--json", "--publish",
+        "--no-record-alerts", "-d", store_url,
+    )  # fmt: skip
+    summaries = [json.loads(line) for line in out.splitlines()]
+    summaries = [s for s in summaries if s["type"] == "summary"]
+    late = sum(s["late_lines"] for s in summaries)
+    assert 4 <= late <= stragglers  # at least those at the end
+    assert sum(s["hits"] for s in summaries) + late == parsed
+    assert sum(s["bad_lines"] for s in summaries) == junk
+    with open_store(store_url) as repository:
+        paths = repository.query("SELECT path, count(*) AS n FROM hits GROUP BY path")
+    stored = sum(row["n"] for row in paths)
+    stored_stragglers = sum(row["n"] for row in paths if row["path"].startswith("/late"))
+    assert (stored, stored_stragglers) == (parsed, stragglers)
+
+
+def test_incorrect_lines_count_in_the_window_they_were_written_in(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    lines = []
+    for window in range(6):
+        for second in range(10):
+            lines.append(clf(10 * window + second, "/a"))
+            if second < window:
+                lines.append(f"junk in window {window}")
+    log.write_text("\n".join(lines) + "\n")
+    out = run("tail", str(log), "--from-start", "--exit-at-eof", "--json")
+    summaries = [json.loads(line) for line in out.splitlines()]
+    assert [(s["hits"], s["bad_lines"]) for s in summaries] == [(10, w) for w in range(6)]
 
 
 def test_incorrect_lines_are_rate_limited_and_counted(tmp_path: Path) -> None:

@@ -95,3 +95,24 @@ def test_w3c_batches_each_carry_the_fields_directive(tmp_path: Path) -> None:
         rows = repository.query("SELECT count(*) AS n, sum(bytes) AS b FROM hits")
     assert int(rows[0]["n"]) == len(lines) - 2
     assert int(rows[0]["b"]) == sum(range(2 * ship.BATCH_LINES + 5))
+
+
+def test_the_password_and_tokens_are_never_shown(tmp_path: Path) -> None:
+    """Refused by the server, then unreachable: every warning and the final error name the
+    URL with its password and query token masked, and never the bearer token."""
+    log = tmp_path / "access.log"
+    traffic.access_log(log)
+    with serving(f"sqlite:///{tmp_path / 'wm.db'}", token="right") as served:
+        userinfo = served.base.replace("http://", "http://wm:pw-hunter2@")
+        url = f"{userinfo}/api/logs?access_token=query-hunter2"
+        refused = _tail(log, url, "--log-format", "json", token="bearer-hunter2")
+        _, refused_err = refused.communicate(timeout=60)
+    gone = _tail(log, url, "--ship-timeout", "1s", token="bearer-hunter2")
+    _, gone_err = gone.communicate(timeout=60)
+    shown = served.base.replace("http://", "http://wm:***@") + "/api/logs?access_token=***"
+    assert (refused.returncode, gone.returncode) == (1, 1)
+    assert f"{shown} refused" in refused_err and "HTTP 401" in refused_err
+    assert f"--ship: {shown}: ConnectionError" in gone_err and "retrying in" in gone_err
+    for stderr in (refused_err, gone_err):
+        assert f"were not shipped to {shown}" in stderr
+        assert "hunter2" not in stderr

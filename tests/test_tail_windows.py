@@ -174,3 +174,93 @@ def test_a_new_file_is_detected_again_after_rotation() -> None:
     assert (summary.hits, summary.bad_lines) == (5, 0)
     assert summary.top_sections == [("/a", 3), ("/shop", 2)]
     assert summary.status_classes["4xx"] == 1
+
+
+def accounted(summaries: list[WindowSummary]) -> tuple[int, int, int]:
+    """(hits, late lines, incorrect lines) over all summaries."""
+    return (
+        sum(s.hits for s in summaries),
+        sum(s.late_lines for s in summaries),
+        sum(s.bad_lines for s in summaries),
+    )
+
+
+def test_every_parsed_line_is_kept_for_publishing_late_ones_too() -> None:
+    """The store is not windowed: a line too late for its window is still a hit."""
+    collect = Collect()
+    monitor = Monitor(TailOptions(lateness=5), collect, collect_hits=True)
+    now = T0 + 1000
+    monitor.feed(Chunk("a", [clf(T0 + s) for s in range(40)]), now=now)
+    monitor.tick(now)  # windows up to 16:00:30 close: the event clock is at 16:00:39
+    late = [clf(T0 + 2), clf(T0 + 12)]
+    monitor.feed(Chunk("a", late), now=now)
+    monitor.feed(Chunk("a", [clf(T0 + 40)]), now=now)
+    monitor.tick(now + 100)  # traffic stopped: every window closes, up to 16:02:10
+    monitor.feed(Chunk("a", [clf(T0 + 3)]), now=now + 100)  # late, and no window is left
+    monitor.finish()
+    records = monitor.take_records()
+    assert len(records) == monitor.lines == 44
+    assert sorted(r.timestamp - T0 for r in records) == sorted([*range(41), 2, 12, 3])
+    assert accounted(collect.summaries) == (41, 3, 0)
+    # The line late after the last window is in a summary of its own, not dropped.
+    last = collect.summaries[-1]
+    assert (last.start - T0, last.hits, last.late_lines) == (130, 0, 1)
+
+
+def test_time_spent_reading_a_backlog_is_not_event_time() -> None:
+    """A busy second read slowly (parsing, publishing) keeps its window open: the wall
+    clock moves the event clock on only while no line arrives."""
+    collect = Collect()
+    monitor = Monitor(TailOptions(lateness=5), collect)
+    second = [clf(T0 + 9)] * 1000
+    wall = T0 + 1000.0
+    for step in range(30):  # 30 chunks of the same second, read over 60 s of wall time
+        monitor.feed(Chunk("a", second), now=wall + 2 * step)
+        monitor.tick(wall + 2 * step)
+    assert collect.summaries == []
+    monitor.tick(wall + 58 + 6)  # then traffic stops: the window closes by wall time
+    assert [(s.hits, s.late_lines) for s in collect.summaries] == [(30_000, 0)]
+
+
+def test_incorrect_lines_count_in_the_window_of_the_line_before_them() -> None:
+    collect = Collect()
+    monitor = Monitor(TailOptions(lateness=0), collect)
+    lines = ["junk at the top"]
+    for window in range(4):
+        for s in range(10):
+            lines.append(clf(T0 + 10 * window + s))
+            lines += [f"junk {window}"] * window  # window n has n incorrect lines per line
+    monitor.feed(Chunk("a", lines[:25]), now=T0 + 10_000)
+    monitor.feed(Chunk("b", ["junk in another file, before any of its lines"]), now=T0 + 10_000)
+    monitor.feed(Chunk("a", lines[25:]), now=T0 + 10_000)
+    monitor.finish()
+    assert [(s.start - T0, s.hits, s.bad_lines) for s in collect.summaries] == [
+        (0, 10, 1 + 1),  # the first line of "a" and of "b" had no line before them
+        (10, 10, 10),
+        (20, 10, 20),
+        (30, 10, 30),
+    ]
+
+
+def test_incorrect_lines_with_the_wall_clock_count_when_they_arrive() -> None:
+    collect = Collect()
+    monitor = Monitor(TailOptions(clock="wall", interval=10), collect)
+    monitor.feed(Chunk("a", [clf(T0), "junk"]), now=T0 + 1)
+    monitor.feed(Chunk("a", ["junk", "junk"]), now=T0 + 11)
+    monitor.feed(Chunk("a", [clf(T0)]), now=T0 + 21)
+    monitor.finish()
+    assert [(s.start - T0, s.hits, s.bad_lines) for s in collect.summaries] == [
+        (0, 1, 1),
+        (10, 0, 2),
+        (20, 1, 0),
+    ]
+
+
+def test_pending_incorrect_lines_at_the_end_get_a_summary() -> None:
+    windows = Windows(interval=10, lateness=0)
+    windows.add(record(T0 + 1), T0 + 1, 0.0)
+    assert [s.hits for s in windows.advance(100.0)][:1] == [1]
+    windows.add_bad(T0 + 2)  # its window has closed
+    windows.add_bad(None)
+    assert [(s.hits, s.bad_lines) for s in windows.close_all()] == [(0, 2)]
+    assert list(windows.close_all()) == []

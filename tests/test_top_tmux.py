@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import shlex
-import shutil
-import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,52 +11,17 @@ from pathlib import Path
 import pytest
 
 from tests import traffic
-from tests.conftest import unavailable
 from tests.documents import plain
+from tests.terminal import Tmux, tmux_server, wait_for_file, wait_for_screen, wait_until_gone
 from tests.webserver import URLS, sample_probes, write
 from website_monitor.probes import stats
 from website_monitor.probes.codec import ProbeResult
 from website_monitor.store import open_store
 
 
-class Tmux:
-    """A tmux server of our own (its own socket), so no other session is touched."""
-
-    def __init__(self) -> None:
-        self.socket = f"wm-test-{uuid.uuid4().hex[:8]}"
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=check
-        )
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "top").stdout
-
-    def alive(self) -> bool:
-        return self("has-session", "-t", "top", check=False).returncode == 0
-
-
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
-    if not shutil.which("tmux"):
-        unavailable("tmux is not installed (apt-get install tmux)")
-    server = Tmux()
-    try:
-        yield server
-    finally:
-        server("kill-server", check=False)
-
-
-def wait_for_screen(tmux: Tmux, *needles: str, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = tmux.screen()
-        if all(n in screen for n in needles):
-            return screen
-        time.sleep(0.1)
-    raise AssertionError(f"{needles} not on the screen after {timeout}s:\n{screen}")
+    yield from tmux_server()
 
 
 def test_top_shows_the_store_refreshes_and_quits_on_q(
@@ -70,7 +31,7 @@ def test_top_shows_the_store_refreshes_and_quits_on_q(
     write(sqlite_url, probes)
     log = tmp_path / "access.log"
     hits = traffic.access_log(log)
-    traffic.tail_publish(sqlite_url, log)
+    traffic.tail_follow(sqlite_url, log)
     before = datetime.now(timezone.utc)
     exit_file = tmp_path / "exit-code"
     stty_file = tmp_path / "stty-after"
@@ -136,10 +97,7 @@ def test_top_shows_the_store_refreshes_and_quits_on_q(
     # The terminal is back in canonical mode with echo, as before wm top.
     modes = wait_for_file(stty_file).split()
     assert "icanon" in modes and "echo" in modes
-    deadline = time.monotonic() + 5
-    while tmux.alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not tmux.alive(), "the pane's process is still running"
+    wait_until_gone(tmux)
 
 
 def test_top_window_from_the_config_file_and_what_overrides_it(
@@ -166,16 +124,4 @@ def test_top_window_from_the_config_file_and_what_overrides_it(
         wait_for_screen(tmux, f"wm top · {title} · ", "q quits")
         tmux("send-keys", "-t", "top", "q")
         assert wait_for_file(exit_file).strip() == "0"
-        deadline = time.monotonic() + 5
-        while tmux.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not tmux.alive(), "the pane's process is still running"
-
-
-def wait_for_file(path: Path, timeout: float = 5.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text()
-        time.sleep(0.05)
-    raise AssertionError(f"{path} was not written")
+        wait_until_gone(tmux)

@@ -62,12 +62,36 @@ def access_log(path: Path, now: datetime | None = None) -> list[dict[str, Any]]:
     return hits
 
 
+def tail_publish(store_url: str, log: Path, source: str = SOURCE) -> str:
+    """`wm tail --publish --exit-at-eof --from-start`, as a person runs it; its output.
+
+    An alert still open at the end of the log is closed as abandoned when it stops.
+    """
+    result = CliRunner().invoke(
+        main,
+        [
+            "tail",
+            str(log),
+            "--publish",
+            "--exit-at-eof",
+            "--from-start",
+            "--source",
+            source,
+            *TAIL_OPTIONS,
+            "-d",
+            store_url,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 #: The sample log raises two alerts: one for the burst that ended, one still going at its end.
 ALERTS = 2
 
 
-def tail_publish(store_url: str, log: Path, source: str = SOURCE) -> None:
-    """`wm tail --publish --from-start` following the log, as a person runs it.
+def tail_follow(store_url: str, log: Path, source: str = SOURCE) -> None:
+    """`wm tail --publish --from-start` following the sample log, as a person runs it.
 
     It is left running (`services.LEFT_RUNNING`, stopped when the test ends), as a
     stopped `wm tail` closes its open alert as abandoned: this returns once the store

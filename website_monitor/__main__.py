@@ -1,6 +1,6 @@
 """Allow `python -m website_monitor`."""
 
-from website_monitor.cli import main
+from website_monitor.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

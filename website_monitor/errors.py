@@ -12,6 +12,7 @@ reaching the top is a bug.
     ├── TransportError         the message broker failed
     │   ├── BrokerUnavailable  it cannot be reached: retry later
     │   └── DeliveryError      some events were not delivered (`undelivered` holds them)
+    │       └── EventsRefused  the store refused some events' data; they were dead-lettered
     └── DecodeError            bytes that are not a valid event (`reason` says why)
 
 The database drivers' errors become store errors in one place each
@@ -69,6 +70,11 @@ class DeliveryError(TransportError):
     ) -> None:
         super().__init__(message, hint)
         self.undelivered = list(undelivered)
+
+
+class EventsRefused(DeliveryError):
+    """The store refused the data of some events and they were kept in `dead_letters` instead:
+    nothing is left to retry or spool, but they are not stored where they belong."""
 
 
 class DecodeError(WebsiteMonitorError):

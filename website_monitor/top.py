@@ -5,6 +5,10 @@ the access-log traffic (hits/s per source over the last minute, from the hits
 table), the open high-traffic alerts, the newest results as they arrive and the
 store's dead letters. Keys are read
 in cbreak mode (`q` quits) and the terminal is restored on the way out.
+
+Every value from the store (URLs, statuses, error texts, sources) is drawn as a
+`Text` from `display.literal`, never as markup, with control characters escaped:
+what a probed server or a log line says cannot break or restyle the view.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from website_monitor.deadletters import store as dead_letters
+from website_monitor.display import literal
 from website_monitor.errors import WebsiteMonitorError
 from website_monitor.logs import queries as logs
 from website_monitor.logs.models import Alert
@@ -38,6 +43,8 @@ from website_monitor.store import Repository
 RECENT = 8
 #: The traffic line: hits stamped within this many seconds before now.
 TRAFFIC_SECONDS = 60.0
+#: Longest source name shown on the traffic and alert lines.
+SOURCE_LONGEST = 60
 
 
 @dataclasses.dataclass
@@ -89,8 +96,8 @@ def _ms(value: float | None) -> str:
 def _status(probe: Probe | None) -> Text:
     if probe is None:
         return Text("-")
-    label = str(probe.http_status_code or probe.error or "error")
-    return Text(label, style="green" if probe.ok else "bold red")
+    label = probe.http_status_code or probe.error or "error"
+    return literal(label, "green" if probe.ok else "bold red", longest=40)
 
 
 def _age(then: str | None, now: datetime) -> str:
@@ -115,7 +122,7 @@ def _window(seconds: float) -> str:
 
 def render(snap: Snapshot, error: str | None = None) -> RenderableType:
     urls = Table(
-        title=f"wm top · last {_window(snap.window_seconds)} · {snap.backend}",
+        title=literal(f"wm top · last {_window(snap.window_seconds)} · {snap.backend}"),
         title_justify="left",
         expand=True,
     )
@@ -130,12 +137,12 @@ def render(snap: Snapshot, error: str | None = None) -> RenderableType:
         entry, last = row.stats, row.last
         availability = entry.availability if entry else None
         urls.add_row(
-            row.url,
+            literal(row.url),
             _status(last),
-            _age(last.timestamp if last else None, snap.taken_at),
-            str(entry.probes) if entry else "0",
-            _ms(entry.p50_ms if entry else None),
-            _ms(entry.p95_ms if entry else None),
+            Text(_age(last.timestamp if last else None, snap.taken_at)),
+            Text(str(entry.probes) if entry else "0"),
+            Text(_ms(entry.p50_ms if entry else None)),
+            Text(_ms(entry.p95_ms if entry else None)),
             Text(
                 "-" if availability is None else f"{availability * 100:.1f}",
                 style="" if availability in (None, 1.0) else "red",
@@ -151,28 +158,30 @@ def render(snap: Snapshot, error: str | None = None) -> RenderableType:
     recent.add_column("ms", justify="right")
     for probe in snap.recent:
         recent.add_row(
-            probe.timestamp[11:19], probe.url, _status(probe), _ms(probe.response_time_ms)
+            literal(probe.timestamp[11:19]),
+            literal(probe.url),
+            _status(probe),
+            Text(_ms(probe.response_time_ms)),
         )
 
     traffic = Text(f"traffic (last {_window(TRAFFIC_SECONDS)}): ", style="bold")
-    if snap.traffic:
-        traffic.append(
-            " · ".join(f"{source} {rate:.2f} hits/s" for source, rate in snap.traffic.items()),
-            style="",
-        )
-    else:
+    for number, (source, rate) in enumerate(snap.traffic.items()):
+        traffic.append(" · " if number else "")
+        traffic.append_text(literal(source, longest=SOURCE_LONGEST))
+        traffic.append(f" {rate:.2f} hits/s")
+    if not snap.traffic:
         traffic.append("no hits", style="dim")
     alerts = Text("alerts: ", style="bold")
-    if snap.open_alerts:
+    for number, alert in enumerate(snap.open_alerts):
+        alerts.append(" · " if number else "")
+        alerts.append("OPEN ", style="bold red")
+        alerts.append_text(literal(alert.source, "bold red", longest=SOURCE_LONGEST))
         alerts.append(
-            " · ".join(
-                f"OPEN {a.source} since {(a.started_at or '')[11:19]}Z"
-                f" (peak {a.peak:.2f} hits/s, threshold {a.threshold:g})"
-                for a in snap.open_alerts
-            ),
+            f" since {(alert.started_at or '')[11:19]}Z"
+            f" (peak {alert.peak:.2f} hits/s, threshold {alert.threshold:g})",
             style="bold red",
         )
-    else:
+    if not snap.open_alerts:
         alerts.append("none open", style="green")
 
     footer = Text()
@@ -180,7 +189,7 @@ def render(snap: Snapshot, error: str | None = None) -> RenderableType:
     footer.append(f" · refreshed {snap.taken_at:%H:%M:%S}Z · q quits")
     parts: list[RenderableType] = [urls, traffic, alerts, recent, footer]
     if error:
-        parts.append(Text(error, style="bold red"))
+        parts.append(literal(error, "bold red", longest=None))
     return Group(*parts)
 
 
@@ -257,7 +266,7 @@ def run(
             if last is not None:
                 live.update(render(last, error), refresh=True)
             elif error:
-                live.update(Text(error, style="bold red"), refresh=True)
+                live.update(literal(error, "bold red", longest=None), refresh=True)
             key = pressed.wait(refresh, stop)
             if key and key.strip().lower().startswith("q"):
                 return

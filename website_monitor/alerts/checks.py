@@ -16,6 +16,8 @@ its place in the order: it is counted as late (and logged), and walks past.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -75,6 +77,12 @@ class Position:
     failing_since: datetime | None = None
     late: int = 0
     last_error: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Its row's key: a hash of rule, URL and location (a URL may be long)."""
+        text = json.dumps([self.rule, self.url, self.location], separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Position:

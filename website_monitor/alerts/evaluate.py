@@ -28,7 +28,7 @@ from website_monitor.alerts.checks import Check, Opened, Position, Resolved, Wal
 from website_monitor.alerts.incidents import Incident, open_key
 from website_monitor.alerts.rules import Alerting, AlertRule, Slo
 from website_monitor.probes.rollups import maintain
-from website_monitor.store import Reader, Repository, Transaction
+from website_monitor.store import Reader, Repository, Transaction, Where
 from website_monitor.times import as_utc
 
 logger = log.get("alert")
@@ -186,19 +186,22 @@ def _measure(
         walked: dict[str, set[str]] = defaultdict(set)
         for row in reader.query("SELECT DISTINCT rule, url FROM alert_positions"):
             walked[str(row["rule"])].add(str(row["url"]))
-        mark = reader.dialect.placeholder
         for rule in rules:
             assert rule.latency is not None
             urls = sorted(set(rule.targets.urls) | walked[rule.name])
             if not urls:
                 continue
             fraction = rule.latency.percentile / 100
+            where = (
+                Where(reader.dialect, "response_time_ms IS NOT NULL")
+                .any_of("url", urls, keyed=True)
+                .compare("timestamp", ">", now - timedelta(seconds=rule.latency.window))
+                .compare("timestamp", "<=", now)
+            )
             found = reader.query(
                 f"SELECT url, {reader.dialect.percentile(fraction, 'response_time_ms')} AS p"
-                f" FROM url_probes WHERE url IN ({', '.join(mark for _ in urls)})"
-                f" AND timestamp > {mark} AND timestamp <= {mark}"
-                " AND response_time_ms IS NOT NULL GROUP BY url ORDER BY url",
-                [*urls, now - timedelta(seconds=rule.latency.window), now],
+                f" FROM url_probes{where.sql} GROUP BY url ORDER BY url",
+                where.params,
             )
             latencies.extend(_Latency(rule, str(r["url"]), float(r["p"])) for r in found)
         for slo in alerting.slos:
@@ -304,6 +307,7 @@ class _Pass:
     def _save_positions(self, positions: list[Position]) -> None:
         rows = [
             (
+                p.key,
                 p.rule,
                 p.url,
                 p.location,
@@ -322,9 +326,9 @@ class _Pass:
         ]
         if rows:
             self.tx.executemany(
-                "INSERT INTO alert_positions (rule, url, location, last_ts, last_id, run_ok,"
+                "INSERT INTO alert_positions (key, rule, url, location, last_ts, last_id, run_ok,"
                 " run_count, run_start, failing, failing_since, late, last_error)"
-                f" VALUES ({self.tx.dialect.marks(12)}) ON CONFLICT (rule, url, location)"
+                f" VALUES ({self.tx.dialect.marks(13)}) ON CONFLICT (key)"
                 " DO UPDATE SET last_ts = excluded.last_ts, last_id = excluded.last_id,"
                 " run_ok = excluded.run_ok, run_count = excluded.run_count,"
                 " run_start = excluded.run_start, failing = excluded.failing,"

@@ -18,6 +18,7 @@ opening, only those.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -128,8 +129,12 @@ class Incident:
 
 
 def open_key(kind: str, alert: str, subject: str | None, severity: str) -> str:
-    """Unique among open incidents: one per kind, rule, URL (or source) and severity."""
-    return json.dumps([kind, alert, subject, severity], separators=(",", ":"))
+    """Unique among open incidents: one per kind, rule, URL (or source) and severity.
+
+    A hash, so that a URL of any length fits in the unique index.
+    """
+    text = json.dumps([kind, alert, subject, severity], separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def load_open(reader: Reader, kinds: Sequence[str] = ()) -> dict[str, Incident]:

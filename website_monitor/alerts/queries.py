@@ -27,7 +27,7 @@ def _where(
     urls: tuple[str, ...],
 ) -> Where:
     where = (
-        Where(reader.dialect.placeholder)
+        Where(reader.dialect)
         .compare("i.state", "=", state)
         .any_of("i.kind", kinds)
         .any_of("i.url", urls)

@@ -12,7 +12,7 @@ import dataclasses
 import fnmatch
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -430,7 +430,11 @@ def configured() -> Alerting:
     return loaded
 
 
-def check_ready(alerting: Alerting) -> None:
-    """Raise ConfigError if a notifier lacks what it needs to send (a secret's variable)."""
-    for notifier in alerting.notifiers.values():
+def check_ready(notifiers: Iterable[Notifier]) -> None:
+    """Raise ConfigError if a notifier lacks what it needs to send (a secret's variable);
+    mask their secrets in every log record from now on."""
+    from website_monitor import log
+
+    for notifier in notifiers:
         notifier.check_ready()
+        log.also_mask(notifier.secrets())

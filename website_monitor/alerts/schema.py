@@ -1,14 +1,16 @@
 """The alerting tables, as released migrations: literal SQL, never edited once released.
 
 * `incidents`: one row per incident (a URL down, too slow, an SLO burning its
-  budget, high traffic seen by `wm tail`); `open_key` is set while it is open and
-  unique, so one rule, URL and kind never has two open incidents, whoever writes.
+  budget, high traffic seen by `wm tail`); `open_key` (a hash of the rule, kind,
+  URL and severity) is set while it is open and unique, so one rule, URL and kind
+  never has two open incidents, whoever writes.
 * `incident_transitions`: what happened to it (open, remind-N, resolve), once each.
 * `notifications`: the outbox, one row per transition and notifier, with the
   stable dedup key (incident id and transition) and the delivery state.
 * `alert_positions`, `alert_state`: how far `wm alert` has read the checks, per
-  rule, URL and location, and overall; written in the same transaction as the
-  transitions the checks caused.
+  rule, URL and location (`key`, a hash of the three: a URL may be longer than an
+  index entry), and overall; written in the same transaction as the transitions
+  the checks caused. No index holds a URL, for the same reason.
 * `silences`: URLs whose notifications `wm alert silence` holds back for a while.
 """
 
@@ -70,6 +72,7 @@ INCIDENTS = Migration(
         )""",
         "CREATE INDEX IF NOT EXISTS notifications_due ON notifications (state, next_attempt_at)",
         """CREATE TABLE IF NOT EXISTS alert_positions (
+            key TEXT PRIMARY KEY,
             rule TEXT NOT NULL,
             url TEXT NOT NULL,
             location TEXT NOT NULL,
@@ -81,8 +84,7 @@ INCIDENTS = Migration(
             failing BOOLEAN NOT NULL,
             failing_since TIMESTAMPTZ,
             late INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT,
-            PRIMARY KEY (rule, url, location)
+            last_error TEXT
         )""",
         """CREATE TABLE IF NOT EXISTS alert_state (
             singleton INTEGER PRIMARY KEY DEFAULT 1 CHECK (singleton = 1),
@@ -98,7 +100,7 @@ INCIDENTS = Migration(
             ends_at TIMESTAMPTZ NOT NULL,
             reason TEXT
         )""",
-        "CREATE INDEX IF NOT EXISTS silences_url ON silences (url, ends_at)",
+        "CREATE INDEX IF NOT EXISTS silences_ends_at ON silences (ends_at)",
     ),
     sqlite=(
         """CREATE TABLE IF NOT EXISTS incidents (
@@ -151,6 +153,7 @@ INCIDENTS = Migration(
         )""",
         "CREATE INDEX IF NOT EXISTS notifications_due ON notifications (state, next_attempt_at)",
         """CREATE TABLE IF NOT EXISTS alert_positions (
+            key TEXT PRIMARY KEY,
             rule TEXT NOT NULL,
             url TEXT NOT NULL,
             location TEXT NOT NULL,
@@ -162,8 +165,7 @@ INCIDENTS = Migration(
             failing INTEGER NOT NULL,
             failing_since TEXT,
             late INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT,
-            PRIMARY KEY (rule, url, location)
+            last_error TEXT
         )""",
         """CREATE TABLE IF NOT EXISTS alert_state (
             singleton INTEGER PRIMARY KEY DEFAULT 1 CHECK (singleton = 1),
@@ -179,7 +181,7 @@ INCIDENTS = Migration(
             ends_at TEXT NOT NULL,
             reason TEXT
         )""",
-        "CREATE INDEX IF NOT EXISTS silences_url ON silences (url, ends_at)",
+        "CREATE INDEX IF NOT EXISTS silences_ends_at ON silences (ends_at)",
     ),
 )
 

@@ -152,8 +152,8 @@ def _raw(
 ) -> Counts:
     mark = reader.dialect.placeholder
     where = (
-        Where(mark)
-        .any_of("url", urls)
+        Where(reader.dialect)
+        .any_of("url", urls, keyed=True)
         .compare("timestamp", ">=", since)
         .compare("timestamp", "<", until)
         .compare("id", ">", after_id)
@@ -173,12 +173,11 @@ def _raw(
 def _rolled_up(
     reader: Reader, urls: list[str], start: int, end: int, width: int, latency_ms: float | None
 ) -> Counts:
-    mark = reader.dialect.placeholder
     where = (
-        Where(mark, f"s.width = {int(width)}")
+        Where(reader.dialect, f"s.width = {int(width)}")
         .compare("s.period_start", ">=", start)
         .compare("s.period_start", "<", end)
-        .any_of("s.url", urls)
+        .any_of("s.url", urls, keyed=True)
     )
     if latency_ms is None:
         row = reader.query(
@@ -191,10 +190,10 @@ def _rolled_up(
     edge = bucket_index(latency_ms)
     share = math.log(latency_ms) * INV_LOG_GAMMA - (edge - 1) if latency_ms > 0 else 0.0
     latency = (
-        Where(mark, f"width = {int(width)}", f"bucket <= {int(edge)}")
+        Where(reader.dialect, f"width = {int(width)}", f"bucket <= {int(edge)}")
         .compare("period_start", ">=", start)
         .compare("period_start", "<", end)
-        .any_of("url", urls)
+        .any_of("url", urls, keyed=True)
     )
     rows = reader.query(
         "SELECT s.probes, s.ok, coalesce(f.below, 0) AS below, coalesce(f.edge, 0) AS edge"

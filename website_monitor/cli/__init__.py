@@ -1,63 +1,33 @@
 """The `wm` command line: a thin layer of options over the library.
 
-Each command lives in its own module; this one assembles them and turns the
-library's errors into one `Error:` line with a hint and a non-zero exit.
+Each command lives in its own module, imported only when it runs
+(`website_monitor.cli._group`); `main` is the click group, `run` the `wm`
+script. Importing this package imports nothing else, so `run` is in charge from
+the first moment: Ctrl-C while the command line is still loading exits 130
+without a traceback.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-import click
 
-from website_monitor import __version__
-from website_monitor.errors import WebsiteMonitorError
+def run() -> None:
+    """The `wm` script."""
+    try:
+        from website_monitor.cli._group import main
 
-
-def error_line(exc: WebsiteMonitorError) -> str:
-    return f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message
-
-
-class WMGroup(click.Group):
-    """A group that reports the library's own errors without a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except WebsiteMonitorError as exc:
-            raise click.ClickException(error_line(exc)) from None
+        main()
+    except KeyboardInterrupt:
+        sys.stderr.write("\nAborted!\n")
+        sys.exit(130)
 
 
-@click.group(cls=WMGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="wm")
-def main() -> None:
-    """website-monitor: probe web services, move results through Kafka, ask the store."""
+def __getattr__(name: str) -> Any:
+    """`from website_monitor.cli import main`: the group, loaded on first use."""
+    if name == "main":
+        from website_monitor.cli._group import main
 
-
-def _register() -> None:
-    from website_monitor.cli import (
-        alert,
-        alerts,
-        db,
-        dlq,
-        flush,
-        incidents,
-        listen,
-        probe,
-        send,
-        serve,
-        slo,
-        spool,
-        stations,
-        stats,
-        tail,
-        top,
-    )
-
-    commands = (probe, flush, stats, db, dlq, spool, tail, alerts, listen, send, stations)
-    alerting = (alert, incidents, slo)
-    for module in (*commands, *alerting, serve, top):
-        main.add_command(module.command)
-
-
-_register()
+        return main
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,160 +1,161 @@
-"""Options shared by several commands, declared once.
+"""Command-line options generated from the settings' declarations.
 
-Every option names the environment variables from `config.Settings`, so
-`--help` shows them and the names cannot drift from the configuration layer.
+A command names the sections (or single settings) it takes; each becomes an
+option with the setting's flags, environment variables, type, help and default
+(`website_monitor.config.declare`), so `--help` always tells the truth and no
+name is written twice. A default shown in `--help` counts as "not given" when
+the command runs, so the config file still applies under it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
-from website_monitor import config, log
-from website_monitor.config import Settings
+from website_monitor import config
+from website_monitor.config import Setting, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def setting_option(name: str, *decls: str, **kwargs: Any) -> Callable[[F], F]:
-    """A click option for the setting `name`, fed by that setting's environment variables.
+class SettingOption(click.Option):
+    """An option that sets one setting; `setting` is its declaration."""
 
-    A `default` given here is only shown in `--help`: a value click takes from it counts
-    as not given, so the config file still applies (see `load_settings`). It must be the
-    setting's own default, written as on the command line.
-    """
-    kwargs.setdefault("default", None)
-    return click.option(*decls, name, envvar=list(config.envvars(name)), show_envvar=True, **kwargs)
+    def __init__(self, *args: Any, setting: Setting, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setting = setting
 
 
-def _apply(func: F, decorators: list[Callable[[F], F]]) -> F:
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+class SettingArgument(click.Argument):
+    """The command's arguments, when they are a setting (`wm tail FILE...`)."""
+
+    def __init__(self, *args: Any, setting: Setting, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setting = setting
 
 
-existing_file = click.Path(exists=True, dir_okay=False)
+def _click_type(declared: Setting) -> Any:
+    if declared.choices:
+        return click.Choice(list(declared.choices), case_sensitive=declared.case_sensitive)
+    if declared.path == "file":
+        return click.Path(exists=True, dir_okay=False)
+    if declared.path == "dir":
+        return click.Path(file_okay=False)
+    if declared.duration or declared.kind in (str, tuple):
+        return click.STRING  # durations and lists are read by the configuration layer
+    if declared.kind is int and (declared.minimum is not None or declared.maximum is not None):
+        return click.IntRange(declared.minimum, declared.maximum)  # type: ignore[arg-type]
+    return declared.kind
 
 
-def common_options(func: F) -> F:
-    """--config and logging, on every command."""
-    return _apply(
-        func,
-        [
-            click.option(
-                "--config",
-                "config_file",
-                envvar=config.CONFIG_ENVVAR,
-                show_envvar=True,
-                type=existing_file,
-                help="Settings file (TOML); flags and environment override it.",
-            ),
-            setting_option(
-                "log_level",
-                "--log-level",
-                type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-                help="Log verbosity (stderr).  [default: info]",
-            ),
-            setting_option(
-                "log_format",
-                "--log-format",
-                type=click.Choice(["text", "json"]),
-                help="Log as text or one JSON object per line.  [default: text]",
-            ),
-        ],
+def setting_param(
+    declared: Setting, *, shown_default: str | None = None, help: str | None = None
+) -> Callable[[F], F]:
+    """The option (or arguments) for one setting. `shown_default` and `help` replace what
+    `--help` says when a command uses the setting its own way (`wm listen -t`)."""
+    if declared.argument:
+        return click.argument(
+            declared.key,
+            cls=SettingArgument,
+            setting=declared,
+            nargs=-1,
+            metavar=declared.argument,
+            envvar=list(declared.env),
+        )
+    kwargs: dict[str, Any] = {
+        "cls": SettingOption,
+        "setting": declared,
+        "envvar": list(declared.env),
+        "show_envvar": True,
+        "help": help or declared.help,
+        "metavar": declared.metavar or ("DURATION" if declared.duration else None),
+    }
+    if declared.kind is bool:
+        kwargs.update(is_flag=True, default=declared.default, show_default=True)
+    else:
+        kwargs.update(type=_click_type(declared), multiple=declared.multiple)
+    if shown_default is not None:
+        kwargs.update(default=None, show_default=shown_default)
+    elif declared.described_default is not None:
+        kwargs.update(default=None, show_default=declared.described_default)
+    elif declared.kind is not bool and not declared.secret and not declared.multiple:
+        kwargs.update(default=declared.shown_default, show_default=True)
+    return click.option(*declared.flags, declared.key, **kwargs)
+
+
+def _selected(selectors: tuple[str, ...]) -> list[Setting]:
+    chosen: list[Setting] = []
+    for selector in selectors:
+        if "." in selector:
+            chosen.append(config.declaration(selector))
+        elif selector in config.SECTIONS:
+            chosen.extend(d for d in config.DECLARATIONS if d.section == selector)
+        else:
+            raise KeyError(selector)
+    return chosen
+
+
+def settings_options(
+    *selectors: str,
+    shown_defaults: Mapping[str, str] | None = None,
+    helps: Mapping[str, str] | None = None,
+) -> Callable[[F], F]:
+    """The options of the settings a command takes: whole sections (`"tail"`, `"store"`)
+    or single settings (`"stream.topic"`), in that order; then --config and the logging
+    options, which every command takes. `shown_defaults` and `helps`, by setting key,
+    say what a command does differently with a shared setting."""
+    shown_defaults = shown_defaults or {}
+    helps = helps or {}
+    params = [
+        setting_param(d, shown_default=shown_defaults.get(d.key), help=helps.get(d.key))
+        for d in _selected((*selectors, "log"))
+    ]
+    config_option = click.option(
+        "--config",
+        "config_file",
+        envvar=config.CONFIG_ENVVAR,
+        show_envvar=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="Settings file (TOML); flags and environment override it.",
     )
+    params.insert(len(params) - 2, config_option)  # before the logging options, as always
+
+    def decorate(func: F) -> F:
+        for param in reversed(params):
+            func = param(func)
+        return func
+
+    return decorate
 
 
-def store_options(func: F) -> F:
-    return _apply(
-        func,
-        [
-            setting_option(
-                "db_connection_string",
-                "-d",
-                "--db-connection-string",
-                help="postgresql://user:pw@host:5432/db or sqlite:///path.db "
-                "[default: SQLite in the data directory]",
-            ),
-            setting_option(
-                "data_dir",
-                "--data-dir",
-                type=click.Path(file_okay=False),
-                help="Where the embedded store and spool live.",
-            ),
-        ],
-    )
+def given(name: str) -> bool:
+    """Whether the option `name` of the running command was given on the command line."""
+    return click.get_current_context().get_parameter_source(name) is ParameterSource.COMMANDLINE
 
 
-def stream_options(func: F) -> F:
-    return _apply(
-        func,
-        [
-            setting_option(
-                "bootstrap_servers",
-                "-b",
-                "--bootstrap-server",
-                help="Kafka bootstrap server(s), host:port, comma-separated. "
-                "Without one, results are written to the store directly.",
-            ),
-            setting_option("topic", "-t", "--topic", help="Kafka topic.  [default: probes]"),
-            setting_option(
-                "ssl", "--ssl/--no-ssl", is_flag=True, help="Connect to Kafka over TLS."
-            ),
-            setting_option(
-                "ssl_cafile", "-ca", "--ssl-cafile", type=existing_file, help="CA file (PEM)."
-            ),
-            setting_option(
-                "ssl_certfile",
-                "-ce",
-                "--ssl-certfile",
-                type=existing_file,
-                help="Client certificate (PEM).",
-            ),
-            setting_option(
-                "ssl_keyfile", "-k", "--ssl-keyfile", type=existing_file, help="Client key (PEM)."
-            ),
-            setting_option(
-                "sasl_mechanism",
-                "--sasl-mechanism",
-                type=click.Choice(list(config.SASL_MECHANISMS), case_sensitive=False),
-                help="SASL mechanism for Kafka.",
-            ),
-            setting_option("sasl_username", "--sasl-username", help="SASL user name."),
-            setting_option(
-                "sasl_password", "--sasl-password", help="SASL password (prefer the env var)."
-            ),
-        ],
-    )
-
-
-def consumer_options(func: F) -> F:
-    return setting_option(
-        "consumer_group_id",
-        "-c",
-        "--consumer-group-id",
-        help="Kafka consumer group.  [default: wm-flush]",
-    )(func)
-
-
-def load_settings(kwargs: dict[str, Any]) -> Settings:
+def load_settings(kwargs: dict[str, Any], explicit: Mapping[str, Any] | None = None) -> Settings:
     """Resolve settings from the command's options and set up logging.
 
-    Settings options are removed from `kwargs`; what stays is the command's own.
+    Settings options are removed from `kwargs`; what stays is the command's own. An
+    option left at its default counts as not given. `explicit` adds values the command
+    worked out from its own arguments (by setting key).
     """
+    from website_monitor import log
+
     config_file = kwargs.pop("config_file", None)
-    explicit = {name: kwargs.pop(name) for name in list(kwargs) if name in config.FIELDS}
     ctx = click.get_current_context()
+    values: dict[str, Any] = {}
     for param in ctx.command.params:
-        name = param.name
-        if (
-            name in explicit
-            and ctx.get_parameter_source(name) is ParameterSource.DEFAULT
-            and explicit[name] == param.get_default(ctx)  # not rewritten by the command
-        ):
-            explicit[name] = None
-    settings = config.resolve(explicit, config_file=config_file, env={})
-    log.setup(settings.log_level, settings.log_format)
+        declared = getattr(param, "setting", None)
+        if declared is None or param.name is None:
+            continue
+        value = kwargs.pop(param.name)
+        if ctx.get_parameter_source(param.name) is not ParameterSource.DEFAULT:
+            values[declared.key] = value
+    values.update(explicit or {})
+    settings = config.resolve(values, config_file=config_file, env={})
+    log.setup(settings.log.level, settings.log.format, log.secrets_of(settings))
     return settings

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
 
 
@@ -69,11 +69,11 @@ def _inherit(kwargs: dict[str, Any]) -> dict[str, Any]:
     show_envvar=True,
     help="Delivery attempts per notification (backoff 1s doubling to 5m) before giving up.",
 )
-@store_options
-@common_options
+@settings_options("store")
 def command(period: str, once: bool, lateness: str, max_attempts: int, **kwargs: Any) -> None:
-    """Evaluate the [[alert]] and [[slo]] rules of the config file against the stored
-    checks; open and resolve incidents; send their notifications.
+    """Evaluate the [[alert]] and [[slo]] rules against the stored checks and notify.
+
+    Incidents are opened and resolved from the checks, and their notifications sent.
 
     Incidents open after failure_threshold consecutive failed checks of a URL and
     resolve after success_threshold good ones; SLO burn-rate incidents follow the
@@ -95,8 +95,8 @@ def command(period: str, once: bool, lateness: str, max_attempts: int, **kwargs:
             "no [[alert]] or [[slo]] to evaluate",
             hint="add them to the config file (--config, WM_CONFIG); see docs/alerting.md",
         )
-    rules.check_ready(alerting)
-    with open_store(settings.store_url()) as repository, stop_on_signals() as stop:
+    rules.check_ready(alerting.notifiers.values())
+    with open_store(settings.store.effective_url()) as repository, stop_on_signals() as stop:
         totals = service.run(
             repository,
             alerting,
@@ -128,11 +128,10 @@ def _duration(flag: str, value: str, *, positive: bool = True) -> float:
 
 @command.command("test")
 @click.argument("notifier")
-@store_options
-@common_options
+@settings_options("store")
 def test_command(notifier: str, **kwargs: Any) -> None:
     """Send a test notification through NOTIFIER (a [[notifier]] name) and wait for it."""
-    from website_monitor.alerts import testing
+    from website_monitor.alerts import rules, testing
     from website_monitor.alerts.notifiers import NotifyError
     from website_monitor.errors import ConfigError, DeliveryError
 
@@ -141,7 +140,7 @@ def test_command(notifier: str, **kwargs: Any) -> None:
         known = ", ".join(sorted(alerting.notifiers)) or "none is defined"
         raise ConfigError(f"unknown notifier {notifier!r}", hint=f"the [[notifier]] names: {known}")
     chosen = alerting.notifiers[notifier]
-    chosen.check_ready()
+    rules.check_ready([chosen])
     try:
         result = testing.send_test(chosen)
     except NotifyError as exc:
@@ -164,8 +163,7 @@ def test_command(notifier: str, **kwargs: Any) -> None:
 @click.option(
     "--reason", envvar="WM_ALERT_SILENCE_REASON", show_envvar=True, help="Why (kept with it)."
 )
-@store_options
-@common_options
+@settings_options("store")
 def silence_command(url: str, duration: str, reason: str | None, **kwargs: Any) -> None:
     """Hold back the notifications of URL for a while; incidents are still recorded."""
     from website_monitor.alerts import silences
@@ -173,5 +171,5 @@ def silence_command(url: str, duration: str, reason: str | None, **kwargs: Any) 
 
     seconds = _duration("--for", duration, positive=False)
     settings = load_settings(_inherit(kwargs))
-    with open_store(settings.store_url()) as repository:
+    with open_store(settings.store.effective_url()) as repository:
         echo_json(silences.silence(repository, url, seconds, reason))

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
 
 
@@ -18,8 +18,7 @@ from website_monitor.cli._output import echo_json
     help="Only alerts of this source (wm tail --source).",
 )
 @click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
-@store_options
-@common_options
+@settings_options("store")
 def command(source: str | None, indent: int, **kwargs: Any) -> None:
     """Print past and ongoing incidents as {"alerts": [...]}: start, end, peak.
 
@@ -31,6 +30,6 @@ def command(source: str | None, indent: int, **kwargs: Any) -> None:
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url()) as repository:
+    with open_store(settings.store.effective_url()) as repository:
         incidents = list_alerts(repository, source=source)
     echo_json(Alerts(alerts=incidents), indent)

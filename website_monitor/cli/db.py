@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
-from website_monitor.store.url import redact
 
 if TYPE_CHECKING:
     from website_monitor.store import SchemaStatus
@@ -20,35 +19,36 @@ def command() -> None:
 
 
 @command.command("upgrade")
-@store_options
-@common_options
+@settings_options("store")
 def upgrade(**kwargs: Any) -> None:
     """Apply every pending migration."""
     from website_monitor.store import open_store
+    from website_monitor.store.url import redact
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url(), migrate=False) as repository:
+    url = settings.store.effective_url()
+    with open_store(url, migrate=False) as repository:
         before = repository.schema_status().current
         status = repository.migrate()
     click.echo(
-        f"{redact(settings.store_url())}: schema version {before} -> {status.current}"
+        f"{redact(url)}: schema version {before} -> {status.current}"
         if status.current != before
-        else f"{redact(settings.store_url())}: schema is up to date (version {status.current})"
+        else f"{redact(url)}: schema is up to date (version {status.current})"
     )
 
 
 @command.command("status")
-@store_options
-@common_options
+@settings_options("store")
 def status(**kwargs: Any) -> None:
     """Show the schema version and pending migrations as JSON."""
     from website_monitor.probes.rollups.maintain import pending, rolled_up_to
     from website_monitor.store import open_store
+    from website_monitor.store.url import redact
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url(), migrate=False) as repository:
+    with open_store(settings.store.effective_url(), migrate=False) as repository:
         current = repository.schema_status()
-        shown = _as_json(current, redact(settings.store_url()))
+        shown = _as_json(current, redact(settings.store.effective_url()))
         if ("probes", "0003_rollup_state") not in current.waiting:
             shown["rollups"] = {
                 "rolled_up_to": rolled_up_to(repository),
@@ -58,17 +58,17 @@ def status(**kwargs: Any) -> None:
 
 
 @command.command("rebuild-rollups")
-@store_options
-@common_options
+@settings_options("store")
 def rebuild_rollups(**kwargs: Any) -> None:
     """Recompute the latency rollups from the raw probe rows."""
     from website_monitor.probes.rollups.maintain import rebuild
     from website_monitor.store import open_store
+    from website_monitor.store.url import redact
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url()) as repository:
+    with open_store(settings.store.effective_url()) as repository:
         counts = rebuild(repository)
-    echo_json({"store": redact(settings.store_url()), **counts})
+    echo_json({"store": redact(settings.store.effective_url()), **counts})
 
 
 def _as_json(status: SchemaStatus, store: str) -> dict[str, Any]:

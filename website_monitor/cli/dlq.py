@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
 
 
@@ -24,29 +24,27 @@ def command() -> None:
     envvar="WM_DLQ_LIMIT",
     show_envvar=True,
 )
-@store_options
-@common_options
+@settings_options("store")
 def list_(limit: int, **kwargs: Any) -> None:
     """Print dead letters as JSON lines (value as text, or base64 if not UTF-8)."""
     from website_monitor.deadletters import store
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url()) as repository:
+    with open_store(settings.store.effective_url()) as repository:
         for letter in store.dead_letters(repository, limit=limit):
             echo_json(store.dump(letter), None)
 
 
 @command.command("replay")
 @click.argument("ids", nargs=-1, type=click.IntRange(1, 2**63 - 1))
-@store_options
-@common_options
+@settings_options("store")
 def replay(ids: tuple[int, ...], **kwargs: Any) -> None:
     """Decode dead letters again (all, or the IDS given); store those that decode now."""
     from website_monitor.deadletters.replay import replay
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url()) as repository:
+    with open_store(settings.store.effective_url()) as repository:
         report = replay(repository, ids)
     echo_json(report, None)

@@ -6,36 +6,11 @@ from typing import Any
 
 import click
 
-from website_monitor.cli._options import (
-    common_options,
-    consumer_options,
-    load_settings,
-    setting_option,
-    store_options,
-    stream_options,
-)
-from website_monitor.cli._signals import stop_on_signals
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.errors import ConfigError
 
 
 @click.command("flush")
-@setting_option(
-    "batch_size",
-    "--batch-size",
-    type=click.IntRange(1, 100_000),
-    help="Messages stored per transaction.  [default: 10000]",
-)
-@setting_option(
-    "drain",
-    "--drain/--follow",
-    is_flag=True,
-    help="Exit once caught up (for cron) instead of running until stopped.",
-)
-@setting_option(
-    "idle_timeout",
-    "--idle-timeout",
-    help="With --drain: caught up after this long without a message.  [default: 3s]",
-)
 @click.option(
     "--session-timeout-ms",
     type=click.IntRange(1000, 300_000),
@@ -45,10 +20,7 @@ from website_monitor.errors import ConfigError
     show_default=True,
     help="Kafka consumer session timeout.",
 )
-@store_options
-@stream_options
-@consumer_options
-@common_options
+@settings_options("flush", "store", "stream")
 def command(session_timeout_ms: int, **kwargs: Any) -> None:
     """Consume probe results from Kafka and store them.
 
@@ -57,24 +29,27 @@ def command(session_timeout_ms: int, **kwargs: Any) -> None:
     duplicates a result. Undecodable messages go to the dead_letters table.
     SIGTERM or Ctrl-C finishes the current batch and exits 0.
     """
+    from website_monitor.cli._signals import stop_on_signals
     from website_monitor.store import open_store
     from website_monitor.transport.kafka import open_consumer
     from website_monitor.transport.sink import Sink
 
     settings = load_settings(kwargs)
-    if not settings.uses_kafka:
+    if not settings.stream.uses_kafka:
         raise ConfigError(
             "wm flush needs a Kafka bootstrap server",
             hint="give -b/--bootstrap-server or WM_STREAM_BOOTSTRAP_SERVER; "
             "without Kafka, wm probe writes to the store directly",
         )
-    repository = open_store(settings.store_url())
+    repository = open_store(settings.store.effective_url())
     try:
-        consumer = open_consumer(settings, settings.topic, session_timeout_ms=session_timeout_ms)
+        consumer = open_consumer(
+            settings, settings.stream.topic, session_timeout_ms=session_timeout_ms
+        )
         try:
             with stop_on_signals() as stop:
-                sink = Sink(consumer, repository, batch_size=settings.batch_size)
-                sink.run(stop, drain=settings.drain, idle_timeout=settings.idle_timeout)
+                sink = Sink(consumer, repository, batch_size=settings.flush.batch_size)
+                sink.run(stop, drain=settings.flush.drain, idle_timeout=settings.flush.idle_timeout)
         finally:
             consumer.close(autocommit=False)
     finally:

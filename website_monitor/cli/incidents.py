@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
 
 
@@ -42,8 +42,7 @@ from website_monitor.cli._output import echo_json
     help="Only this URL; repeatable.",
 )
 @click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
-@store_options
-@common_options
+@settings_options("store")
 def command(
     since: str | None,
     state: str | None,
@@ -65,7 +64,7 @@ def command(
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url()) as repository:
+    with open_store(settings.store.effective_url()) as repository:
         found = list_incidents(
             repository,
             since=parse_time(since) if since else None,

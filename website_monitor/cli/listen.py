@@ -5,55 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
-from website_monitor.cli._options import (
-    common_options,
-    load_settings,
-    setting_option,
-    store_options,
-    stream_options,
-)
-from website_monitor.cli._signals import stop_on_signals
+from website_monitor.cli._options import given, load_settings, settings_options
 from website_monitor.errors import DeliveryError
-from website_monitor.telemetry.net import DEFAULT_ADDRESS, parse_address
 
 TELEMETRY_TOPIC = "telemetry"
 
 
 @click.command("listen")
-@setting_option(
-    "listen_bind",
-    "--bind",
-    default=DEFAULT_ADDRESS,
-    show_default=True,
-    help="UDP address to listen on. Loopback by default; name another interface "
-    "explicitly (0.0.0.0:8125 for all) to accept remote senders.",
+@settings_options(
+    "listen",
+    "store",
+    "stream",
+    shown_defaults={"topic": TELEMETRY_TOPIC},
+    helps={"topic": "Kafka topic of the buckets; only this flag changes it."},
 )
-@setting_option(
-    "listen_bucket",
-    "--bucket",
-    default="10m",
-    show_default=True,
-    help="Length of an aggregation bucket, whole seconds: 60s, 10m, 1h.",
-)
-@setting_option(
-    "listen_flush_interval",
-    "--flush-interval",
-    default="10s",
-    show_default=True,
-    help="How often open buckets are published (their change since the last flush).",
-)
-@setting_option(
-    "listen_report_interval",
-    "--report-interval",
-    default="60s",
-    show_default=True,
-    help="How often a progress line (with bad datagrams per reason) is logged.",
-)
-@store_options
-@stream_options
-@common_options
 def command(**kwargs: Any) -> None:
     """Receive llpp and StatsD datagrams on UDP and store per-station buckets.
 
@@ -63,22 +29,23 @@ def command(**kwargs: Any) -> None:
     to the store directly. SIGTERM or Ctrl-C flushes every open bucket and
     exits 0.
     """
-    ctx = click.get_current_context()
-    given_topic = ctx.get_parameter_source("topic") == ParameterSource.COMMANDLINE
-    topic = kwargs["topic"] if given_topic else TELEMETRY_TOPIC
+    from website_monitor.cli._signals import stop_on_signals
     from website_monitor.telemetry.listener import Listener
+    from website_monitor.telemetry.net import parse_address
     from website_monitor.transport import open_publisher
 
+    topic = kwargs["topic"] if given("topic") else TELEMETRY_TOPIC
     settings = load_settings(kwargs)
-    address = parse_address(settings.listen_bind)
+    address = parse_address(settings.listen.bind)
     publisher = open_publisher(settings, topic=topic)
     try:
         listener = Listener(
             publisher,
             bind=address,
-            bucket_seconds=int(settings.listen_bucket),
-            flush_interval=settings.listen_flush_interval,
-            report_interval=settings.listen_report_interval,
+            bucket_seconds=int(settings.listen.bucket),
+            flush_interval=settings.listen.flush_interval,
+            report_interval=settings.listen.report_interval,
+            receive_buffer=settings.listen.receive_buffer,
         )
         with stop_on_signals() as stop:
             published = listener.run(stop)

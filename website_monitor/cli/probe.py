@@ -6,14 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from website_monitor.cli._options import (
-    common_options,
-    load_settings,
-    setting_option,
-    store_options,
-    stream_options,
-)
-from website_monitor.cli._signals import stop_on_signals
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.config import split_list
 
 if TYPE_CHECKING:
@@ -23,32 +16,6 @@ if TYPE_CHECKING:
 
 @click.command("probe")
 @click.argument("url_args", metavar="[URL]...", nargs=-1)
-@setting_option(
-    "urls", "-u", "--url", multiple=True, help="URL to check; repeatable, or several in WM_URL."
-)
-@setting_option(
-    "urls_file",
-    "--urls-file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="File with one URL per line.",
-)
-@setting_option(
-    "timeout", "--timeout", help="Per-request timeout, e.g. 10s, 500ms.  [default: 10s]"
-)
-@setting_option(
-    "expect_status",
-    "--expect-status",
-    type=click.IntRange(100, 999),
-    help="Status a healthy response has (else any status below 400).",
-)
-@setting_option("expect_regex", "--expect-regex", help="Pattern a healthy body contains.")
-@setting_option("every", "--every", help="Probe again at this interval until stopped, e.g. 30s.")
-@setting_option(
-    "concurrency",
-    "--concurrency",
-    type=click.IntRange(1, 1000),
-    help="URLs checked at once.  [default: 10]",
-)
 @click.option(
     "--json",
     "as_json",
@@ -65,9 +32,7 @@ if TYPE_CHECKING:
     show_envvar=True,
     help="Print nothing on success.",
 )
-@store_options
-@stream_options
-@common_options
+@settings_options("probe", "store", "stream")
 def command(url_args: tuple[str, ...], as_json: bool, quiet: bool, **kwargs: Any) -> None:
     """Time HTTP requests to URLs and publish the results.
 
@@ -75,16 +40,17 @@ def command(url_args: tuple[str, ...], as_json: bool, quiet: bool, **kwargs: Any
     one they are written to the store directly. Exits non-zero if any result
     could not be published or stored, not because a site is down.
     """
+    from website_monitor.cli._signals import stop_on_signals
     from website_monitor.probes import check as probe
     from website_monitor.transport import open_spooling_publisher
 
-    kwargs["urls"] = split_list([*url_args, *(kwargs["urls"] or ())], urls=True)
-    settings = load_settings(kwargs)
-    urls = probe.collect_urls(settings.urls, settings.urls_file)
+    urls_given = split_list([*url_args, *(kwargs["urls"] or ())], urls=True)
+    settings = load_settings(kwargs, explicit={"urls": urls_given})
+    urls = probe.collect_urls(settings.probe.urls, settings.probe.urls_file)
     options = probe.CheckOptions(
-        timeout=settings.timeout,
-        expect_status=settings.expect_status,
-        expect_regex=probe.compile_regex(settings.expect_regex),
+        timeout=settings.probe.timeout,
+        expect_status=settings.probe.expect_status,
+        expect_regex=probe.compile_regex(settings.probe.expect_regex),
     )
 
     def report(outcome: probe.RoundOutcome) -> None:
@@ -96,9 +62,9 @@ def command(url_args: tuple[str, ...], as_json: bool, quiet: bool, **kwargs: Any
 
     publisher = open_spooling_publisher(settings)
     try:
-        with probe.Prober(options, settings.concurrency) as prober, stop_on_signals() as stop:
+        with probe.Prober(options, settings.probe.concurrency) as prober, stop_on_signals() as stop:
             failed = probe.run_rounds(
-                prober, publisher, urls, every=settings.every, stop=stop, on_round=report
+                prober, publisher, urls, every=settings.probe.every, stop=stop, on_round=report
             )
     finally:
         publisher.close()

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from website_monitor.cli._options import common_options, load_settings
-from website_monitor.telemetry.net import DEFAULT_ADDRESS
+from website_monitor import config
+from website_monitor.cli._options import load_settings, settings_options
 
 KINDS = ("arrival", "departure", "status")
 
@@ -32,7 +32,7 @@ KINDS = ("arrival", "departure", "status")
 )
 @click.option(
     "--to",
-    default=DEFAULT_ADDRESS,
+    default=config.declaration("listen.bind").default,  # where wm listen listens
     envvar="WM_SEND_TO",
     show_envvar=True,
     show_default=True,
@@ -47,7 +47,7 @@ KINDS = ("arrival", "departure", "status")
     show_default=True,
     help="Send the datagram this many times.",
 )
-@common_options
+@settings_options()
 def command(
     kind: str,
     text: str | None,

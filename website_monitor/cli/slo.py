@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
 
 
@@ -20,12 +20,13 @@ from website_monitor.cli._output import echo_json
     help="Only this SLO; repeatable.",
 )
 @click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
-@store_options
-@common_options
+@settings_options("store")
 def command(names: tuple[str, ...], indent: int, **kwargs: Any) -> None:
-    """Print {"slos": [...]}: per [[slo]] its objective, window, good and total checks,
-    the SLI (good / total), the error budget left and the burn rates over 1h, 6h,
-    1d and 3d. Whole weeks and days come from the rollups, so a year is fast.
+    """Print each [[slo]] of the config file as {"slos": [...]}: SLI, budget, burn rates.
+
+    Per SLO its objective, window, good and total checks, the SLI (good / total),
+    the error budget left and the burn rates over 1h, 6h, 1d and 3d. Whole weeks
+    and days come from the rollups, so a year is fast.
     """
     from datetime import datetime, timezone
 
@@ -45,6 +46,6 @@ def command(names: tuple[str, ...], indent: int, **kwargs: Any) -> None:
         )
     chosen = [s for s in configured if not names or s.name in names]
     now = datetime.now(timezone.utc)
-    with open_store(settings.store_url()) as repository, repository.snapshot() as reader:
+    with open_store(settings.store.effective_url()) as repository, repository.snapshot() as reader:
         reports = [slo.report(reader, objective, now) for objective in chosen]
     echo_json(Slos(slos=reports), indent)

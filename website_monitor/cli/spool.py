@@ -6,15 +6,8 @@ from typing import Any
 
 import click
 
-from website_monitor.cli._options import (
-    common_options,
-    load_settings,
-    store_options,
-    stream_options,
-)
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
-from website_monitor.transport import destination, open_publisher
-from website_monitor.transport.spool import Spool
 
 
 @click.group("spool")
@@ -23,24 +16,26 @@ def command() -> None:
 
 
 @command.command("status")
-@store_options
-@stream_options
-@common_options
+@settings_options("store", "stream")
 def status(**kwargs: Any) -> None:
     """How many results wait in the spool for the configured destination."""
+    from website_monitor.transport import destination
+    from website_monitor.transport.spool import Spool
+
     settings = load_settings(kwargs)
-    spool = Spool.for_destination(settings.data_path(), destination(settings))
+    spool = Spool.for_destination(settings.store.data_path(), destination(settings))
     echo_json({"spool": str(spool.path), "waiting": len(spool)}, None)
 
 
 @command.command("send")
-@store_options
-@stream_options
-@common_options
+@settings_options("store", "stream")
 def send(**kwargs: Any) -> None:
     """Send the spooled results now; they are removed only once all were delivered."""
+    from website_monitor.transport import destination, open_publisher
+    from website_monitor.transport.spool import Spool
+
     settings = load_settings(kwargs)
-    spool = Spool.for_destination(settings.data_path(), destination(settings))
+    spool = Spool.for_destination(settings.store.data_path(), destination(settings))
     if not len(spool):
         click.echo("spool is empty")
         return

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
 from website_monitor.config import parse_time
 
@@ -41,8 +41,7 @@ from website_monitor.config import parse_time
     show_envvar=True,
     help="JSON indentation (0: one line).",
 )
-@store_options
-@common_options
+@settings_options("store")
 def command(
     since: str | None, until: str | None, names: tuple[str, ...], indent: int, **kwargs: Any
 ) -> None:
@@ -56,7 +55,7 @@ def command(
     from website_monitor.telemetry.queries import telemetry_document
 
     settings = load_settings(kwargs)
-    with open_store(settings.store_url()) as repository:
+    with open_store(settings.store.effective_url()) as repository:
         document = telemetry_document(
             repository,
             since=parse_time(since) if since else None,

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from website_monitor.cli._options import common_options, load_settings, store_options
+from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
 from website_monitor.config import parse_time
 
@@ -82,8 +82,7 @@ from website_monitor.config import parse_time
     help="Access-log hits per section (from wm tail --publish) instead of probes.",
 )
 @click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
-@store_options
-@common_options
+@settings_options("store")
 def command(
     urls: tuple[str, ...],
     since: str | None,
@@ -122,7 +121,7 @@ def command(
         source=source or "auto",
         phases=phases,
     )
-    with open_store(settings.store_url()) as repository:
+    with open_store(settings.store.effective_url()) as repository:
         if hits:
             from website_monitor.logs.models import Hits
             from website_monitor.logs.queries import hit_stats

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from website_monitor.codec import decode, legacy_event_id
-from website_monitor.errors import DecodeError
+from website_monitor.errors import DecodeError, StoreDataError
 from website_monitor.store import Repository, Where
-from website_monitor.transport.writer import store_events
+from website_monitor.transport.writer import write_events
 
 
 @dataclasses.dataclass
@@ -24,14 +24,41 @@ class ReplayReport:
     still_failing: int = 0
     reasons: dict[str, int] = dataclasses.field(default_factory=dict)
 
+    def failed(self, reason: str) -> None:
+        self.still_failing += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+
+def _store(repository: Repository, events: list[Any], ids: list[int], report: ReplayReport) -> None:
+    """Store what decodes now and remove it from the dead letters, in one transaction per
+    event when the store refuses the batch; a letter it refuses again stays."""
+    mark = repository.dialect.placeholder
+    groups = [(events, ids)]
+    while groups:
+        batch, batch_ids = groups.pop()
+        try:
+            with repository.transaction() as tx:
+                write_events(tx, batch)
+                tx.executemany(
+                    f"DELETE FROM dead_letters WHERE id = {mark}", [(i,) for i in batch_ids]
+                )
+        except StoreDataError as exc:
+            if len(batch) == 1:
+                report.failed(f"rejected by the store: {exc.message}"[:500])
+            else:
+                groups.extend(([e], [i]) for e, i in zip(batch, batch_ids, strict=True))
+            continue
+        report.replayed += len(batch)
+
 
 def replay(repository: Repository, ids: Sequence[int] = (), batch: int = 1000) -> ReplayReport:
     """Decode dead letters again; store and remove those that decode now."""
     report = ReplayReport()
     last_id = 0
-    mark = repository.placeholder
+    dialect = repository.dialect
+    mark = dialect.placeholder
     while True:
-        where = Where(mark).compare("id", ">", last_id).any_of("id", ids)
+        where = Where(dialect).compare("id", ">", last_id).any_of("id", ids)
         rows = repository.query(
             'SELECT id, topic, partition, "offset", value FROM dead_letters'
             f"{where.sql} ORDER BY id LIMIT {mark}",
@@ -41,7 +68,7 @@ def replay(repository: Repository, ids: Sequence[int] = (), batch: int = 1000) -
             return report
         last_id = int(rows[-1]["id"])
         decoded: list[Any] = []
-        fixed_ids = []
+        decoded_ids = []
         for row in rows:
             value = row["value"]
             try:
@@ -49,13 +76,8 @@ def replay(repository: Repository, ids: Sequence[int] = (), batch: int = 1000) -
                     raise DecodeError("empty message (no value)")
                 fallback = legacy_event_id(row["topic"], row["partition"], row["offset"])
                 decoded.append(decode(bytes(value), fallback_id=fallback))
-                fixed_ids.append(int(row["id"]))
+                decoded_ids.append(int(row["id"]))
             except DecodeError as exc:
-                report.still_failing += 1
-                report.reasons[exc.reason] = report.reasons.get(exc.reason, 0) + 1
+                report.failed(exc.reason)
         if decoded:
-            store_events(repository, decoded)
-            repository.executemany(
-                f"DELETE FROM dead_letters WHERE id = {mark}", [(i,) for i in fixed_ids]
-            )
-            report.replayed += len(decoded)
+            _store(repository, decoded, decoded_ids, report)

@@ -1,23 +1,47 @@
-"""Following log files the way `tail -F` does, by polling.
+"""Following log files the way `tail -F` does, by polling, without losing lines.
 
-Each path is followed by name. On every poll the open file is read to its end
+Each path is followed by name. On every poll the files are read to their end
 (only complete lines are returned; a partial last line waits for its newline),
 then the path is checked:
 
 - the path names another file (rotation by rename and a new file, or delete
-  and recreate): the old file is read to its end, closed, and the new one is
-  read from its start;
-- the file is shorter than what was read (truncation, logrotate's
-  copytruncate): reading starts again at offset 0;
-- the path is missing (not yet created, or between rotation steps): the old
-  file, if any, keeps being read; the path is checked again on the next poll
-  and read from its start once it appears.
+  and recreate): the new file is read from its start, and the old one stays
+  open and keeps being read, in its own stream of chunks, until it has not
+  grown for `rotate_wait` seconds: a server writes to the file it has open
+  until it is told to reopen it (nginx after USR1, Apache after a graceful
+  restart), which logrotate's `postrotate` does after the rename;
+- the path is missing (not yet created, or between rotation steps): the open
+  file keeps being read; the path is checked again on the next poll and read
+  from its start once it appears;
+- the file was truncated (logrotate's copytruncate, `: > file`): it is shorter
+  than the offset read, or, refilled past that offset between two polls, it no
+  longer holds the bytes read just before it. What had not been read yet is
+  then read from logrotate's copy, the file next to it whose name starts with
+  the same stem (`access.log.1`, `access.log-20240101`) and that holds those
+  same bytes at that offset; then the file is read from its start.
 
-Files present at start are read from their end unless `from_start`. `-` is
-standard input, read by a background thread. Bytes that are not UTF-8 are
-replaced, never fatal. A line written between copytruncate's copy and its
-truncate is lost (as with any tail); a file truncated and refilled past the
-previous size between two polls looks like growth.
+What can be lost, and nothing else:
+
+- copytruncate: the lines written after the end of logrotate's copy and before
+  its truncate that had not been read before the truncate. They are in neither
+  file (logrotate's own gap, as long as it takes from the end of its copy to
+  the truncate). When no copy is found (logrotate's `olddir`, a copy compressed
+  or moved before the next poll, a truncation by hand), the lines written
+  between the last read and the truncation: at most one poll interval of
+  writes while the reader keeps up (it polls again at once after reading
+  lines); a line cut by the truncation is then returned as far as it was read
+  (it counts as incorrect). Also missed: a truncation refilled past the offset
+  with the very same bytes before it, or between the check and the read of one
+  poll (microseconds).
+- rotation: what is written to a rotated or deleted file more than
+  `rotate_wait` after it last grew (the server reopened its log later than
+  that), and a file created and replaced again between two polls.
+
+Files present at start are read from their end unless `from_start`; a file
+that appears later, from its start. `-` is standard input, read by a
+background thread. Bytes that are not UTF-8 are replaced, never fatal. A line
+longer than MAX_LINE bytes is returned once, cut to MAX_LINE bytes (the rest
+up to its newline is skipped), so one endless line cannot exhaust memory.
 """
 
 from __future__ import annotations
@@ -25,37 +49,192 @@ from __future__ import annotations
 import dataclasses
 import os
 import queue
+import stat
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import IO
 
+#: Bytes asked of one read; at most MAX_LINE, so only a line begun in an earlier read can be
+#: longer than MAX_LINE.
 READ_SIZE = 1 << 20
 #: At most this much is read from one file per poll, so a large backlog streams through.
 POLL_BUDGET = 4 << 20
 #: A line longer than this is cut, so one endless line cannot exhaust memory.
 MAX_LINE = 1 << 20
+#: Seconds a rotated file is still read after it last grew (`wm tail --rotate-wait`).
+ROTATE_WAIT = 5.0
+#: How many bytes before the read offset are kept to recognise the content read so far: a
+#: file truncated and refilled past the offset no longer has them, logrotate's copy does.
+MARK = 256
+_ALL = 1 << 62
 
 
 @dataclasses.dataclass
 class Chunk:
-    """Lines read from one source; `reset` when they start a new file (rotation, truncation)."""
+    """Lines read from one source (the path followed).
+
+    `file` names the file they come from when it is not the first one opened at the path
+    (`access.log #2` after a rotation): a rotated file and its successor are read side by
+    side, and each needs its own parser. `reset`: the lines start the file anew (it was
+    created or truncated). `done`: the file's last lines; it is closed.
+    """
 
     source: str
     lines: list[str]
     reset: bool = False
+    file: str = ""
+    done: bool = False
+
+    @property
+    def key(self) -> str:
+        """The file the lines come from, for state kept per file."""
+        return self.file or self.source
 
 
 def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-class _FileSource:
-    def __init__(self, path: str, from_start: bool) -> None:
-        self.path = path
-        self.file: IO[bytes] | None = None
-        self.identity: tuple[int, int] | None = None
-        self.position = 0
+def _split(text: str, out: list[str]) -> None:
+    if "\r" in text:
+        out.extend(line[:-1] if line[-1:] == "\r" else line for line in text.split("\n"))
+    else:
+        out.extend(text.split("\n"))
+
+
+class _OpenFile:
+    """One open file and how far it was read."""
+
+    def __init__(self, handle: IO[bytes], name: str, position: int, now: float) -> None:
+        self.handle = handle
+        self.fd = handle.fileno()
+        info = os.fstat(self.fd)
+        self.identity = (info.st_dev, info.st_ino)
+        self.name = name
+        self.position = position
+        handle.seek(position)
         self.partial = b""
+        #: Inside a line longer than MAX_LINE whose start was returned: skip to its newline.
+        self.cutting = False
+        start = max(0, position - MARK)
+        self.mark = os.pread(self.fd, position - start, start) if position else b""
+        #: When the file last grew (monotonic), for rotated files.
+        self.grew_at = now
+
+    def read(self, out: list[str], budget: int = POLL_BUDGET) -> bool:
+        """Read complete lines into `out`; True once the end of the file was reached."""
+        read = 0
+        while read < budget:
+            data = self.handle.read(READ_SIZE)
+            if not data:
+                return True
+            read += len(data)
+            self.position += len(data)
+            self.mark = data[-MARK:] if len(data) >= MARK else (self.mark + data)[-MARK:]
+            self._take(data, out)
+        return False
+
+    def _take(self, data: bytes, out: list[str]) -> None:
+        if self.cutting:
+            end = data.find(b"\n")
+            if end < 0:
+                return
+            self.cutting = False
+            data = data[end + 1 :]
+        data = self.partial + data
+        last = data.rfind(b"\n")
+        if last < 0:
+            if len(data) > MAX_LINE:
+                out.append(_decode(data[:MAX_LINE]))
+                self.partial = b""
+                self.cutting = True
+            else:
+                self.partial = data
+            return
+        start = 0
+        first = data.find(b"\n")
+        if first > MAX_LINE:  # begun in an earlier read: the others fit in READ_SIZE
+            out.append(_decode(data[:MAX_LINE]))
+            start = first + 1
+        self.partial = data[last + 1 :]
+        if start <= last:
+            _split(_decode(data[start:last]), out)
+
+    def flush(self, out: list[str]) -> None:
+        """Return the unterminated last line too."""
+        if self.partial:
+            out.append(_decode(self.partial).rstrip("\r"))
+            self.partial = b""
+        self.cutting = False
+
+    def rewritten(self) -> bool:
+        """Whether the file was truncated: shorter than the offset read, or other bytes
+        before it (truncated and written past it again)."""
+        if os.fstat(self.fd).st_size < self.position:
+            return True
+        mark = self.mark
+        return bool(mark) and os.pread(self.fd, len(mark), self.position - len(mark)) != mark
+
+    def restart(self) -> None:
+        self.handle.seek(0)
+        self.position = 0
+        self.partial = self.mark = b""
+        self.cutting = False
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _find_copy(path: str, truncated: _OpenFile) -> IO[bytes] | None:
+    """logrotate's copy of `truncated`, opened: a file beside it, named with the same stem,
+    holding the bytes last read at the same offset. The most recently modified first."""
+    mark, position = truncated.mark, truncated.position
+    if not mark:
+        return None
+    directory, base = os.path.split(path)
+    stem = base.split(".", 1)[0]
+    candidates: list[tuple[float, str]] = []
+    try:
+        with os.scandir(directory or ".") as entries:
+            for entry in entries:
+                if entry.name == base or not entry.name.startswith(stem):
+                    continue
+                try:
+                    info = entry.stat()
+                except OSError:
+                    continue
+                if (
+                    stat.S_ISREG(info.st_mode)
+                    and info.st_size >= position
+                    and (info.st_dev, info.st_ino) != truncated.identity
+                ):
+                    candidates.append((info.st_mtime, entry.path))
+    except OSError:
+        return None
+    for _, candidate in sorted(candidates, reverse=True):
+        try:
+            handle = open(candidate, "rb")  # noqa: SIM115 - returned open
+        except OSError:
+            continue
+        if os.pread(handle.fileno(), len(mark), position - len(mark)) == mark:
+            return handle
+        handle.close()
+    return None
+
+
+class _FileSource:
+    """One path: the file it names now, and rotated ones still being read."""
+
+    def __init__(
+        self, path: str, from_start: bool, rotate_wait: float, clock: Callable[[], float]
+    ) -> None:
+        self.path = path
+        self.rotate_wait = rotate_wait
+        self.clock = clock
+        self.current: _OpenFile | None = None
+        self.rotated: list[_OpenFile] = []
+        self.opened = 0
         self.reset_pending = False
         self.error: str | None = None
         self._open(from_end=not from_start)
@@ -67,91 +246,96 @@ class _FileSource:
             self.error = exc.strerror or type(exc).__name__
             return False
         self.error = None
-        stat = os.fstat(handle.fileno())
-        self.file = handle
-        self.identity = (stat.st_dev, stat.st_ino)
-        self.position = stat.st_size if from_end else 0
-        handle.seek(self.position)
-        self.partial = b""
+        self.opened += 1
+        name = "" if self.opened == 1 else f"{self.path} #{self.opened}"
+        position = os.fstat(handle.fileno()).st_size if from_end else 0
+        self.current = _OpenFile(handle, name, position, self.clock())
         return True
 
-    def _close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-        self.file = None
-
-    def _read_available(self, out: list[str], budget: int = POLL_BUDGET) -> bool:
-        """Read complete lines into `out`; True once the end of the file was reached."""
-        assert self.file is not None
-        read = 0
-        while True:
-            if read >= budget:
-                return False
-            data = self.file.read(READ_SIZE)
-            if not data:
-                return True
-            read += len(data)
-            self.position += len(data)
-            data = self.partial + data
-            last = data.rfind(b"\n")
-            if last < 0:
-                self.partial = data if len(data) <= MAX_LINE else b""
-                if len(data) > MAX_LINE:
-                    out.append(_decode(data[:MAX_LINE]))
-                continue
-            self.partial = data[last + 1 :]
-            text = _decode(data[:last])
-            out.extend(line[:-1] if line[-1:] == "\r" else line for line in text.split("\n"))
-
-    def _flush_partial(self, out: list[str]) -> None:
-        if self.partial:
-            out.append(_decode(self.partial).rstrip("\r"))
-            self.partial = b""
-
     def poll(self, *, final: bool = False) -> Iterator[Chunk]:
-        lines: list[str] = []
-        if self.file is None:
+        now = self.clock()
+        for old in list(self.rotated):  # their lines are older
+            yield from self._drain(old, now, final)
+        if self.current is None:
             if not self._open(from_end=False):
                 return
             self.reset_pending = True
-        assert self.file is not None
-        # Truncated below what was read: start again at the beginning.
-        size = os.fstat(self.file.fileno()).st_size
-        if size < self.position:
-            self.file.seek(0)
-            self.position = 0
-            self.partial = b""
+        current = self.current
+        assert current is not None
+        lines: list[str] = []
+        if current.rewritten():
+            self._recover(current, lines)
+            if lines:
+                yield Chunk(self.path, lines, file=current.name)
+                lines = []
+            current.restart()
             self.reset_pending = True
-        if not self._read_available(lines):
-            yield from self._chunk(lines)  # more to read: the next poll goes on
+        if not current.read(lines):
+            yield from self._chunk(current, lines)  # more to read: the next poll goes on
             return
         try:
-            stat = os.stat(self.path)
-            replaced = (stat.st_dev, stat.st_ino) != self.identity
+            info = os.stat(self.path)
+            replaced = (info.st_dev, info.st_ino) != current.identity
         except OSError:
             replaced = False  # gone for now: keep reading the open file
         if replaced:
-            self._read_available(lines, budget=1 << 62)
-            self._flush_partial(lines)
-            yield from self._chunk(lines)
+            yield from self._chunk(current, lines)
             lines = []
-            self._close()
-            if self._open(from_end=False):
-                self.reset_pending = True
-                if not self._read_available(lines):
-                    yield from self._chunk(lines)
-                    return
+            current.grew_at = now
+            self.rotated.append(current)
+            self.current = None
+            yield from self._drain(current, now, final)
+            if not self._open(from_end=False):
+                return
+            self.reset_pending = True
+            current = self.current
+            assert current is not None
+            if not current.read(lines):
+                yield from self._chunk(current, lines)
+                return
         if final:
-            self._flush_partial(lines)
-        yield from self._chunk(lines)
+            current.flush(lines)
+        yield from self._chunk(current, lines)
 
-    def _chunk(self, lines: list[str]) -> Iterator[Chunk]:
+    def _recover(self, truncated: _OpenFile, out: list[str]) -> None:
+        """What was not read before a truncation: from logrotate's copy, or the cut line."""
+        copy = _find_copy(self.path, truncated)
+        if copy is not None:
+            rest = _OpenFile(copy, truncated.name, truncated.position, 0.0)
+            rest.partial, rest.cutting = truncated.partial, truncated.cutting
+            rest.read(out, budget=_ALL)
+            rest.flush(out)
+            rest.close()
+        else:
+            truncated.flush(out)
+
+    def _drain(self, old: _OpenFile, now: float, final: bool) -> Iterator[Chunk]:
+        """Read a rotated file on; close it once it has been idle for `rotate_wait`."""
+        before = old.position
+        lines: list[str] = []
+        at_end = old.read(lines, _ALL if final else POLL_BUDGET)
+        if old.position != before:
+            old.grew_at = now
+        done = final or (at_end and now - old.grew_at >= self.rotate_wait)
+        if done:
+            old.flush(lines)
+            old.close()
+            self.rotated.remove(old)
+        if lines or done:
+            yield Chunk(self.path, lines, file=old.name, done=done)
+
+    def _chunk(self, current: _OpenFile, lines: list[str]) -> Iterator[Chunk]:
         if lines or self.reset_pending:
-            yield Chunk(self.path, lines, reset=self.reset_pending)
+            yield Chunk(self.path, lines, reset=self.reset_pending, file=current.name)
             self.reset_pending = False
 
     def close(self) -> None:
-        self._close()
+        for old in self.rotated:
+            old.close()
+        self.rotated = []
+        if self.current is not None:
+            self.current.close()
+        self.current = None
 
 
 class _StreamSource:
@@ -165,9 +349,15 @@ class _StreamSource:
         self.thread.start()
 
     def _read(self, stream: IO[bytes]) -> None:
+        cutting = False  # inside a line longer than MAX_LINE whose start was queued
         try:
-            for line in iter(lambda: stream.readline(MAX_LINE), b""):
-                self.queue.put(line)
+            for piece in iter(lambda: stream.readline(MAX_LINE), b""):
+                if cutting:
+                    cutting = not piece.endswith(b"\n")
+                    continue
+                if len(piece) >= MAX_LINE and not piece.endswith(b"\n"):
+                    cutting = True
+                self.queue.put(piece)
         except (OSError, ValueError):
             pass
         self.queue.put(None)
@@ -193,10 +383,19 @@ class _StreamSource:
 
 
 class Follower:
-    """Follows several files (and `-` for standard input); `poll()` returns what is new."""
+    """Follows several files (and `-` for standard input); `poll()` returns what is new.
+
+    `rotate_wait`: seconds a rotated or deleted file is still read after it last grew.
+    """
 
     def __init__(
-        self, paths: list[str], *, from_start: bool = False, stdin: IO[bytes] | None = None
+        self,
+        paths: list[str],
+        *,
+        from_start: bool = False,
+        stdin: IO[bytes] | None = None,
+        rotate_wait: float = ROTATE_WAIT,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sources: list[_FileSource | _StreamSource] = []
         for path in paths:
@@ -207,10 +406,11 @@ class Follower:
                     stdin = sys.stdin.buffer
                 self.sources.append(_StreamSource("-", stdin))
             else:
-                self.sources.append(_FileSource(path, from_start))
+                self.sources.append(_FileSource(path, from_start, rotate_wait, clock))
 
     def poll(self, *, final: bool = False) -> list[Chunk]:
-        """Everything new in every source. `final`: also return unterminated last lines."""
+        """Everything new in every source. `final`: also return unterminated last lines,
+        and the rest of rotated files, which are closed."""
         chunks: list[Chunk] = []
         for source in self.sources:
             chunks.extend(source.poll(final=final))
@@ -223,14 +423,14 @@ class Follower:
 
     @property
     def missing(self) -> list[str]:
-        return [s.path for s in self.sources if isinstance(s, _FileSource) and s.file is None]
+        return [s.path for s in self.sources if isinstance(s, _FileSource) and s.current is None]
 
     def problems(self) -> list[tuple[str, str]]:
         """(path, reason) for every file that cannot be opened now."""
         return [
             (s.path, s.error or "not open")
             for s in self.sources
-            if isinstance(s, _FileSource) and s.file is None
+            if isinstance(s, _FileSource) and s.current is None
         ]
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ stores nothing twice.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 import uuid
@@ -26,7 +27,7 @@ from website_monitor.logs.formats import FORMATS, LineParser
 from website_monitor.logs.models import LineNote
 from website_monitor.logs.monitor import hit_from_record
 from website_monitor.store import Repository
-from website_monitor.transport.writer import store_events
+from website_monitor.transport.writer import store_refusing
 
 #: Defaults for `wm serve --max-body` and `--max-lines`.
 MAX_BODY = 1024 * 1024
@@ -40,6 +41,8 @@ _NAMESPACE = uuid.UUID("5c1e4f0e-8a57-4d0c-9d6e-6b1f3f9b2a10")
 @dataclasses.dataclass
 class Parsed:
     hits: list[Hit]
+    #: The line number of each hit.
+    lines: list[int]
     rejected: list[LineNote]
     ignored: list[LineNote]
 
@@ -73,7 +76,7 @@ def parse_lines(
     """Parse every line; line numbers in the answer start at 0 (the index in `lines`)."""
     parser = LineParser(fmt)
     future = (time.time() if now is None else now) + MAX_FUTURE
-    result = Parsed([], [], [])
+    result = Parsed([], [], [], [])
     for index, line in enumerate(lines):
         line = line.rstrip("\r\n")
         if not line.strip():
@@ -103,14 +106,22 @@ def parse_lines(
             continue
         hit = hit_from_record(record, source)
         if batch is not None:
-            event_id = str(uuid.uuid5(_NAMESPACE, f"{source}\n{batch}\n{index}"))
+            event_id = batch_hit_id(source, batch, index)
             hit = dataclasses.replace(hit, event_id=event_id)
         result.hits.append(hit)
+        result.lines.append(index)
     return result
 
 
-def store_hits(repository: Repository, hits: Sequence[Hit]) -> int:
-    """Store through the same path as `wm tail --publish`; returns rows inserted."""
+def batch_hit_id(source: str, batch: str, index: int) -> str:
+    """The id of line `index` of a client's batch: the same for a retried batch, different
+    for any other (source, batch, line), whatever characters source and batch hold."""
+    return str(uuid.uuid5(_NAMESPACE, json.dumps([source, batch, index])))
+
+
+def store_hits(repository: Repository, hits: Sequence[Hit]) -> tuple[int, list[str]]:
+    """Store through the same path as `wm tail --publish`: rows inserted, and per hit the
+    reason the store refused it ("" if it did not; a refused hit is dead-lettered)."""
     if not hits:
-        return 0
-    return store_events(repository, hits)
+        return 0, []
+    return store_refusing(repository, hits)

@@ -102,6 +102,14 @@ def hit_from_record(record: LogRecord, source: str) -> Hit:
     )
 
 
+@dataclasses.dataclass
+class _FileState:
+    """What the monitor keeps per file read: its parser, and the time of its last line."""
+
+    parser: LineParser
+    last: float | None = None
+
+
 class Monitor:
     """Parses lines per source, windows them, summarises, alerts, and collects hits."""
 
@@ -119,7 +127,7 @@ class Monitor:
             top=options.top,
         )
         self.alert = HighTrafficAlert(options.threshold, options.alert_window, options.hysteresis)
-        self.parsers: dict[str, LineParser] = {}
+        self.files: dict[str, _FileState] = {}
         self.collect_hits = collect_hits
         self.records: list[LogRecord] = []
         self.bad_shown = 0
@@ -129,33 +137,50 @@ class Monitor:
         self.summaries = 0
 
     def feed(self, chunk: Chunk, now: float) -> None:
-        """Lines of one source that arrived at wall time `now`."""
-        parser = self.parsers.get(chunk.source)
-        if parser is None:
-            parser = self.parsers[chunk.source] = LineParser(self.options.fmt)
+        """Lines of one source that arrived at wall time `now`.
+
+        Every parsed line is kept for publishing, late or not: the store is not windowed.
+        An incorrect line counts in the window of the line before it in its file (with the
+        wall clock, of its arrival): it has no time of its own, a log is written in time
+        order, and so it stays where it is in the file however fast the file is read.
+        """
+        key = chunk.key
+        state = self.files.get(key)
+        if state is None:
+            state = self.files[key] = _FileState(LineParser(self.options.fmt))
         elif chunk.reset:
-            parser.reset()
+            state.parser.reset()
+        parser = state.parser
         add = self.windows.add
         wall = self.wall
         future = math.inf if wall else now + self.options.max_future
         collect = self.records.append if self.collect_hits else None
+        last = state.last
+        parsed = 0
         for line in chunk.lines:
             record = parser.parse_line(line)
             if record is None:
                 if not line.strip() or parser.is_directive(line):
                     continue
-                self._bad(line)
+                self._bad(line, now if wall else last)
                 continue
-            if record.timestamp > future:
-                self._bad(line)
+            timestamp = record.timestamp
+            if timestamp > future:
+                self._bad(line, now if wall else last)
                 continue
-            self.lines += 1
-            if add(record, now if wall else record.timestamp, now) and collect is not None:
+            parsed += 1
+            if collect is not None:
                 collect(record)
+            add(record, now if wall else timestamp, now)
+            last = timestamp
+        self.lines += parsed
+        state.last = last
+        if chunk.done:
+            del self.files[key]
 
-    def _bad(self, line: str) -> None:
+    def _bad(self, line: str, timestamp: float | None) -> None:
         self.bad += 1
-        self.windows.add_bad()
+        self.windows.add_bad(timestamp)
         if self.bad_shown < self.options.bad_lines_shown:
             self.bad_shown += 1
             self.reporter.bad_line(line[:1000])
@@ -210,6 +235,21 @@ class HitPublisher:
                 logger.error("%s", exc.message)
 
 
+def check_readable(follower: Follower, *, exit_at_eof: bool) -> None:
+    """With `exit_at_eof`, fail when no source can be read: there would be nothing to do.
+
+    Following, a missing file is waited for instead.
+    """
+    problems = follower.problems()
+    if not exit_at_eof or not problems or len(problems) < len(follower.sources):
+        return
+    missing = "; ".join(f"{path}: {reason}" for path, reason in problems)
+    raise ConfigError(
+        f"cannot read {missing}",
+        hint="check the path; without --exit-at-eof wm tail waits for the file to appear",
+    )
+
+
 def run(
     follower: Follower,
     monitor: Monitor,
@@ -227,7 +267,9 @@ def run(
     At the end, unterminated last lines are read and every window that saw
     traffic is reported, so processing a file with `exit_at_eof` reports all of it.
     With a `shipper`, raw lines are also queued for it (the caller closes it).
+    Raises ConfigError, before reading anything, if `exit_at_eof` and no file can be read.
     """
+    check_readable(follower, exit_at_eof=exit_at_eof)
     last_publish = clock()
     only_streams = bool(follower.sources) and not any(
         source.path != "-" for source in follower.sources
@@ -238,7 +280,7 @@ def run(
         for chunk in chunks:
             monitor.feed(chunk, now)
             if shipper is not None:
-                shipper.add(chunk.source, chunk.lines, chunk.reset)
+                shipper.add(chunk.key, chunk.lines, chunk.reset)
         monitor.tick(now)
         if shipper is not None:
             shipper.pump()
@@ -256,7 +298,7 @@ def run(
     for chunk in follower.poll(final=True):
         monitor.feed(chunk, now)
         if shipper is not None:
-            shipper.add(chunk.source, chunk.lines, chunk.reset)
+            shipper.add(chunk.key, chunk.lines, chunk.reset)
     monitor.finish()
     if publisher is not None:
         publisher.publish(monitor.take_records())

@@ -31,10 +31,11 @@ from website_monitor.alerts.notifiers import Notification, Notifier, NotifyError
 from website_monitor.alerts.notifiers.command import CommandNotifier
 from website_monitor.alerts.notifiers.webhook import WebhookNotifier
 from website_monitor.alerts.outbox import MAX_ATTEMPTS, Outbox, backoff
-from website_monitor.alerts.rules import Alerting
+from website_monitor.alerts.rules import Alerting, check_ready
 from website_monitor.errors import ConfigError, WebsiteMonitorError
 from website_monitor.logs.alerts import AlertEvent
 from website_monitor.store.base import Repository
+from website_monitor.store.url import redact
 
 logger = log.get("tail")
 
@@ -71,7 +72,7 @@ class Notifiers:
             raise ConfigError("--alert-command is empty")
         if webhook is not None and not webhook.startswith(("http://", "https://")):
             raise ConfigError(
-                f"--alert-webhook {webhook!r} is not an http(s) URL",
+                f"--alert-webhook {redact(webhook)!r} is not an http(s) URL",
                 hint="e.g. https://hooks.example.org/wm",
             )
         self.source = source
@@ -93,8 +94,7 @@ class Notifiers:
                 self.severity = "notify"
             for rule in rules:
                 self.notifiers.update((name, alerting.notifiers[name]) for name in rule.notify)
-        for notifier in self.notifiers.values():
-            notifier.check_ready()
+        check_ready(self.notifiers.values())
         self.open_history = history
         self._history: Any = None
         self._stopping = threading.Event()

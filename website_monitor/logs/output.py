@@ -1,4 +1,9 @@
-"""How `wm tail` shows what it sees: plain lines, JSON lines, or a live terminal panel."""
+"""How `wm tail` shows what it sees: plain lines, JSON lines, or a live terminal panel.
+
+Paths and bad lines come from the logs, so from anyone who sends a request: the
+plain lines show them with control characters escaped, and the panel builds every
+piece from `Text` (`display.literal`), never from markup (see `website_monitor.display`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from website_monitor.display import literal, printable
 from website_monitor.logs.alerts import AlertEvent
 from website_monitor.logs.summary import WindowSummary, iso
 
@@ -23,7 +29,10 @@ class TextReporter:
     """Plain lines, for pipes and files: a headline and a detail line per window."""
 
     def __init__(self, write: Callable[[str], None]) -> None:
-        self.write = write
+        self._write = write
+
+    def write(self, line: str) -> None:
+        self._write(printable(line))
 
     def summary(self, summary: WindowSummary) -> None:
         self.write(summary.headline())
@@ -80,8 +89,9 @@ class LiveReporter:
 
     def alert(self, event: AlertEvent) -> None:
         self.active = event if event.state == "triggered" else None
+        style = "bold red" if event.state == "triggered" else "green"
         for message in event.messages:
-            self.console.print(message, style="bold red" if event.state == "triggered" else "green")
+            self.console.print(literal(message, style, longest=None))
             self.events.append(message)
         self._refresh()
 
@@ -104,16 +114,16 @@ class LiveReporter:
         if summary is None:
             parts.append(Text("Waiting for the first window…", style="dim"))
         else:
-            parts.append(Text(summary.headline(), style="bold"))
+            parts.append(literal(summary.headline(), "bold"))
             stats = Table.grid(padding=(0, 2))
             stats.add_row(
-                f"{iso(summary.start)} to {iso(summary.end)}",
-                f"{summary.hits_per_second:.2f} hits/s",
-                f"{summary.bytes} bytes",
-                f"{summary.users} users",
-                f"{summary.hosts} hosts",
+                literal(f"{iso(summary.start)} to {iso(summary.end)}"),
+                literal(f"{summary.hits_per_second:.2f} hits/s"),
+                literal(f"{summary.bytes} bytes"),
+                literal(f"{summary.users} users"),
+                literal(f"{summary.hosts} hosts"),
             )
-            stats.add_row(*(f"{k} {v}" for k, v in summary.status_classes.items()), "")
+            stats.add_row(*(literal(f"{k} {v}") for k, v in summary.status_classes.items()), Text())
             parts.append(stats)
             tops = Table(box=None, padding=(0, 2), show_edge=False)
             tops.add_column("section")
@@ -123,7 +133,7 @@ class LiveReporter:
             for i in range(max(len(summary.top_sections), len(summary.top_endpoints))):
                 section = summary.top_sections[i] if i < len(summary.top_sections) else ("", "")
                 endpoint = summary.top_endpoints[i] if i < len(summary.top_endpoints) else ("", "")
-                tops.add_row(section[0], str(section[1]), endpoint[0], str(endpoint[1]))
+                tops.add_row(*(literal(value) for value in (*section, *endpoint)))
             parts.append(tops)
             if summary.bad_lines or summary.late_lines:
                 parts.append(
@@ -133,8 +143,8 @@ class LiveReporter:
                     )
                 )
         for message in self.events:
-            parts.append(Text(message, style="dim"))
-        title = "wm tail " + " ".join(self.paths)
+            parts.append(literal(message, "dim"))
+        title = literal("wm tail " + " ".join(self.paths))
         return Panel(Group(*parts), title=title, title_align="left")
 
 

@@ -17,11 +17,7 @@ SIZE_PERCENTILES = (("bytes_p50", 0.5), ("bytes_p95", 0.95), ("bytes_p99", 0.99)
 
 
 def _time_range(reader: Reader, since: datetime | None, until: datetime | None) -> Where:
-    return (
-        Where(reader.dialect.placeholder)
-        .compare("timestamp", ">=", since)
-        .compare("timestamp", "<", until)
-    )
+    return Where(reader.dialect).compare("timestamp", ">=", since).compare("timestamp", "<", until)
 
 
 def hit_stats(
@@ -35,7 +31,7 @@ def hit_stats(
 
     `errors` counts 5xx responses; `error_rate` is their share of the hits.
     """
-    where = _time_range(reader, since, until).any_of("section", sections)
+    where = _time_range(reader, since, until).any_of("section", sections, keyed=True)
     percentiles = ", ".join(
         f"{reader.dialect.percentile(fraction, 'bytes')} AS {name}"
         for name, fraction in SIZE_PERCENTILES
@@ -170,7 +166,7 @@ def _alert_time(value: Any) -> str | None:
 
 def list_alerts(reader: Reader, *, source: str | None = None) -> list[Alert]:
     """Past and ongoing high-traffic alerts (incidents of kind traffic), oldest first."""
-    where = Where(reader.dialect.placeholder, "kind = 'traffic'").compare("source", "=", source)
+    where = Where(reader.dialect, "kind = 'traffic'").compare("source", "=", source)
     rows = reader.query(
         "SELECT id, source, started_at, resolved_at, peak, threshold FROM incidents"
         + where.sql

@@ -73,6 +73,16 @@ HITS_AND_ALERTS = Migration(
     legacy_version=2,
 )
 
+LONG_PATHS = Migration(
+    "0002_long_paths",
+    "the sections' index on a hash of the section on PostgreSQL, for paths of any length",
+    postgresql=(
+        "DROP INDEX IF EXISTS hits_section_timestamp",
+        "CREATE INDEX hits_section_timestamp ON hits (md5(section), timestamp)",
+    ),
+    sqlite=(),  # SQLite's index entries may be of any length
+)
+
 _ALERTS_TO_INCIDENTS = """INSERT INTO incidents (id, alert, kind, url, source, severity, state,
     open_key, started_at, resolved_at, failures, last_error, peak, threshold, maintenance,
     announced, reminders, notified_at)
@@ -83,7 +93,7 @@ FROM alerts WHERE true ORDER BY started_at
 ON CONFLICT (id) DO NOTHING"""
 
 ALERTS_TO_INCIDENTS = Migration(
-    "0002_alerts_to_incidents",
+    "0003_alerts_to_incidents",
     "high-traffic alerts move to incidents (kind traffic); the alerts table goes",
     postgresql=(
         _ALERTS_TO_INCIDENTS.format(id="CAST(id AS TEXT)", false="false", true="true"),
@@ -95,4 +105,4 @@ ALERTS_TO_INCIDENTS = Migration(
     ),
 )
 
-MIGRATIONS = (HITS_AND_ALERTS, ALERTS_TO_INCIDENTS)
+MIGRATIONS = (HITS_AND_ALERTS, LONG_PATHS, ALERTS_TO_INCIDENTS)

@@ -11,6 +11,9 @@ the server reads each batch with a fresh parser.
 
 Sending happens in the `wm tail` loop: with the server unreachable a send costs
 at most `timeout` seconds, and only once per backoff period.
+
+The URL is only ever shown redacted (`shown_url`), and every message that may
+echo it or the token (a connection error names the path and query) is masked.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import requests
 
 from website_monitor import log
 from website_monitor.errors import ConfigError
+from website_monitor.store.url import mask, redact, url_secrets
 
 logger = log.get("tail")
 
@@ -64,10 +68,13 @@ class Shipper:
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(
-                f"--ship {url!r} is not an http(s) URL",
+                f"--ship {redact(url)!r} is not an http(s) URL",
                 hint="e.g. http://127.0.0.1:8080/api/logs",
             )
         self.url = url
+        #: The URL as messages show it: without its password or token.
+        self.shown_url = redact(url)
+        self.secrets = (*url_secrets(url), *([token] if token else []))
         self.source = source
         self.fmt = fmt
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -129,7 +136,7 @@ class Shipper:
                 "--ship: %d lines dropped: more than %d lines waiting for %s",
                 len(batch.lines),
                 MAX_QUEUED,
-                self.url,
+                self.shown_url,
             )
 
     # --- sending ----------------------------------------------------------------------
@@ -164,20 +171,20 @@ class Shipper:
                 self.url, json=body, headers=self.headers, timeout=self.timeout
             )
         except requests.RequestException as exc:
-            self._temporary(batch, f"{type(exc).__name__}: {exc}")
+            self._temporary(batch, f"{type(exc).__name__}: {self._mask(str(exc))}")
             return False
         if response.status_code in RETRY_STATUSES:
-            self._temporary(batch, f"HTTP {response.status_code} {_error(response)}")
+            self._temporary(batch, f"HTTP {response.status_code} {self._mask(_error(response))}")
             return False
         self.queued -= len(batch.lines)
         if response.status_code != 200:
             self.failed += len(batch.lines)
             logger.error(
                 "--ship: %s refused %d lines: HTTP %d %s",
-                self.url,
+                self.shown_url,
                 len(batch.lines),
                 response.status_code,
-                _error(response),
+                self._mask(_error(response)),
             )
             return True
         answer = response.json()
@@ -198,11 +205,14 @@ class Shipper:
         if batch.attempts == 1 or batch.attempts % 10 == 0:
             logger.warning(
                 "--ship: %s: %s; %d lines waiting, retrying in %.1fs",
-                self.url,
+                self.shown_url,
                 reason,
                 self.queued,
                 self.delay,
             )
+
+    def _mask(self, text: str) -> str:
+        return mask(text, self.secrets)
 
     def close(self, deadline: float) -> None:
         """Send everything, retrying until `deadline` (clock time); count what is left."""

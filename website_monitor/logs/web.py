@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
+import orjson
 from msgspec import Meta, Struct
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -20,6 +21,7 @@ from website_monitor.logs.formats import FORMATS
 from website_monitor.logs.models import Alerts, Hits, HitSeries, LineNote, LogIngest
 from website_monitor.store import Repository
 from website_monitor.web.section import (
+    ClientGone,
     Endpoint,
     LiveStream,
     Section,
@@ -81,16 +83,32 @@ def _too_large(what: str) -> HTTPException:
     return HTTPException(413, detail=what)
 
 
+#: How long a client may take to send the whole body.
+BODY_TIMEOUT = 30.0
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, or 413 as soon as it is known to exceed `limit` bytes."""
+    """The body, or 413 as soon as it is known to exceed `limit` bytes, 408 if it does not
+    arrive within BODY_TIMEOUT seconds."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(f"request body of {declared} bytes is over the limit of {limit}")
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise _too_large(f"request body is over the limit of {limit} bytes")
+
+    async def read() -> None:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise _too_large(f"request body is over the limit of {limit} bytes")
+
+    try:
+        await asyncio.wait_for(read(), BODY_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise HTTPException(
+            408, detail=f"the body did not arrive within {BODY_TIMEOUT:g}s ({len(body)} bytes)"
+        ) from None
+    except ClientDisconnect:
+        raise ClientGone(f"{request.method} {request.url.path}", len(body)) from None
     return bytes(body)
 
 
@@ -133,8 +151,8 @@ async def post_logs(request: Request) -> Response:
     undecodable: list[LineNote] = []
     if kind == "application/json":
         try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            document = orjson.loads(body)  # nesting is limited (1,024 levels): no recursion
+        except orjson.JSONDecodeError as exc:
             raise ConfigError(f"the body is not valid JSON: {exc}") from None
         if not isinstance(document, dict):
             raise ConfigError('the body must be a JSON object {"source": …, "lines": […]}')
@@ -153,13 +171,21 @@ async def post_logs(request: Request) -> Response:
     if len(lines) > max_lines:
         raise _too_large(f"{len(lines)} lines is over the limit of {max_lines} per request")
     parsed = ingest.parse_lines(lines, source, fmt, batch)
+    stored, refusals = await request.app.state.store.run(ingest.store_hits, parsed.hits)
+    refused = [
+        LineNote(line=line, reason=reason)
+        for line, reason in zip(parsed.lines, refusals, strict=True)
+        if reason
+    ]
     bad = {note.line for note in undecodable}
     rejected = sorted(
-        [*undecodable, *(r for r in parsed.rejected if r.line not in bad)], key=lambda r: r.line
+        [*undecodable, *refused, *(r for r in parsed.rejected if r.line not in bad)],
+        key=lambda r: r.line,
     )
     ignored = [note for note in parsed.ignored if note.line not in bad]
-    stored = await request.app.state.store.run(ingest.store_hits, parsed.hits)
-    answer = LogIngest(accepted=len(parsed.hits), stored=stored, rejected=rejected, ignored=ignored)
+    answer = LogIngest(
+        accepted=len(parsed.hits) - len(refused), stored=stored, rejected=rejected, ignored=ignored
+    )
     return Response(msgspec.json.encode(answer), media_type="application/json")
 
 

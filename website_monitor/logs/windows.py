@@ -5,13 +5,21 @@ Windows are aligned on multiples of the interval since the epoch: with 10 s,
 timestamp falls in, whatever order lines arrive in.
 
 The event clock is the newest line timestamp seen, moved forward by the wall
-time elapsed since that line arrived (so windows still close when traffic
-stops). A window [start, end) closes once the event clock reaches
-`end + lateness`; a line arriving later for a closed window is not added to
-it: it is counted as *late* in the next summary. Windows close in order, each
-exactly once; empty windows are summaries with zero hits. When one advance of
-the clock closes more than `max_empty_run` windows in a row without traffic
-(a gap in a file read from the start), the rest of that run is skipped.
+time elapsed since a line last counted in an open window: so windows still
+close when traffic stops, but not while a backlog is being read, however long
+that takes (time spent parsing or publishing is not event time). A window
+[start, end) closes once the event clock reaches `end + lateness`; a line
+arriving later for a closed window is not added to it: it is counted as *late*
+in the next summary to close. Windows close in order, each exactly once; empty
+windows are summaries with zero hits. When one advance of the clock closes
+more than `max_empty_run` windows in a row without traffic (a gap in a file
+read from the start), the rest of that run is skipped. At the end of input,
+late and incorrect lines not yet reported get a summary of their own if no
+window is left to carry them, so every line is in some summary.
+
+An incorrect line (no timestamp of its own) counts in the window of the time
+it is given: the time of the line before it in its file (see `Monitor`); in the
+next summary to close when that is unknown or its window has closed.
 
 With the wall clock (`clock="wall"`) the timestamp of a line is its arrival
 time and there is no lateness.
@@ -49,7 +57,8 @@ class Windows:
         #: Index of the next window to close; None until the first line.
         self.next_index: int | None = None
         self.newest = -math.inf
-        self.newest_arrival = 0.0
+        #: Wall time a line last counted in an open window.
+        self.arrival = 0.0
         self._pending_late = 0
         self._pending_bad = 0
         self._cached_index: int | None = None
@@ -79,18 +88,29 @@ class Windows:
         stats.add(record)
         if timestamp > self.newest:
             self.newest = timestamp
-            self.newest_arrival = arrival
+        self.arrival = arrival
         return True
 
-    def add_bad(self, count: int = 1) -> None:
-        """Unparseable lines, reported in the next summary."""
-        self._pending_bad += count
+    def add_bad(self, timestamp: float | None = None) -> None:
+        """An incorrect line, counted in the window of `timestamp`; in the next summary to
+        close if it is None or that window has closed."""
+        if timestamp is None or self.next_index is None:
+            self._pending_bad += 1
+            return
+        index = math.floor(timestamp / self.interval)
+        if index < self.next_index:
+            self._pending_bad += 1
+            return
+        stats = self.open.get(index)
+        if stats is None:
+            stats = self.open[index] = WindowStats()
+        stats.bad += 1
 
     def clock(self, now: float) -> float:
         """The event clock at wall time `now`."""
         if self.newest == -math.inf:
             return -math.inf
-        return self.newest + max(0.0, now - self.newest_arrival)
+        return self.newest + max(0.0, now - self.arrival)
 
     def advance(self, now: float) -> Iterator[WindowSummary]:
         """Close and summarise every window the event clock at `now` has passed."""
@@ -101,10 +121,13 @@ class Windows:
         yield from self._close_through(last)
 
     def close_all(self) -> Iterator[WindowSummary]:
-        """At the end of input: close every window that saw a line."""
+        """At the end of input: close every window that saw a line, and one more if late or
+        incorrect lines are still to be reported."""
         if self.next_index is None:
             return
         last = max(self.open, default=self.next_index - 1)
+        if self._pending_late or self._pending_bad:
+            last = max(last, self.next_index)
         yield from self._close_through(last)
 
     def _close_through(self, last: int) -> Iterator[WindowSummary]:

@@ -35,7 +35,7 @@ from aiohttp.client_proto import ResponseHandler
 from website_monitor import __version__
 from website_monitor.codec import utcnow
 from website_monitor.errors import ConfigError, DeliveryError
-from website_monitor.probes.codec import ProbeResult
+from website_monitor.probes.codec import MAX_URL_LENGTH, ProbeResult
 from website_monitor.transport import Publisher
 
 USER_AGENT = f"website-monitor/{__version__} (+wm probe)"
@@ -187,6 +187,13 @@ def compile_regex(pattern: str | None) -> re.Pattern[str] | None:
 def validate_url(url: str) -> str:
     """The URL, if it is an absolute http(s) URL; else a ConfigError."""
     url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise ConfigError(
+            f"URL {url[:60]!r}… is {len(url)} characters long",
+            hint=f"a URL may have at most {MAX_URL_LENGTH} characters",
+        )
+    if "\x00" in url:
+        raise ConfigError(f"URL {url[:60]!r} contains a NUL character")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port

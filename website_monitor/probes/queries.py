@@ -48,8 +48,8 @@ def probe_series(reader: Reader, query: SeriesQuery) -> ProbeSeries:
     """
     dialect = reader.dialect
     where = (
-        Where(dialect.placeholder)
-        .any_of("url", query.urls)
+        Where(dialect)
+        .any_of("url", query.urls, keyed=True)
         .compare("timestamp", ">=", query.since)
         .compare("timestamp", "<", query.until)
     )

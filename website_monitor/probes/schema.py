@@ -234,4 +234,21 @@ WEEKS_TO = Migration(
     legacy_version=6,
 )
 
-MIGRATIONS = (URL_PROBES, ROLLUPS, ROLLUP_STATE, WEEKS_TO)
+LONG_URLS = Migration(
+    "0005_long_urls",
+    "indexes on a hash of the URL on PostgreSQL, so that URLs of any length are stored",
+    postgresql=(
+        # A btree entry holds at most about 2,700 bytes: index md5(url), keep the URL whole.
+        "DROP INDEX IF EXISTS url_probes_url_timestamp",
+        "CREATE INDEX url_probes_url_timestamp ON url_probes (md5(url), timestamp)",
+        "ALTER TABLE rollup_summary DROP CONSTRAINT rollup_summary_pkey",
+        "CREATE UNIQUE INDEX rollup_summary_key"
+        " ON rollup_summary (width, period_start, md5(url), status)",
+        "ALTER TABLE rollup_latency DROP CONSTRAINT rollup_latency_pkey",
+        "CREATE UNIQUE INDEX rollup_latency_key"
+        " ON rollup_latency (width, period_start, md5(url), status, bucket)",
+    ),
+    sqlite=(),  # SQLite's index entries may be of any length
+)
+
+MIGRATIONS = (URL_PROBES, ROLLUPS, ROLLUP_STATE, WEEKS_TO, LONG_URLS)

@@ -88,24 +88,24 @@ def estimate_probes(store: Repository | Reader, query: StatsQuery) -> int:
     """An upper bound of the probes in range: the day rollups overlapping it, plus the
     probes not rolled up yet."""
     with reading(store) as reader:
-        mark = reader.dialect.placeholder
+        dialect = reader.dialect
         since = int(query.since.timestamp()) // DAY * DAY if query.since is not None else None
         until = int(query.until.timestamp()) + 1 if query.until is not None else None
         where = (
-            Where(mark, f"width = {DAY}")
+            Where(dialect, f"width = {DAY}")
             .compare("period_start", ">=", since)
             .compare("period_start", "<", until)
-            .any_of("url", query.urls)
+            .any_of("url", query.urls, keyed=True)
         )
         rolled = reader.query(
             "SELECT coalesce(sum(probes), 0) AS n FROM rollup_summary" + where.sql, where.params
         )
         recent = (
-            Where(mark)
+            Where(dialect)
             .compare("id", ">", maintain.rolled_up_to(reader))
             .compare("timestamp", ">=", query.since)
             .compare("timestamp", "<", query.until)
-            .any_of("url", query.urls)
+            .any_of("url", query.urls, keyed=True)
         )
         raw = reader.query("SELECT count(*) AS n FROM url_probes" + recent.sql, recent.params)
         return int(rolled[0]["n"]) + int(raw[0]["n"])
@@ -116,8 +116,8 @@ def _exact(
 ) -> list[StatsEntry]:
     dialect = reader.dialect
     where = (
-        Where(dialect.placeholder)
-        .any_of("url", query.urls)
+        Where(dialect)
+        .any_of("url", query.urls, keyed=True)
         .compare("timestamp", ">=", query.since)
         .compare("timestamp", "<", query.until)
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from website_monitor.store.dialect import Dialect
 
 
 def percentile_cont(values: Sequence[float], fraction: float) -> float | None:
@@ -27,18 +30,27 @@ class Where:
     A filter whose value is None (or an empty list) is left out, so callers
     pass their optional arguments straight through:
 
-        where = Where(reader.dialect.placeholder).any_of("url", urls).compare(">=", since)
+        where = Where(reader.dialect).any_of("url", urls).compare("timestamp", ">=", since)
         reader.query("SELECT … FROM url_probes" + where.sql, where.params)
     """
 
-    def __init__(self, placeholder: str, *fixed: str) -> None:
-        self.mark = placeholder
+    def __init__(self, dialect: Dialect, *fixed: str) -> None:
+        self.dialect = dialect
+        self.mark = dialect.placeholder
         self.conditions: list[str] = list(fixed)
         self.params: list[Any] = []
 
-    def any_of(self, column: str, values: Sequence[Any]) -> Where:
+    def any_of(self, column: str, values: Sequence[Any], *, keyed: bool = False) -> Where:
+        """`column` is one of `values`. `keyed`: the column is long text whose indexes are on
+        `dialect.text_key(column)`; the condition on the key lets them be used."""
         if values:
-            self.conditions.append(f"{column} IN ({', '.join(self.mark for _ in values)})")
+            marks = ", ".join(self.mark for _ in values)
+            if keyed and self.dialect.text_key(column) != column:
+                key = self.dialect.text_key(self.mark)
+                keys = ", ".join(key for _ in values)
+                self.conditions.append(f"{self.dialect.text_key(column)} IN ({keys})")
+                self.params.extend(values)
+            self.conditions.append(f"{column} IN ({marks})")
             self.params.extend(values)
         return self
 

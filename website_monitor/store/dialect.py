@@ -51,6 +51,12 @@ class Dialect:
         """1-based position of `needle` in `haystack`, 0 when absent."""
         raise NotImplementedError
 
+    def text_key(self, expression: str) -> str:
+        """What indexes on long text are built on: the text itself where an index entry
+        may be any length (SQLite), else a fixed-size hash of it (PostgreSQL's btree
+        refuses entries over about 2,700 bytes)."""
+        raise NotImplementedError
+
     def lock_for_writers(self, table: str) -> str | None:
         """A statement making writers of `table` wait until this transaction ends, or None
         where a write transaction already excludes every other writer."""
@@ -85,6 +91,9 @@ class PostgreSQL(Dialect):
     def position(self, needle: str, haystack: str) -> str:
         return f"strpos({haystack}, {needle})"
 
+    def text_key(self, expression: str) -> str:
+        return f"md5({expression})"
+
     def lock_for_writers(self, table: str) -> str | None:
         return f"LOCK TABLE {table} IN SHARE MODE"
 
@@ -115,6 +124,9 @@ class SQLite(Dialect):
 
     def position(self, needle: str, haystack: str) -> str:
         return f"instr({haystack}, {needle})"
+
+    def text_key(self, expression: str) -> str:
+        return expression  # a long key spills to overflow pages: no limit
 
     def lock_for_writers(self, table: str) -> str | None:
         return None  # BEGIN IMMEDIATE already holds the only write lock

@@ -49,14 +49,15 @@ class PostgresTransaction(Transaction):
         self._began = False
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        self.cursor.execute(sql, tuple(params))
+        # Without parameters psycopg2 leaves `%` alone (with an empty tuple it would not).
+        self.cursor.execute(sql, tuple(params) or None)
         return max(self.cursor.rowcount, 0)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         return sum(self.execute(sql, row) for row in rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        self.cursor.execute(sql, tuple(params))
+        self.cursor.execute(sql, tuple(params) or None)
         names = [c.name for c in self.cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in self.cursor.fetchall()]
 

@@ -45,8 +45,9 @@ class TelemetryBucket:
     gauges. `samples`, `sum_value`, `sumsq_value`, `min_value`, `max_value`,
     `first_*` and `last_*` describe the values (service times, timer or gauge
     values; `*_at` are Unix times in seconds); `total` is a counter's sum of
-    value / sample rate. Percentiles cover every sample this listener kept for
-    the bucket so far, not just the delta.
+    value / sample rate. A timer's percentiles cover every value this listener
+    received for the bucket so far, not just the delta, within 0.5 % (they come
+    from a log-scaled histogram, `telemetry.histogram`).
     """
 
     kind: ClassVar[str] = "telemetry"

@@ -2,13 +2,24 @@
 
 Two threads keep receiving apart from everything slow:
 
-* the receive thread does nothing but `recv` and append `(arrival time,
+* the receive thread does nothing but `recvmsg` and append `(arrival time,
   bytes)` to an in-memory queue (bounded: past `max_pending` datagrams are
-  counted as dropped rather than exhausting memory);
+  counted as dropped by the listener rather than exhausting memory; it reads
+  at most MAX_RECEIVE bytes of a datagram, one more than a valid one may have,
+  so an oversized one is still counted as too large and the queue holds at
+  most `max_pending` times about 1.2 kB);
+  it also keeps the kernel's count of datagrams dropped for the socket
+  (`website_monitor.telemetry.udp`);
 * the worker thread decodes, aggregates into buckets, publishes the buckets'
   deltas every `flush_interval` (to Kafka or the store, through a
   `Publisher`) and logs a progress line every `report_interval` with the
-  counts of bad datagrams per reason.
+  drops (by the kernel, by the listener) and the bad datagrams per reason.
+  With nothing queued it blocks until a datagram arrives or the next flush
+  or report is due, so an idle listener uses no CPU.
+
+At every flush the listener also publishes its own counters as telemetry of
+reserved names (`website_monitor.telemetry.health`), which `wm serve` exports
+in `/metrics`.
 
 Bad input is counted, never fatal; an unexpected error while handling one
 datagram is logged and counted as `internal_error`. Deltas that could not be
@@ -21,7 +32,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import errno
 import socket
 import threading
 import time
@@ -29,9 +39,10 @@ from collections.abc import Callable
 
 from website_monitor import log
 from website_monitor.errors import DeliveryError, WebsiteMonitorError
-from website_monitor.telemetry import llpp, statsd
+from website_monitor.telemetry import health, llpp, statsd, udp
 from website_monitor.telemetry.buckets import DEFAULT_BUCKET_SECONDS, DEFAULT_MAX_SERIES, Aggregator
 from website_monitor.telemetry.codec import TelemetryBucket
+from website_monitor.telemetry.health import INTERNAL_ERROR
 from website_monitor.telemetry.net import (
     DEFAULT_ADDRESS,
     Address,
@@ -40,29 +51,34 @@ from website_monitor.telemetry.net import (
     parse_address,
     show,
 )
+from website_monitor.telemetry.udp import ListenError, bind_error
 from website_monitor.transport import Publisher
 
 logger = log.get("listen")
 
-INTERNAL_ERROR = "internal_error"
+__all__ = ["INTERNAL_ERROR", "RECEIVE_BUFFER", "ListenError", "Listener", "ListenerStats"]
+
 _WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - only to send to
-RECEIVE_BUFFER = 4 * 1024 * 1024
-MAX_RECEIVE = 65536  # larger than any UDP payload, so oversized datagrams are seen whole
+RECEIVE_BUFFER = udp.RECEIVE_BUFFER
+#: Bytes read of a datagram: one more than a valid one may have. The kernel discards the rest
+#: of a larger one, which then still counts as too large.
+MAX_RECEIVE = llpp.MAX_DATAGRAM + 1
 MAX_UNPUBLISHED = 100_000
 WORK_BATCH = 5_000  # datagrams handled between two looks at the flush and report clocks
+GATHER = 0.001  # seconds the worker lets datagrams gather after being woken by one
 
 
-class ListenError(WebsiteMonitorError):
-    """The listener could not bind its socket."""
-
-
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class ListenerStats:
     """Counters since start; read them from any thread (values may be a moment old)."""
 
     received: int = 0
     handled: int = 0
+    #: dropped by the listener: its queue was full
     dropped: int = 0
+    #: dropped by the kernel for the socket (its receive buffer was full), as of the
+    #: latest datagram received; 0 where the kernel does not say (see `udp`)
+    kernel_drops: int = 0
     messages: int = 0
     metrics: int = 0
     bad: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
@@ -89,11 +105,13 @@ class Listener:
         report_interval: float = 60.0,
         max_pending: int = 1_000_000,
         max_series: int = DEFAULT_MAX_SERIES,
+        receive_buffer: int = RECEIVE_BUFFER,
         clock: Callable[[], float] = time.time,
         on_report: Callable[[ListenerStats], None] | None = None,
     ) -> None:
         if flush_interval <= 0 or report_interval <= 0:
             raise ValueError("intervals must be positive")
+        self.receive_buffer = receive_buffer
         self.publisher = publisher
         self.bind = parse_address(bind)
         self.aggregator = Aggregator(bucket_seconds, max_series=max_series)
@@ -103,9 +121,16 @@ class Listener:
         self.clock = clock
         self.on_report = on_report or _log_report
         self.stats = ListenerStats()
+        self.health = health.HealthDeltas(self.aggregator.bucket_seconds)
+        self.socket_info: udp.SocketInfo | None = None
+        self._drops = udp.DropCounter()
         self._pending: collections.deque[tuple[float, bytes]] = collections.deque()
         self._unpublished: list[TelemetryBucket] = []
         self._stopping = threading.Event()
+        # The worker blocks on `_wake` when idle; the receive thread sets it for the first
+        # datagram while `_idle` says the worker waits (one attribute read per datagram).
+        self._wake = threading.Event()
+        self._idle = False
         self._flush_requests: collections.deque[threading.Event] = collections.deque()
         self._sock: socket.socket | None = None
         self._receiver: threading.Thread | None = None
@@ -119,12 +144,13 @@ class Listener:
         host, port = self.bind
         sock = socket.socket(family(host), socket.SOCK_DGRAM)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            info = udp.configure(sock, self.receive_buffer)
             sock.bind((host, port))
         except OSError as exc:
             sock.close()
             raise bind_error(self.bind, exc) from None
         self._sock = sock
+        self.socket_info = info
         self.address = sock.getsockname()[:2]
         if not is_loopback(host):
             logger.warning("listening on %s: reachable from other hosts", show(self.address))
@@ -133,12 +159,29 @@ class Listener:
         self._receiver.start()
         self._worker.start()
         logger.info(
-            "listening on %s (udp), buckets of %ds, flush every %gs",
+            "listening on %s (udp), buckets of %ds, flush every %gs, receive buffer %d bytes "
+            "granted (%d asked for)%s",
             show(self.address),
             self.aggregator.bucket_seconds,
             self.flush_interval,
-            extra={"event": "listening", "address": show(self.address)},
+            info.receive_buffer,
+            info.requested_buffer,
+            "" if info.counts_drops else "; kernel drops are not reported on this system",
+            extra={
+                "event": "listening",
+                "address": show(self.address),
+                "receive_buffer": info.receive_buffer,
+            },
         )
+        if info.capped:
+            logger.warning(
+                "the kernel granted a receive buffer of %d bytes, less than the %d asked for; "
+                "on Linux raise net.core.rmem_max (sysctl -w net.core.rmem_max=%d)",
+                info.receive_buffer,
+                info.requested_buffer,
+                info.requested_buffer,
+                extra={"event": "receive_buffer_capped"},
+            )
         return self.address
 
     def stop(self, timeout: float = 30.0) -> bool:
@@ -150,6 +193,7 @@ class Listener:
             return not self._unpublished
         self._stopping.set()
         self._wake_receiver()
+        self._wake.set()
         if self._receiver is not None:
             self._receiver.join(timeout)
         if self._worker is not None:
@@ -167,10 +211,16 @@ class Listener:
             published = self.stop()
         return published
 
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The receive and worker threads, once started (for measurements)."""
+        return tuple(t for t in (self._receiver, self._worker) if t is not None)
+
     def flush_now(self, timeout: float = 30.0) -> None:
         """Handle every datagram received so far and publish the deltas (for tests and tools)."""
         done = threading.Event()
         self._flush_requests.append(done)
+        self._wake.set()
         if not done.wait(timeout):
             raise TimeoutError("the listener did not flush in time")
 
@@ -204,16 +254,27 @@ class Listener:
             self._sock.settimeout(0.1)  # recv then returns within 0.1 s
 
     def _receive(self) -> None:
+        try:
+            self._receive_loop()
+        finally:
+            self._wake.set()  # the worker finishes once the receive thread has
+
+    def _receive_loop(self) -> None:
         assert self._sock is not None
-        recv = self._sock.recv
+        recvmsg = self._sock.recvmsg
+        space = udp.DROPS_SPACE
+        drops = self._drops
         pending = self._pending
         append = pending.append
         clock = self.clock
         stats = self.stats
         stopping = self._stopping
+        wake = self._wake
+        max_pending = self.max_pending
+        last_count = b""  # the drop count's bytes as last seen: parsed only when they change
         while True:
             try:
-                data = recv(MAX_RECEIVE)
+                data, ancillary, _, _ = recvmsg(MAX_RECEIVE, space)
             except TimeoutError:
                 if stopping.is_set():
                     self._drain()
@@ -225,6 +286,9 @@ class Listener:
                 logger.warning("receive failed: %s", exc, extra={"event": "recv_error"})
                 time.sleep(0.01)
                 continue
+            if ancillary and ancillary[0][2] != last_count:
+                last_count = ancillary[0][2]
+                stats.kernel_drops = drops.seen(ancillary)
             if stopping.is_set():
                 if data:  # sent before the stop; the empty datagram is the wake-up call
                     stats.received += 1
@@ -232,10 +296,13 @@ class Listener:
                 self._drain()
                 return
             stats.received += 1
-            if len(pending) >= self.max_pending:
+            if len(pending) >= max_pending:
                 stats.dropped += 1
                 continue
             append((clock(), data))
+            if self._idle:  # once per wait: the worker may take a while to get the GIL back
+                self._idle = False
+                wake.set()
 
     def _drain(self) -> None:
         """On stop: take what the kernel still buffers, so nothing sent before the stop is lost."""
@@ -243,9 +310,11 @@ class Listener:
         self._sock.setblocking(False)
         while True:
             try:
-                data = self._sock.recv(MAX_RECEIVE)
+                data, ancillary, _, _ = self._sock.recvmsg(MAX_RECEIVE, udp.DROPS_SPACE)
             except OSError:
                 return
+            if ancillary:
+                self.stats.kernel_drops = self._drops.seen(ancillary)
             if data:  # the empty datagram is the wake-up call
                 self.stats.received += 1
                 self._pending.append((self.clock(), data))
@@ -282,7 +351,10 @@ class Listener:
             if now >= next_report:
                 self._report()
                 next_report = now + self.report_interval
-            if self._stopping.is_set() and not (self._receiver and self._receiver.is_alive()):
+            finished = self._stopping.is_set() and not (
+                self._receiver and self._receiver.is_alive()
+            )
+            if finished:
                 while pending:
                     at, data = popleft()
                     handle(at, data)
@@ -292,7 +364,26 @@ class Listener:
                     request.set()
                 return
             if not batch:
-                time.sleep(0.001)
+                self._wait(min(next_flush, next_report) - now)
+
+    def _wait(self, timeout: float) -> None:
+        """Block until a datagram, a flush request or the stop, for `timeout` at most.
+
+        Woken by a datagram, it lets more arrive for a moment (GATHER) before handling
+        them: taking each datagram as it comes would hand the GIL back and forth with
+        the receive thread once per datagram, which costs more than the handling.
+        """
+        wake = self._wake
+        wake.clear()
+        self._idle = True  # from here on the receive thread sets `_wake` for a datagram
+        if not (self._pending or self._flush_requests or self._stopping.is_set()):
+            wake.wait(max(0.0, timeout))
+            self._idle = False
+            if self._pending and not (self._flush_requests or self._stopping.is_set()):
+                time.sleep(GATHER)
+        elif self._stopping.is_set() and not self._pending and not self._flush_requests:
+            wake.wait(0.05)  # the receive thread is draining; it sets `_wake` when done
+        self._idle = False
 
     def _handle(self, at: float, data: bytes) -> None:
         stats = self.stats
@@ -323,7 +414,14 @@ class Listener:
             logger.exception("unexpected error handling a datagram of %d bytes", len(data))
 
     def _flush(self, *, final: bool = False) -> None:
-        events = self._unpublished + self.aggregator.flush(self.clock(), final=final)
+        now = self.clock()
+        stats = self.stats
+        own = health.counters(stats.received, stats.kernel_drops, stats.dropped, stats.bad)
+        events = (
+            self._unpublished
+            + self.aggregator.flush(now, final=final)
+            + self.health.events(own, now)
+        )
         self._unpublished = []
         self.stats.flushes += 1
         if not events:
@@ -365,32 +463,22 @@ def describe_bad(bad: collections.Counter[str]) -> str:
 
 def _log_report(stats: ListenerStats) -> None:
     logger.info(
-        "received %d datagrams (%d llpp messages, %d statsd metrics), %d dropped, "
-        "%d bad: %s; %d bucket deltas published, %d pending",
+        "received %d datagrams (%d llpp messages, %d statsd metrics), %d dropped by the kernel "
+        "(receive buffer full), %d dropped by the listener (queue full), %d bad: %s; "
+        "%d bucket deltas published, %d pending",
         stats.received,
         stats.messages,
         stats.metrics,
+        stats.kernel_drops,
         stats.dropped,
         stats.bad_total,
         describe_bad(stats.bad),
         stats.buckets_published,
         stats.unpublished,
-        extra={"event": "listen_progress", "bad": dict(stats.bad)},
+        extra={
+            "event": "listen_progress",
+            "bad": dict(stats.bad),
+            "kernel_drops": stats.kernel_drops,
+            "dropped": stats.dropped,
+        },
     )
-
-
-_BIND_HINTS = {
-    errno.EADDRINUSE: "another process uses this port; stop it or choose another with --bind",
-    errno.EADDRNOTAVAIL: "bind to an address of this host, e.g. 127.0.0.1:8125",
-    errno.EACCES: "ports below 1024 need privileges; choose another with --bind",
-}
-
-
-def bind_error(address: Address, exc: OSError) -> ListenError:
-    reason = (
-        (exc.strerror or str(exc)).lower()
-        if not isinstance(exc, socket.gaierror)
-        else (f"unknown host {address[0]!r}")
-    )
-    hint = _BIND_HINTS.get(exc.errno or 0, "check --bind")
-    return ListenError(f"cannot listen on {show(address)} (udp): {reason}", hint=hint)

@@ -14,8 +14,9 @@ is one of `REASONS`, so a listener can count them.
 
 from __future__ import annotations
 
-import dataclasses
 import struct
+
+import msgspec
 
 from website_monitor.errors import WebsiteMonitorError
 
@@ -48,19 +49,16 @@ class DatagramError(WebsiteMonitorError):
         self.reason = reason
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Status:
+class Status(msgspec.Struct, frozen=True, gc=False):
     station: str
     text: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Arrival:
+class Arrival(msgspec.Struct, frozen=True, gc=False):
     station: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Departure:
+class Departure(msgspec.Struct, frozen=True, gc=False):
     station: str
     service_ns: int
 

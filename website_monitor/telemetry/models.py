@@ -33,9 +33,9 @@ class Bucket(Struct, kw_only=True):
     last: Value = UNSET
     sum: float | UnsetType = UNSET
     value: Annotated[Value, Meta(description="a gauge's last value")] = UNSET
-    p50: Value = UNSET
-    p95: Value = UNSET
-    p99: Value = UNSET
+    p50: Annotated[Value, Meta(description="a timer's median, within 0.5 %")] = UNSET
+    p95: Annotated[Value, Meta(description="a timer's 95th percentile, within 0.5 %")] = UNSET
+    p99: Annotated[Value, Meta(description="a timer's 99th percentile, within 0.5 %")] = UNSET
 
 
 class Stations(Struct, kw_only=True):

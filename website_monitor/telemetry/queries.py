@@ -8,6 +8,7 @@ from typing import Any
 
 from website_monitor.codec import utcnow
 from website_monitor.store import Reader, Where
+from website_monitor.telemetry import health
 from website_monitor.telemetry.buckets import population_variance
 from website_monitor.telemetry.models import Bucket, Stations
 from website_monitor.telemetry.store import COLUMNS, TABLE
@@ -26,14 +27,19 @@ def bucket_stats(
 
     `since` keeps buckets that end after it, `until` those that start before it.
     `current` marks the bucket that contains `now`. Values are milliseconds for
-    service times and timers. `variance` is the population variance.
+    service times and timers. `variance` is the population variance. The
+    listeners' own counters (`telemetry.health`) are left out unless `names`
+    lists them.
     """
+    mark = reader.dialect.placeholder
     where = (
-        Where(reader.dialect.placeholder)
+        Where(reader.dialect)
         .compare("bucket_end", ">", since)
         .compare("bucket_start", "<", until)
         .any_of("name", names)
     )
+    if not names:
+        where.also(f"NOT {health.own_rows_sql(mark)}", health.PREFIX)
     sql = (
         f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
         + where.sql

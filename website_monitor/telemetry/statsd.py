@@ -11,8 +11,9 @@ leading sign is part of the number). Malformed lines raise `StatsdError` with a
 
 from __future__ import annotations
 
-import dataclasses
 import math
+
+import msgspec
 
 from website_monitor.telemetry.llpp import INVALID_UTF8, MAX_DATAGRAM, TOO_LARGE, DatagramError
 
@@ -34,8 +35,7 @@ class StatsdError(DatagramError):
     """A malformed StatsD line or datagram."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Metric:
+class Metric(msgspec.Struct, frozen=True, gc=False):
     name: str
     value: float
     type: str  # "ms", "c" or "g"

@@ -15,9 +15,9 @@ merging at read time; deltas keep one row per bucket. The list costs 37 bytes
 per flush per bucket (a 10-minute bucket flushed every 10 s: about 2 kB).
 
 Percentiles cannot be merged from deltas: a row keeps those of the latest
-event, which cover every sample that listener kept for the bucket, so they
-are exact unless a restart split the bucket (they then describe the samples
-since the restart).
+event, which cover every value that listener received for the bucket (within
+0.5 %, from its histogram), unless a restart split the bucket (they then
+describe the values since the restart).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ SECTION = Section(
             StationParams,
         ),
     ),
-    metrics=(metrics.telemetry_metrics,),
+    metrics=(metrics.telemetry_metrics, metrics.listen_metrics),
     streams=(LiveStream("bucket", queries.latest_bucket_update, queries.buckets_after),),
     panel=Path(__file__).with_name("panel.js"),
 )

@@ -32,10 +32,13 @@ def destination(settings: Settings, topic: str | None = None) -> str:
 
     from website_monitor.store.url import redact
 
-    if settings.uses_kafka:
-        name, where = f"kafka-{topic or settings.topic}", ",".join(settings.bootstrap_servers)
+    if settings.stream.uses_kafka:
+        name, where = (
+            f"kafka-{topic or settings.stream.topic}",
+            ",".join(settings.stream.bootstrap_servers),
+        )
     else:
-        name, where = "store", redact(settings.store_url())
+        name, where = "store", redact(settings.store.effective_url())
     return f"{name}-{hashlib.sha256(where.encode()).hexdigest()[:10]}"
 
 
@@ -44,17 +47,17 @@ def open_spooling_publisher(settings: Settings, topic: str | None = None) -> Pub
     next time."""
     from website_monitor.transport.spool import Spool, SpoolingPublisher
 
-    spool = Spool.for_destination(settings.data_path(), destination(settings, topic))
+    spool = Spool.for_destination(settings.store.data_path(), destination(settings, topic))
     return SpoolingPublisher(lambda: open_publisher(settings, topic), spool)
 
 
 def open_publisher(settings: Settings, topic: str | None = None) -> Publisher:
     """Kafka when a bootstrap server is configured, else a direct write to the store."""
-    if settings.uses_kafka:
+    if settings.stream.uses_kafka:
         from website_monitor.transport.kafka import KafkaPublisher
 
-        return KafkaPublisher(settings, topic or settings.topic)
+        return KafkaPublisher(settings, topic or settings.stream.topic)
     from website_monitor.store import open_store
     from website_monitor.transport.direct import StoreWriter
 
-    return StoreWriter(open_store(settings.store_url()))
+    return StoreWriter(open_store(settings.store.effective_url()))

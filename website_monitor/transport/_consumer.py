@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -26,6 +26,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from website_monitor import log
 from website_monitor.config import Settings
 from website_monitor.errors import TransportError
+from website_monitor.store.url import mask
+from website_monitor.transport.kafka import client_secrets, servers
 
 logger = log.get("kafka")
 
@@ -90,9 +92,9 @@ def consumer_config(
     """
     config = ClientConfig(
         {
-            "bootstrap.servers": ",".join(settings.bootstrap_servers),
+            "bootstrap.servers": ",".join(settings.stream.bootstrap_servers),
             "client.id": "website-monitor",
-            "group.id": group_id or settings.consumer_group_id,
+            "group.id": group_id or settings.flush.consumer_group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "session.timeout.ms": session_timeout_ms,
@@ -100,23 +102,23 @@ def consumer_config(
             "socket.connection.setup.timeout.ms": 10_000,
         }
     )
-    protocol = "SSL" if settings.uses_ssl else "PLAINTEXT"
-    if settings.uses_ssl:
+    protocol = "SSL" if settings.stream.uses_ssl else "PLAINTEXT"
+    if settings.stream.uses_ssl:
         config["ssl.endpoint.identification.algorithm"] = "https"
         for key, path in (
-            ("ssl.ca.location", settings.ssl_cafile),
-            ("ssl.certificate.location", settings.ssl_certfile),
-            ("ssl.key.location", settings.ssl_keyfile),
+            ("ssl.ca.location", settings.stream.ssl_cafile),
+            ("ssl.certificate.location", settings.stream.ssl_certfile),
+            ("ssl.key.location", settings.stream.ssl_keyfile),
         ):
             if path:
                 config[key] = path
-    if settings.sasl_mechanism:
-        protocol = "SASL_SSL" if settings.uses_ssl else "SASL_PLAINTEXT"
-        config["sasl.mechanism"] = settings.sasl_mechanism.upper()
-        if settings.sasl_username is not None:
-            config["sasl.username"] = settings.sasl_username
-        if settings.sasl_password is not None:
-            config["sasl.password"] = settings.sasl_password
+    if settings.stream.sasl_mechanism:
+        protocol = "SASL_SSL" if settings.stream.uses_ssl else "SASL_PLAINTEXT"
+        config["sasl.mechanism"] = settings.stream.sasl_mechanism.upper()
+        if settings.stream.sasl_username is not None:
+            config["sasl.username"] = settings.stream.sasl_username
+        if settings.stream.sasl_password is not None:
+            config["sasl.password"] = settings.stream.sasl_password
     config["security.protocol"] = protocol
     return config
 
@@ -128,15 +130,14 @@ class _Reporter:
     `every` seconds; the next one says how many were left out meanwhile.
     """
 
-    def __init__(self, secret: str | None, every: float = LOG_EVERY_S) -> None:
-        self.secret = secret
+    def __init__(self, secrets: str | Sequence[str] | None, every: float = LOG_EVERY_S) -> None:
+        self.secrets = (secrets,) if isinstance(secrets, str) else tuple(secrets or ())
         self.every = every
         self._last: dict[str, float] = {}
         self._skipped: dict[str, int] = {}
 
     def mask(self, text: str) -> str:
-        text = " ".join(text.split())
-        return text.replace(self.secret, "***") if self.secret else text
+        return mask(" ".join(text.split()), self.secrets)
 
     def emit(self, kind: str, level: int, message: str, **extra: Any) -> None:
         if not logger.isEnabledFor(level):
@@ -181,9 +182,9 @@ class GroupConsumer:
 
     def __init__(self, settings: Settings, topic: str, *, session_timeout_ms: int = 10_000) -> None:
         self.topic = topic
-        self.servers = ",".join(settings.bootstrap_servers)
-        self.group_id = settings.consumer_group_id
-        self._reporter = _Reporter(settings.sasl_password)
+        self.servers = servers(settings)
+        self.group_id = settings.flush.consumer_group_id
+        self._reporter = _Reporter(client_secrets(settings))
         self._fatal: KafkaError | None = None
         config = consumer_config(settings, session_timeout_ms=session_timeout_ms)
         config["error_cb"] = self._on_error
@@ -239,7 +240,10 @@ class GroupConsumer:
         if failed:
             raise TransportError(
                 "offset commit failed for "
-                + ", ".join(f"{tp.topic}/{tp.partition}: {tp.error}" for tp in failed)
+                + ", ".join(
+                    f"{tp.topic}/{tp.partition}: {self._reporter.mask(str(tp.error))}"
+                    for tp in failed
+                )
             )
 
     def assignment(self) -> set[Any]:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from website_monitor import features, log
 from website_monitor.codec import Event
-from website_monitor.errors import DeliveryError, StoreError
+from website_monitor.errors import DeliveryError, EventsRefused, StoreError
 from website_monitor.store import Repository
-from website_monitor.transport.writer import kinds_stored, store_events
+from website_monitor.transport.writer import kinds_stored, store_refusing
 
 logger = log.get("store")
 
@@ -21,7 +21,7 @@ class StoreWriter:
 
     def publish(self, events: Sequence[Event]) -> int:
         try:
-            store_events(self.repository, events)
+            _, refusals = store_refusing(self.repository, events)
         except StoreError as exc:
             raise DeliveryError(
                 f"{len(events)} results were not stored: {exc.message}",
@@ -36,6 +36,13 @@ class StoreWriter:
                 derived.catch_up(self.repository)
             except StoreError as exc:  # stored all the same; a later catch-up covers them
                 logger.warning("%s rollups not brought up to date: %s", name, exc.message)
+        refused = [reason for reason in refusals if reason]
+        if refused:
+            raise EventsRefused(
+                f"{len(refused)} of {len(events)} results were refused by the store and kept"
+                f" in dead_letters: {refused[0]}",
+                hint="`wm dlq list` shows them; `wm dlq replay` stores them once the store accepts",
+            )
         return len(events)
 
     def close(self) -> None:

@@ -17,7 +17,12 @@ from pathlib import Path
 
 from website_monitor import log
 from website_monitor.codec import Event, decode, encode
-from website_monitor.errors import DecodeError, DeliveryError, WebsiteMonitorError
+from website_monitor.errors import (
+    DecodeError,
+    DeliveryError,
+    EventsRefused,
+    WebsiteMonitorError,
+)
 from website_monitor.transport import Publisher
 
 logger = log.get("spool")
@@ -125,6 +130,8 @@ class SpoolingPublisher:
             if len(self.spool):
                 self.spool.send(self.inner)
             return self.inner.publish(events)
+        except EventsRefused:
+            raise  # kept in dead_letters: nothing to spool
         except DeliveryError as exc:
             undelivered = exc.undelivered if exc.undelivered else list(events)
             return self._spool_and_raise(events, undelivered, exc)

@@ -7,14 +7,21 @@ this returns, and a redelivery after a crash changes nothing.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from website_monitor import features
-from website_monitor.codec import Event
+from website_monitor import features, log
+from website_monitor.codec import Event, encode
 from website_monitor.deadletters import store as dead_letter_store
 from website_monitor.deadletters.store import DeadLetter
-from website_monitor.store import Repository
+from website_monitor.errors import StoreDataError
+from website_monitor.store import Repository, Transaction
+
+logger = log.get("store")
+
+#: The `topic` of dead letters of events that were written without a broker.
+DIRECT = "(direct)"
 
 
 def store_events(
@@ -22,16 +29,19 @@ def store_events(
 ) -> int:
     """Store events of any kind, plus dead letters, in one transaction; returns the events
     actually inserted (those already stored are skipped)."""
-    by_type: dict[type, list[Any]] = {}
-    for event in events:
-        by_type.setdefault(type(event), []).append(event)
-    inserted = 0
     with repository.transaction() as tx:
-        for event_type, batch in by_type.items():
-            inserted += features.kind_of(event_type).write(tx, batch)
+        inserted = write_events(tx, events)
         if dead_letters:
             dead_letter_store.write(tx, dead_letters)
     return inserted
+
+
+def write_events(tx: Transaction, events: Sequence[Event]) -> int:
+    """Store events of any kind inside `tx`, each kind through its registered writer."""
+    by_type: dict[type, list[Any]] = {}
+    for event in events:
+        by_type.setdefault(type(event), []).append(event)
+    return sum(features.kind_of(kind).write(tx, batch) for kind, batch in by_type.items())
 
 
 def kinds_stored(events: Sequence[Event]) -> set[str]:
@@ -42,3 +52,43 @@ def kinds_stored(events: Sequence[Event]) -> set[str]:
         for feature in features.FEATURES
         if any(kind.type in types for kind in feature.events)
     }
+
+
+def store_refusing(repository: Repository, events: Sequence[Event]) -> tuple[int, list[str]]:
+    """Store `events`; when the store refuses the data of the batch, store them one by one
+    and keep each one it refuses again in `dead_letters`, with the store's reason.
+
+    For writes without a broker (the direct writer, the log ingest): nothing is
+    lost, and one bad event does not stop the others. Returns the events inserted
+    and, per event, the reason it was refused ("" for those stored).
+    """
+    try:
+        return store_events(repository, events), [""] * len(events)
+    except StoreDataError as exc:
+        if len(events) > 1:
+            logger.warning("the store refused a batch (%s); storing it event by event", exc.message)
+    inserted = 0
+    reasons = []
+    for event in events:
+        try:
+            inserted += store_events(repository, [event])
+            reasons.append("")
+        except StoreDataError as exc:
+            reason = f"rejected by the store: {exc.message}"[:500]
+            store_events(repository, [], [direct_dead_letter(event, reason)])
+            logger.warning("event %s dead-lettered: %s", event.event_id, reason)
+            reasons.append(reason)
+    return inserted, reasons
+
+
+def direct_dead_letter(event: Event, reason: str) -> DeadLetter:
+    """A dead letter for an event that never went through Kafka: its position is derived from
+    its id, so the same event refused twice is kept once; `wm dlq replay` decodes it."""
+    return DeadLetter(
+        topic=DIRECT,
+        partition=0,
+        offset=uuid.UUID(event.event_id).int >> 65,
+        key=event.key(),
+        value=encode(event),
+        reason=reason,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -32,7 +33,7 @@ from website_monitor.logs import ingest
 from website_monitor.store import Repository
 from website_monitor.web import openapi
 from website_monitor.web.metrics import registry_for
-from website_monitor.web.section import Endpoint, LiveStream, Section, query_params
+from website_monitor.web.section import ClientGone, Endpoint, LiveStream, Section, query_params
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(f"Error: {exc.detail}", exc.status_code)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    log.info("%s", exc)
+    return Response(status_code=400)  # nobody is left to read it
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return error_response("Error: internal server error (hint: see the server log)", 500)
@@ -121,6 +127,63 @@ class BearerAuth:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class HostCheck:
+    """Answers only requests whose `Host` names this server: a DNS-rebinding page (a name the
+    attacker controls, resolved to this machine) would otherwise read the API and post lines
+    from a visitor's browser, since to the browser that name is the page's own origin.
+
+    Accepted: the names given (`--allowed-host`; `*` accepts any), `localhost` and loopback
+    addresses when the server listens on loopback or on every interface, the listening
+    address itself, and any IP address when it listens on every interface. A request
+    without `Host` (HTTP/1.0; browsers always send one) is accepted.
+    """
+
+    def __init__(self, app: ASGIApp, bound: str, allowed: Sequence[str] = ()) -> None:
+        self.app = app
+        self.bound = bound.strip("[]").lower()
+        self.allowed = {host.strip().lower() for host in allowed}
+
+    def accepts(self, host: str) -> bool:
+        name = _host_name(host)
+        if name in self.allowed or "*" in self.allowed or name == self.bound:
+            return True
+        wildcard = self.bound in ("0.0.0.0", "::", "")  # noqa: S104 - comparing, not binding
+        address = _ip(name)
+        if wildcard and (address is not None or name == "localhost"):
+            return True
+        loopback = self.bound == "localhost" or getattr(_ip(self.bound), "is_loopback", False)
+        return loopback and (name == "localhost" or bool(address and address.is_loopback))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host")
+            if host is not None and not self.accepts(host.decode("latin-1")):
+                name = _host_name(host.decode("latin-1"))[:100]
+                response = error_response(
+                    f"Error: this server does not answer to the host name {name!r}"
+                    f" (hint: start wm serve with --allowed-host {name} if it should)",
+                    421,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, without the port: `[::1]:8080` -> `::1`."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return None
 
 
 class SecurityHeaders:
@@ -307,10 +370,13 @@ def create_app(
     stopping: threading.Event | None = None,
     max_body: int = ingest.MAX_BODY,
     max_lines: int = ingest.MAX_LINES,
+    bound: str = "127.0.0.1",
+    allowed_hosts: Sequence[str] = (),
 ) -> ASGIApp:
     """The ASGI app over an open repository (the caller closes it).
 
-    `max_body` (bytes) and `max_lines` bound one `POST /api/logs`.
+    `max_body` (bytes) and `max_lines` bound one `POST /api/logs`. `bound` is the host
+    the server listens on and `allowed_hosts` further names it answers to (`HostCheck`).
 
     Live event streams end once `stopping` is set (pass the server's, see `WebServer`).
     """
@@ -332,6 +398,7 @@ def create_app(
         exception_handlers={
             WebsiteMonitorError: _library_error,
             HTTPException: _http_error,
+            ClientGone: _client_gone,
             Exception: _unexpected,
         },
     )
@@ -350,4 +417,4 @@ def create_app(
     wrapped: ASGIApp = SecurityHeaders(app)
     if token:
         wrapped = BearerAuth(wrapped, token)
-    return wrapped
+    return HostCheck(wrapped, bound, allowed_hosts)

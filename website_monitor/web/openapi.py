@@ -129,6 +129,8 @@ def _server_paths(sections: Sequence[Section]) -> dict[str, Any]:
                         "content": {"text/event-stream": {"schema": {"type": "string"}}},
                     },
                     "401": {"$ref": "#/components/responses/Unauthorized"},
+                    # The stream starts from the rows stored when it opens, read from the store.
+                    "503": {"$ref": "#/components/responses/StoreUnavailable"},
                 },
             }
         },
@@ -156,6 +158,7 @@ def _server_paths(sections: Sequence[Section]) -> dict[str, Any]:
                         "content": {"text/plain": {"schema": {"type": "string"}}},
                     },
                     "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "503": {"$ref": "#/components/responses/StoreUnavailable"},
                 },
             }
         },
@@ -199,5 +202,7 @@ def document(
     }
     if token_required:
         result["security"] = [{"bearer": []}]
-        result["paths"]["/api/openapi.json"]["get"]["security"] = [{"bearer": []}]
+        description = result["paths"]["/api/openapi.json"]["get"]
+        description["security"] = [{"bearer": []}]
+        description["responses"]["401"] = {"$ref": "#/components/responses/Unauthorized"}
     return result

@@ -72,6 +72,13 @@ class Section:
     panel: Path | None = None
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request was read whole: nothing to answer."""
+
+    def __init__(self, request: str, received: int) -> None:
+        super().__init__(f"{request}: the client went away after {received} bytes of the body")
+
+
 def query_params(request: Request, kind: type[msgspec.Struct] | None) -> Any:
     """The request's query parameters as `kind`, or ConfigError (400) naming the one at fault."""
     if kind is None:

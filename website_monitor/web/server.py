@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import ipaddress
@@ -12,8 +13,10 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
+import h11
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from website_monitor.errors import WebsiteMonitorError
 
@@ -86,6 +89,57 @@ def address_of(sock: socket.socket) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+#: How long a client may take to send a request's line and headers, from when it connects
+#: or its previous response ends: a connection that sends nothing (or a few bytes a
+#: minute) is closed instead of being held for ever.
+HEADER_TIMEOUT = 10.0
+#: How long an idle keep-alive connection stays open between requests.
+KEEP_ALIVE_TIMEOUT = 5.0
+
+
+class _TimedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing connections whose headers do not arrive in time.
+
+    uvicorn times out a keep-alive connection only once it was idle after a response,
+    and cancels even that at the first byte received: a client that opens a connection
+    and sends nothing, or sends its headers a byte at a time, would keep it for ever.
+    """
+
+    header_timeout = HEADER_TIMEOUT
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:  # the request's headers are in
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self.transport.close()
+
+
 class _Uvicorn(uvicorn.Server):
     """uvicorn that tells the app it is stopping and exits 0 on SIGTERM or Ctrl-C.
 
@@ -141,6 +195,8 @@ class WebServer:
             log_level=log_level,
             access_log=False,
             lifespan="off",
+            http=_TimedH11Protocol,
+            timeout_keep_alive=int(KEEP_ALIVE_TIMEOUT),
             # Live-event streams never end on their own: cut them short on shutdown.
             timeout_graceful_shutdown=2,
         )
@@ -161,8 +217,6 @@ class WebServer:
         self._thread.start()
 
     def _run_in_thread(self) -> None:
-        import asyncio
-
         asyncio.run(self.server.serve(sockets=[self.sock]))
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -75,6 +75,10 @@ class Notifier(abc.ABC):
     def send(self, notification: Notification) -> None:
         """Deliver it, or raise NotifyError."""
 
+    def secrets(self) -> tuple[str, ...]:
+        """What it sends that must never be shown (masked in every log record)."""
+        return ()
+
     def check_ready(self) -> None:  # noqa: B027 - most types need nothing
         """Raise ConfigError if something it needs at send time (a secret in the
         environment) is missing; commands that send call it at start."""

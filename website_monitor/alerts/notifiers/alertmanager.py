@@ -19,6 +19,7 @@ from typing import Any
 from website_monitor.alerts.notifiers import Notification, Notifier, timeout_of
 from website_monitor.alerts.notifiers._http import http_url, post
 from website_monitor.alerts.tables import Table
+from website_monitor.store.url import url_secrets
 from website_monitor.times import as_utc
 
 HOLD = 7 * 86400.0
@@ -77,6 +78,9 @@ class AlertmanagerNotifier(Notifier):
         self.url = url.rstrip("/") + "/api/v2/alerts"
         self.labels = dict(labels or {})
         self.hold = hold
+
+    def secrets(self) -> tuple[str, ...]:
+        return url_secrets(self.url)
 
     def send(self, notification: Notification) -> None:
         body = [alert(notification, self.labels, self.hold)]

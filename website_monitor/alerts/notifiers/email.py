@@ -11,6 +11,7 @@ dedup key, so a repeat after a crash is recognisably the same message.
 
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -98,6 +99,9 @@ class EmailNotifier(Notifier):
 
     def check_ready(self) -> None:
         self._password()
+
+    def secrets(self) -> tuple[str, ...]:
+        return (os.environ.get(self.password_env, ""),) if self.password_env else ()
 
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file)

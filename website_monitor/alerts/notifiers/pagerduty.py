@@ -14,6 +14,7 @@ notify-level incidents, or the notifier's `severity`), `timestamp`,
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from website_monitor.alerts.notifiers import (
@@ -92,6 +93,10 @@ class PagerDutyNotifier(Notifier):
 
     def check_ready(self) -> None:
         self._key()
+
+    def secrets(self) -> tuple[str, ...]:
+        variable = os.environ.get(self.routing_key_env, "") if self.routing_key_env else ""
+        return (self._routing_key or "", variable)
 
     def send(self, notification: Notification) -> None:
         body = event(notification, self._key(), self.severity)

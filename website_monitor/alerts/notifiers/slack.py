@@ -12,7 +12,9 @@ the file; it never appears in errors or logs.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from website_monitor.alerts.notifiers import (
     Notification,
@@ -99,6 +101,10 @@ class SlackNotifier(Notifier):
 
     def check_ready(self) -> None:
         self._target()
+
+    def secrets(self) -> tuple[str, ...]:
+        url = self._url or (os.environ.get(self.url_env, "") if self.url_env else "")
+        return (url, urlsplit(url).path) if url else ()
 
     def send(self, notification: Notification) -> None:
         post(self._target(), json.dumps(message(notification)).encode(), timeout=self.timeout)

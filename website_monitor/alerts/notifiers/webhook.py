@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 
 from website_monitor.alerts.notifiers import (
     Notification,
@@ -20,6 +21,7 @@ from website_monitor.alerts.notifiers import (
 )
 from website_monitor.alerts.notifiers._http import http_url, post
 from website_monitor.alerts.tables import Table
+from website_monitor.store.url import url_secrets
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -51,6 +53,10 @@ class WebhookNotifier(Notifier):
     def check_ready(self) -> None:
         if self.secret_env:
             environment_secret(self.where, "secret", self.secret_env)
+
+    def secrets(self) -> tuple[str, ...]:
+        variable = os.environ.get(self.secret_env or "", "") if self.secret_env else ""
+        return (*url_secrets(self.url), self._secret or "", variable)
 
     def send(self, notification: Notification) -> None:
         body = json.dumps(notification.payload).encode()

@@ -76,7 +76,7 @@ def _fill_statements(dialect: Dialect, ranged: bool) -> tuple[str, str]:
         f" SELECT * FROM (SELECT {DAY} AS width, period_start, url, status, {_SUMMARY_COLUMNS}"
         f" FROM s{DAY} UNION ALL SELECT {WEEK} AS width, period_start, url, status,"
         f" {_SUMMARY_COLUMNS} FROM s{WEEK}) AS x WHERE true ORDER BY 1, 2, 3, 4"
-        " ON CONFLICT (width, period_start, url, status) DO UPDATE SET"
+        f" ON CONFLICT (width, period_start, {dialect.text_key('url')}, status) DO UPDATE SET"
         " probes = r.probes + excluded.probes, errors = r.errors + excluded.errors,"
         " ok = r.ok + excluded.ok, timed = r.timed + excluded.timed,"
         " sum_ms = r.sum_ms + excluded.sum_ms,"
@@ -95,7 +95,8 @@ def _fill_statements(dialect: Dialect, ranged: bool) -> tuple[str, str]:
         f" SELECT * FROM (SELECT {DAY} AS width, period_start, url, status, bucket, count"
         f" FROM l{DAY} UNION ALL SELECT {WEEK} AS width, period_start, url, status, bucket,"
         f" count FROM l{WEEK}) AS x WHERE true ORDER BY 1, 2, 3, 4, 5"
-        " ON CONFLICT (width, period_start, url, status, bucket) DO UPDATE SET"
+        f" ON CONFLICT (width, period_start, {dialect.text_key('url')}, status, bucket)"
+        " DO UPDATE SET"
         " count = r.count + excluded.count"
     )
     return summary_sql, latency_sql

@@ -39,7 +39,6 @@ class Group:
 def groups(reader: Reader, query: StatsQuery, period: int | None) -> list[Group]:
     """Per URL and key, ordered by URL then key: the rollups and the raw rows they lack."""
     dialect = reader.dialect
-    mark = dialect.placeholder
     widths = [w for w in LEVELS.values() if period is None or w <= period]
     lo = query.since.timestamp() if query.since is not None else None
     hi = query.until.timestamp() if query.until is not None else None
@@ -91,13 +90,13 @@ def groups(reader: Reader, query: StatsQuery, period: int | None) -> list[Group]
 
     for start, end, width in segments:
         if width is None:  # a partial day at an edge of the range
-            raw(between(Where(mark), start, end).any_of("url", query.urls))
+            raw(between(Where(dialect), start, end).any_of("url", query.urls, keyed=True))
             continue
         where = (
-            Where(mark, f"width = {int(width)}")
+            Where(dialect, f"width = {int(width)}")
             .compare("period_start", ">=", None if start is None else int(start))
             .compare("period_start", "<", None if end is None else int(end))
-            .any_of("url", query.urls)
+            .any_of("url", query.urls, keyed=True)
         )
         latency.append(
             "SELECT url, status, period_start AS epoch, bucket, count AS n"
@@ -112,8 +111,8 @@ def groups(reader: Reader, query: StatsQuery, period: int | None) -> list[Group]
     # the probes in it that are not rolled up yet are read raw.
     whole = [(start, end) for start, end, width in segments if width is not None]
     if whole:
-        recent = Where(mark).compare("id", ">", maintain.rolled_up_to(reader))
-        raw(between(recent, whole[0][0], whole[-1][1]).any_of("url", query.urls))
+        recent = Where(dialect).compare("id", ">", maintain.rolled_up_to(reader))
+        raw(between(recent, whole[0][0], whole[-1][1]).any_of("url", query.urls, keyed=True))
     # Each part adds its parameters to both lists in the same order.
     summaries = reader.query(
         f"SELECT url, {key} AS k, sum(probes) AS probes, sum(errors) AS errors, sum(ok) AS ok,"

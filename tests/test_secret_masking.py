@@ -1,0 +1,156 @@
+"""Masking secrets: URLs shown redacted, and the logging filter on every handler."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from website_monitor import config, log
+from website_monitor.store.url import StoreURL, mask, redact, url_secrets
+from website_monitor.transport.kafka import client_options, servers
+
+SECRET = "s3cret-hunter2"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://wm:pw@db:5432/wm", "postgresql://wm:***@db:5432/wm"),
+        ("postgresql://wm@db/wm?password=pw&sslmode=require", "postgresql://wm@db/wm?password=***&sslmode=require"),
+        ("https://hooks.example/h?token=abc&channel=ops", "https://hooks.example/h?token=***&channel=ops"),
+        ("https://h.example/x?access_token=a&api_key=b&sig=c&n=1", "https://h.example/x?access_token=***&api_key=***&sig=***&n=1"),
+        ("http://u:p%40ss@h:8080/api/logs", "http://u:***@h:8080/api/logs"),
+        ("wm:pw@kafka:9092", "wm:***@kafka:9092"),
+        ("kafka:9092", "kafka:9092"),
+        ("sqlite:////var/lib/wm.db", "sqlite:////var/lib/wm.db"),
+        ("https://plain.example/a?b=c", "https://plain.example/a?b=c"),
+        ("postgresql://wm:pw@[::1/wm", "<unparseable URL>"),
+    ],
+)  # fmt: skip
+def test_redact(url: str, shown: str) -> None:
+    assert redact(url) == shown
+
+
+def test_url_secrets_as_written_and_decoded() -> None:
+    assert url_secrets("http://u:p%40ss@h/x?token=t%2Bk&n=1") == ("p%40ss", "t%2Bk", "p@ss", "t+k")
+    assert url_secrets("wm:pw@kafka:9092") == ("pw",)
+    assert url_secrets("https://plain.example/") == ()
+    assert url_secrets("https://h.example/?sortkey=1&token=tok-1") == ("tok-1",)
+    assert url_secrets("postgresql://wm:pw@[::1/wm") == ("postgresql://wm:pw@[::1/wm",)
+
+
+def test_mask_finds_a_secret_as_reprs_show_it() -> None:
+    secret = "pä'ss"
+    sent = bytearray(b"\x00wm\x00" + secret.encode())
+    text = f"Send: {sent!r}; config {{'password': {secret!r}}}; plain {secret}"
+    masked = mask(text, [secret])
+    assert "p\\xc3\\xa4" not in masked and "pä" not in masked
+    assert masked.count("***") == 3
+    assert mask("abcdef", ["abc", "abcdef"]) == "***"  # the longest first
+    assert StoreURL.parse("postgresql://u@h/d?password=pw").mask("bad\n password pw") == (
+        "bad password ***"
+    )
+
+
+def test_kafka_options_never_show_the_password() -> None:
+    settings = config.resolve(
+        {
+            "bootstrap_servers": "wm:pw-hunter2@kafka:9092,k2:9092",
+            "sasl_mechanism": "PLAIN",
+            "sasl_username": "wm",
+            "sasl_password": SECRET,
+        },
+        env={},
+    )
+    options = client_options(settings)
+    assert options["sasl_plain_password"] == SECRET  # what the client gets is the password
+    assert options["sasl_plain_password"].encode() == SECRET.encode()
+    for shown in (repr(options), str(options), f"{options}", repr([options])):
+        assert SECRET not in shown
+        assert "'sasl_plain_password': '***'" in shown
+    assert servers(settings) == "wm:***@kafka:9092,k2:9092"
+
+
+def test_secrets_of_settings(tmp_path: Path) -> None:
+    settings = config.resolve(
+        {
+            "db_connection_string": "postgresql://wm:db-pw@h/wm",
+            "sasl_password": "sasl-pw",
+            "serve_token": "serve-tok",
+            "tail_ship_token": "ship-tok",
+            "tail_ship": "http://u:ship-pw@h/api/logs?access_token=ship-q",
+            "tail_alert_webhook": "https://hooks.example/h?token=hook-q",
+            "bootstrap_servers": "u:kafka-pw@k:9092",
+        },
+        env={},
+    )
+    assert set(log.secrets_of(settings)) == {
+        "db-pw",
+        "sasl-pw",
+        "serve-tok",
+        "ship-tok",
+        "ship-pw",
+        "ship-q",
+        "hook-q",
+        "kafka-pw",
+    }
+    assert log.secrets_of(config.resolve({}, env={})) == ()
+
+
+@pytest.fixture
+def logging_setup() -> object:
+    """log.setup as a command runs it; the handlers it adds are removed afterwards."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield log.setup
+    for handler in root.handlers:
+        if handler not in before:
+            root.removeHandler(handler)
+    logging.getLogger(log.LOGGER_NAME).handlers.clear()
+    logging.getLogger("kafka").handlers.clear()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_every_record_is_masked_whoever_logs_it(
+    logging_setup: object, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    log.setup("debug", fmt, [SECRET, ""])
+    log.setup("debug", fmt, [SECRET])  # again, as each command does: one root handler
+    log.get("test").info("ours: %s", SECRET, extra={"url": f"http://u:{SECRET}@h/"})
+    logging.getLogger("kafka.admin.client").debug("configuration: %s", {"sasl": SECRET})
+    logging.getLogger("urllib3.connectionpool").warning("retrying /x?token=%s", SECRET)
+    logging.getLogger("some.library").info("not shown: below warning")
+    try:
+        raise RuntimeError(f"failed with {SECRET}")
+    except RuntimeError:
+        log.get("test").exception("with a traceback")
+    err = capsys.readouterr().err
+    assert "hunter2" not in err
+    assert err.count("***") >= 4, err
+    assert "not shown" not in err
+    if fmt == "json":
+        records = [json.loads(line) for line in err.splitlines()]
+        assert [r["logger"] for r in records] == [
+            "website_monitor.test",
+            "kafka.admin.client",
+            "urllib3.connectionpool",
+            "website_monitor.test",
+        ]
+        assert records[0]["url"] == "http://u:***@h/"
+        assert records[3]["exception"].endswith("RuntimeError: failed with ***")
+    else:
+        assert "RuntimeError: failed with ***" in err
+        assert err.count("retrying /x?token=***") == 1
+
+
+def test_text_logs_escape_control_characters(
+    logging_setup: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log.setup("info", "text")
+    log.get("test").warning("cannot read %s", "/logs/\x1b]2;PWNED\x07access.log")
+    err = capsys.readouterr().err
+    assert "cannot read /logs/\\x1b]2;PWNED\\x07access.log" in err
+    assert "\x1b" not in err and "\x07" not in err
