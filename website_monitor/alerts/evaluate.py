@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from website_monitor import log
@@ -343,7 +345,7 @@ class _Pass:
         self,
         key: str,
         met: bool,
-        make: Any,
+        make: Callable[[], Incident],
         value: float,
         detail: str,
         targets: tuple[str, ...],
@@ -382,7 +384,8 @@ class _Pass:
             self._condition(
                 open_key("latency", rule.name, found.url, rule.severity),
                 found.value > latency.threshold_ms,
-                lambda rule=rule, found=found, latency=latency: Incident.new(
+                partial(
+                    Incident.new,
                     "latency",
                     rule.name,
                     self.now,
@@ -409,8 +412,13 @@ class _Pass:
                 self._condition(
                     open_key("slo_burn", burn.slo.name, None, severity),
                     bool(met),
-                    lambda burn=burn, severity=severity, factor=factor: Incident.new(
-                        "slo_burn", burn.slo.name, self.now, severity=severity, threshold=factor
+                    partial(
+                        Incident.new,
+                        "slo_burn",
+                        burn.slo.name,
+                        self.now,
+                        severity=severity,
+                        threshold=factor,
                     ),
                     value,
                     detail,

@@ -31,6 +31,16 @@ else:  # pragma: no cover - exercised on 3.10 only
 #: The arrays of tables read here (the settings reader leaves them alone).
 TABLES = ALERTING_TABLES
 SEVERITIES = ("page", "notify")
+#: The keys of an [[alert]] on URLs that one on `wm tail`'s sources does not take.
+URL_RULE_KEYS = (
+    "urls",
+    "url_pattern",
+    "failure_threshold",
+    "success_threshold",
+    "latency",
+    "remind_every",
+    "min_failed_locations",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,10 +304,7 @@ def _alert(table: Table, notifiers: Mapping[str, Notifier]) -> AlertRule:
     notify = _notify(table, notifiers)
     severity = table.choice("severity", SEVERITIES, default="page")
     if sources:
-        for key in ("urls", "url_pattern", "failure_threshold", "success_threshold", "latency"):
-            if table.has(key):
-                raise table.error(key, "does not apply to a rule on wm tail's sources")
-        for key in ("remind_every", "min_failed_locations"):
+        for key in URL_RULE_KEYS:
             if table.has(key):
                 raise table.error(key, "does not apply to a rule on wm tail's sources")
         table.finish()
