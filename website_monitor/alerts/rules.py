@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -21,12 +20,8 @@ from website_monitor.alerts.notifiers import Notifier
 from website_monitor.alerts.notifiers import from_table as notifier_from_table
 from website_monitor.alerts.tables import Table
 from website_monitor.config import ALERTING_TABLES, parse_duration
+from website_monitor.config.resolve import read_file
 from website_monitor.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 #: The arrays of tables read here (the settings reader leaves them alone).
 TABLES = ALERTING_TABLES
@@ -222,15 +217,7 @@ def load(path: str | Path | None) -> Alerting:
     if path is None:
         return Alerting()
     file = Path(path)
-    try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(
-            f"config file {file} does not exist", hint="check --config / WM_CONFIG"
-        ) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {file}: {exc}") from None
+    data = read_file(file)
     return parse(data, str(file))
 
 
