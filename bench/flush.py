@@ -31,9 +31,9 @@ from typing import Any
 
 from bench._common import Result, Timer, log, scratch_database, services, table
 from website_monitor import config
+from website_monitor.probes import rollups
 from website_monitor.probes.codec import ProbeResult
 from website_monitor.probes.queries import count_probes
-from website_monitor.probes.rollups import maintain as rollups
 from website_monitor.probes.store import PROBE_COLUMNS, copy_rows
 from website_monitor.store import open_store
 from website_monitor.store.postgres import PostgresRepository

@@ -26,7 +26,7 @@ from typing import Any
 from bench._common import Result, Timer, log, scratch_database, table
 from bench.stats import SIZES, URLS, generate
 from website_monitor.alerts import evaluate, rules, slo
-from website_monitor.probes.rollups import maintain
+from website_monitor.probes import rollups as maintain
 from website_monitor.store import Repository, open_store
 
 YEAR = 365 * 86400

@@ -22,8 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bench._common import Result, Timer, log, scratch_database, table
-from website_monitor.probes import stats
-from website_monitor.probes.rollups import maintain as rollups
+from website_monitor.probes import rollups, stats
 from website_monitor.store import Repository, open_store
 
 SIZES = {"small": 1_000_000, "large": 10_000_000}

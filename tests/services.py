@@ -477,3 +477,45 @@ def terminate_cleanly(process: subprocess.Popen[str]) -> str:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["http"]:
         _serve_http(int(sys.argv[2]))
+
+
+# --- a headless browser -------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("WM_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("WM_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+@contextlib.contextmanager
+def chromium(profile: Path) -> Iterator[Any]:
+    """Debian's headless Chromium driven by selenium, with a profile of its own."""
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (Path(path).is_file() or shutil.which(path)):
+            raise ServiceUnavailable(
+                f"{path} is missing (apt-get install chromium chromium-driver)"
+            )
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        raise ServiceUnavailable("selenium is not installed (pip install -e '.[dev]')") from None
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1600",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -51,7 +51,8 @@ def test_invalid_url() -> None:
     code, output = invoke("probe", "-u", "example.org")
     assert (code, output) == (
         1,
-        "Error: invalid URL 'example.org' (hint: give an absolute http:// or https:// URL)\n",
+        "Error: invalid URL 'example.org' (hint: give an absolute http:// or https:// URL,"
+        " tcp://host:port or dns://name)\n",
     )
 
 

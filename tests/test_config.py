@@ -215,6 +215,8 @@ def test_defaults_shown_in_help_are_the_settings_defaults() -> None:
 PUBLIC_NAMES = {
     "db_connection_string": ("WM_DB_CONNECTION_STRING",),
     "data_dir": ("WM_DATA_DIR",),
+    "keep_raw": ("WM_KEEP_RAW",),
+    "keep_dead_letters": ("WM_KEEP_DEAD_LETTERS",),
     "bootstrap_servers": ("WM_STREAM_BOOTSTRAP_SERVER", "WM_STREAM_BOOTSTRAP_SERVERS"),
     "topic": ("WM_STREAM_TOPIC",),
     "consumer_group_id": ("WM_STREAM_CONSUMER_GROUP_ID",),
@@ -234,6 +236,9 @@ PUBLIC_NAMES = {
     "expect_regex": ("WM_PROBE_EXPECT_REGEX",),
     "every": ("WM_PROBE_EVERY",),
     "concurrency": ("WM_PROBE_CONCURRENCY",),
+    "expect": ("WM_PROBE_EXPECT",),
+    "expect_cert_days": ("WM_PROBE_EXPECT_CERT_DAYS",),
+    "location": ("WM_LOCATION",),
     "batch_size": ("WM_FLUSH_BATCH_SIZE",),
     "drain": ("WM_FLUSH_DRAIN",),
     "idle_timeout": ("WM_FLUSH_IDLE_TIMEOUT",),
@@ -270,6 +275,7 @@ PUBLIC_NAMES = {
     "serve_max_body": ("WM_SERVE_MAX_BODY",),
     "serve_max_lines": ("WM_SERVE_MAX_LINES",),
     "serve_allowed_hosts": ("WM_SERVE_ALLOWED_HOSTS",),
+    "serve_status_page": ("WM_SERVE_STATUS_PAGE",),
     "top_refresh": ("WM_TOP_REFRESH",),
     "top_window": ("WM_TOP_WINDOW",),
 }

@@ -266,6 +266,10 @@ def texts(max_size: int, min_size: int = 0) -> st.SearchStrategy[str]:
     return st.text(characters, min_size=min_size, max_size=max_size)
 
 
+def _has_zone(text: str) -> bool:
+    return text.endswith("Z") or text[-6] in "+-"
+
+
 @st.composite
 def valid_probes(draw: st.DrawFn) -> dict[str, object]:
     data: dict[str, object] = {
@@ -286,6 +290,10 @@ def valid_probes(draw: st.DrawFn) -> dict[str, object]:
         "connect_ms": milliseconds,
         "tls_ms": milliseconds,
         "ttfb_ms": milliseconds,
+        "location": st.none() | texts(20),
+        "cert_expires_at": st.none() | timestamps(odd=False).filter(_has_zone),
+        "cert_issuer": st.none() | texts(40),
+        "failed_condition": st.none() | texts(40),
     }
     for name, values in optional.items():
         if draw(st.booleans()):
@@ -366,6 +374,13 @@ SUSPECTS: dict[str, st.SearchStrategy[object]] = {
     "response_time_ms": _numbers,
     "dns_ms": _numbers,
     "ok": st.sampled_from([0, 1, "true", None, True]),
+    "location": _strings,
+    "cert_issuer": _strings,
+    "failed_condition": _strings | st.sampled_from(["x" * 1024, "x" * 1025]),
+    "cert_expires_at": timestamps()
+    | st.sampled_from(
+        ["9999-12-31T23:59:59Z", "1950-01-01T00:00:00Z", "1949-12-31T23:59:59Z", "", "soon", 5]
+    ),
 }
 
 
@@ -489,6 +504,12 @@ def test_fast_path_takes_what_producers_write() -> None:
     st.none() | st.booleans(),
     st.none() | st.booleans(),
     st.lists(st.none() | st.floats(0, 1e9), min_size=4, max_size=4),
+    st.tuples(
+        st.none() | st.text(max_size=5),
+        st.none() | st.datetimes(timezones=st.just(timezone.utc)),
+        st.none() | st.text(max_size=5),
+        st.none() | st.text(max_size=5),
+    ),
 )
 def test_fast_constructor_matches_the_dataclass(
     url: str,
@@ -501,12 +522,13 @@ def test_fast_constructor_matches_the_dataclass(
     content_match: bool | None,
     ok: bool | None,
     phases: list[float | None],
+    checks: tuple[str | None, datetime | None, str | None, str | None],
 ) -> None:
     """`_new_probe` builds what `ProbeResult(...)` builds, `ok` included; a field it missed
     would be unset, and comparing would raise."""
     args = (url, timestamp, status, response_time, event_id, error, detail, content_match, ok)
-    fast = _new_probe(*args, *phases)
-    normal = ProbeResult(*args, *phases)  # type: ignore[arg-type]
+    fast = _new_probe(*args, *phases, *checks)
+    normal = ProbeResult(*args, *phases, *checks)  # type: ignore[arg-type]
     assert type(fast) is ProbeResult
     assert fast == normal and repr(fast) == repr(normal) and hash(fast) == hash(normal)
     assert fast.to_dict() == normal.to_dict()

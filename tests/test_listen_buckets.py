@@ -12,7 +12,7 @@ import pytest
 from tests.documents import as_plain
 from tests.listen_helpers import BUCKET_START, SteppingClock, running_listener
 from website_monitor.codec import decode, encode
-from website_monitor.probes.rollups.sketch import ACCURACY
+from website_monitor.rollups.sketch import ACCURACY
 from website_monitor.store import open_store
 from website_monitor.telemetry import llpp, statsd
 from website_monitor.telemetry.buckets import Aggregator

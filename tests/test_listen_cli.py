@@ -19,7 +19,7 @@ from tests.listen_helpers import (
     stop_listen,
 )
 from website_monitor.cli import main
-from website_monitor.probes.rollups.sketch import ACCURACY
+from website_monitor.rollups.sketch import ACCURACY
 from website_monitor.store import open_store
 from website_monitor.telemetry import health, llpp
 from website_monitor.telemetry.buckets import Aggregator

@@ -10,7 +10,7 @@ import tracemalloc
 import pytest
 
 from tests.listen_helpers import running_listener
-from website_monitor.probes.rollups import sketch
+from website_monitor.rollups import sketch
 from website_monitor.telemetry import llpp
 from website_monitor.telemetry.buckets import SERIES_BYTES, Aggregator
 from website_monitor.telemetry.histogram import MAX_BINS, TimerHistogram

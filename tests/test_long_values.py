@@ -26,8 +26,8 @@ from website_monitor.codec import encode
 from website_monitor.deadletters.store import dead_letters
 from website_monitor.errors import StoreDataError, StoreUnavailable
 from website_monitor.logs.codec import MAX_PATH_LENGTH, Hit
+from website_monitor.probes import rollups as maintain
 from website_monitor.probes.codec import MAX_URL_LENGTH, ProbeResult
-from website_monitor.probes.rollups import maintain
 from website_monitor.store import open_store
 from website_monitor.telemetry.codec import TelemetryBucket
 from website_monitor.transport.writer import store_events

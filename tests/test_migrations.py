@@ -44,6 +44,22 @@ RELEASED: dict[tuple[str, str], tuple[int | None, str]] = {
         None,
         "404a190bba515de500780cf78dae5e94dc50e160ca7a6549f7811e4f6f0abf5d",
     ),
+    ("probes", "0006_views"): (
+        None,
+        "55bab1bef6674b71fc992e90eee0d0e84fc831aa17a4114e183b86b7af88265d",
+    ),
+    ("probes", "0007_partitions"): (
+        None,
+        "09ed28acf66f8f39a54e6a5c784f94e68408dd11352dc863a132dcb6b6def31f",
+    ),
+    ("probes", "0008_all_time"): (
+        None,
+        "076e6e3296799603e8c4819a39f23e6d4d3ff88f3458950e440174c415ae8624",
+    ),
+    ("probes", "0009_checks"): (
+        None,
+        "34ab76222b18befcb05df6d06c28697812b75ec6687ced4964618711eb16fc0d",
+    ),
     ("logs", "0001_hits_and_alerts"): (
         2,
         "098df4609e7513af7116bcb032c3e20545719fcc3adc662cafc2d6c078af7725",
@@ -52,9 +68,17 @@ RELEASED: dict[tuple[str, str], tuple[int | None, str]] = {
         None,
         "c416e1d11e6aa6d86bfaf1b830eaf6e30d9ccbd83d846842e0b5f595a0abba6e",
     ),
-    ("logs", "0003_alerts_to_incidents"): (
+    ("logs", "0003_rollups"): (
         None,
-        "f85a869f6ad4dd87b81bb1f40043af68d81aea161c4d5c736b0bfc2eec06d30e",
+        "258f6bebf06f643d35304d6cf463bd733863aaeab286d79aea631c8529b7798a",
+    ),
+    ("logs", "0004_partitions"): (
+        None,
+        "390ea0ec7c0962c172d389192200d9b56028530b51f42b802f0e265527fe8e47",
+    ),
+    ("logs", "0005_alerts_to_incidents"): (
+        None,
+        "17c5e649dcf23ee32c473b939e5206ca12c86194370680d1c3768269e9015425",
     ),
     ("alerts", "0001_incidents"): (
         None,

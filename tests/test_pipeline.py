@@ -285,7 +285,7 @@ def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> N
         def transaction(self) -> Iterator[Transaction]:  # type: ignore[override]
             yield Transaction()
 
-        query = executemany = close = snapshot = reopen = None  # type: ignore[assignment]
+        query = executemany = close = snapshot = reopen = table_sizes = None  # type: ignore[assignment]
 
     sink = Sink(Consumer(), Store(), batch_size=7, on_progress=lambda s: None, rollups=False)  # type: ignore[arg-type]
     stats = sink.run(threading.Event(), drain=True, idle_timeout=0.5)

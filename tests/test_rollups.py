@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,12 +22,13 @@ from hypothesis import strategies as st
 from tests.documents import as_plain
 from tests.services import wait_until
 from website_monitor.cli import main
-from website_monitor.probes import stats
+from website_monitor.features import FEATURES
+from website_monitor.probes import rollups, schema, stats
 from website_monitor.probes.codec import ProbeResult
 from website_monitor.probes.queries import count_probes
-from website_monitor.probes.rollups import maintain as rollups
-from website_monitor.probes.rollups import sketch
-from website_monitor.store import Repository, open_store
+from website_monitor.probes.store import PROBE_COLUMNS, probe_row
+from website_monitor.rollups import sketch
+from website_monitor.store import Repository, migrate, open_store
 from website_monitor.store.postgres import PostgresRepository
 from website_monitor.transport.writer import store_events
 
@@ -103,7 +105,7 @@ def snapshot(repository: Repository, now: float | None = None) -> dict[str, list
     }
 
 
-ROLLUPS = rollups.Rollups()
+ROLLUPS = rollups.DERIVED
 
 
 def day_probes(repository: Repository) -> int:
@@ -186,7 +188,9 @@ def test_plan_covers_the_range_once_with_whole_periods(
         assert end == start
     raw = 0.0
     for start, end, width in segments:
-        if width is not None:
+        if width == sketch.ALL:  # everything before the weeks that are over, at once
+            assert start is None and end == weeks_to and lo is None
+        elif width is not None:
             assert start is None or start % width == 0
             assert end is None or end % width == 0
         else:
@@ -489,7 +493,7 @@ def test_cli_small_store_prints_exact_percentiles(store_url: str) -> None:
     assert "ttfb" in hourly[0]["phases"]
     rebuilt = json.loads(run("db", "rebuild-rollups", "-d", store_url))
     assert rebuilt["url_probes"] == 3
-    assert rebuilt["rollup_summary"] == len(sketch.LEVELS)  # one period of each level
+    assert rebuilt["rollup_summary"] == len(sketch.LEVELS) + 1  # each level, and all before
     status = json.loads(run("db", "status", "-d", store_url))
     assert status["version"] >= 5
     assert status["rollups"] == {"rolled_up_to": 3, "pending_probes": 0}
@@ -526,12 +530,46 @@ def test_flush_redelivered_through_kafka_counts_once(
         assert_close(exact, probe_stats(repository, stats.StatsQuery(source="rollups")))
 
 
-def test_upgrade_from_rollups_kept_on_every_write(store_url: str) -> None:
-    """Schema 4 kept hour rows and updated every level on each write: migration 5 drops
+def at_probes_migration(repository: Repository, last: str) -> None:
+    """Migrate as a store of an older release was: the probes' migrations up to `last` only."""
+    plan = [
+        (f.name, [m for m in f.migrations if f.name != "probes" or m.name <= last])
+        for f in FEATURES
+    ]
+    with repository.transaction() as tx:
+        migrate.apply(tx, plan)
+
+
+#: The url_probes columns of the numbered-schema release, which older stores have.
+RELEASED_COLUMNS = PROBE_COLUMNS[: PROBE_COLUMNS.index("ttfb_ms") + 1]
+
+
+def write_as_released(repository: Repository, probes: list[ProbeResult]) -> None:
+    """Store the probes as the numbered-schema release's writer did, in its columns."""
+    with repository.transaction() as tx:
+        rows = [probe_row(p)[: len(RELEASED_COLUMNS)] for p in probes]
+        tx.insert("url_probes", RELEASED_COLUMNS, rows)
+
+
+def fill_every_level(repository: Repository) -> None:
+    """The rollups of every stored probe and every week, as migration 0002 fills them."""
+    repository.execute("DELETE FROM rollup_summary")
+    repository.execute("DELETE FROM rollup_latency")
+    for statement in schema.ROLLUPS.statements(repository.backend)[-2:]:
+        repository.execute(statement)
+
+
+def test_upgrade_from_rollups_kept_on_every_write(store_url: str, tmp_path: Path) -> None:
+    """Schema 4 kept hour rows and updated every level on each write: migration 0003 drops
     the hour level and marks every stored probe as rolled up."""
-    with open_store(store_url) as repository:
-        write_all(repository, generate(500, seed=15), roll_up=True)
-        expected = snapshot(repository)
+    probes = generate(500, seed=15)
+    with open_store(f"sqlite:///{tmp_path / 'fresh.db'}") as fresh:
+        write_all(fresh, probes, roll_up=True)
+        expected = snapshot(fresh)
+    with open_store(store_url, migrate=False) as repository:
+        at_probes_migration(repository, "0002_rollups")
+        write_as_released(repository, probes)
+        fill_every_level(repository)
         if repository.backend == "postgresql":
             repository.execute(
                 "CREATE TABLE rollup_latency_hour PARTITION OF rollup_latency FOR VALUES IN (3600)"
@@ -540,8 +578,6 @@ def test_upgrade_from_rollups_kept_on_every_write(store_url: str) -> None:
             "INSERT INTO rollup_latency (width, period_start, url, status, bucket, count)"
             " VALUES (3600, 0, 'https://a.example/', 200, 1, 1)"
         )
-        repository.execute(f"DROP TABLE {rollups.STATE_TABLE}")
-        forget(repository, "0003_rollup_state", "0004_weeks_to")
     with open_store(store_url) as repository:  # migrates
         assert repository.schema_status().pending == 0
         assert rollups.pending(repository) == 0
@@ -549,20 +585,20 @@ def test_upgrade_from_rollups_kept_on_every_write(store_url: str) -> None:
 
 
 def test_upgrade_to_weeks_folded_once_over(store_url: str) -> None:
-    """Schema 5 updated the week rows on every catch-up: migration 6 keeps those of the weeks
-    that are over and deletes the current week's, whose days answer instead."""
+    """Schema 5 updated the week rows on every catch-up: migration 0004 keeps those of the
+    weeks that are over and deletes the current week's, whose days answer instead."""
     now = time.time()
     this_week = datetime.fromtimestamp(sketch.week_start(now), timezone.utc)
-    with open_store(store_url) as repository:
+    with open_store(store_url, migrate=False) as repository:
+        at_probes_migration(repository, "0003_rollup_state")
         # last week's last two days and this week's first
-        write_all(
+        write_as_released(
             repository, generate(450, seed=19, start=this_week - timedelta(days=2), step_s=576)
         )
-        rollups.rebuild(repository, now=now + 30 * 86_400)  # every week, as schema 5 kept them
+        fill_every_level(repository)  # every week, as schema 5 kept them
+        repository.execute("UPDATE rollup_state SET rolled_up_to = 450")
         weeks = _weeks(repository)
         assert len(weeks) == 2
-        repository.execute(f"ALTER TABLE {rollups.STATE_TABLE} DROP COLUMN weeks_to")
-        forget(repository, "0004_weeks_to")
     with open_store(store_url) as repository:  # migrates
         assert repository.schema_status().pending == 0
         [state] = repository.query(f"SELECT weeks_to AS w FROM {rollups.STATE_TABLE}")
@@ -573,16 +609,6 @@ def test_upgrade_to_weeks_folded_once_over(store_url: str) -> None:
         assert snapshot(repository, state["w"]) == migrated
         exact = probe_stats(repository, stats.StatsQuery(source="exact"))
         assert_close(exact, probe_stats(repository, stats.StatsQuery(source="rollups")))
-
-
-def forget(repository: Repository, *names: str) -> None:
-    """Make the store look as if these probe migrations had not run yet."""
-    for name in names:
-        repository.execute(
-            "DELETE FROM wm_migrations WHERE feature = 'probes' AND name = "
-            + repository.dialect.placeholder,
-            (name,),
-        )
 
 
 def _weeks(repository: Repository) -> list[int]:

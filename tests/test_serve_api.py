@@ -24,7 +24,7 @@ from website_monitor.cli import main
 from website_monitor.config import parse_time
 from website_monitor.deadletters.store import DeadLetter
 from website_monitor.probes.codec import ProbeResult
-from website_monitor.probes.metrics import DURATION_BUCKETS, PHASE_COLUMNS
+from website_monitor.probes.counters import BOUNDS_MS, PHASES
 from website_monitor.store import open_store
 from website_monitor.store._sql import percentile_cont
 from website_monitor.transport.writer import store_events
@@ -140,7 +140,7 @@ def test_metrics(served: Served, probes: list[ProbeResult]) -> None:
 
     samples = families["wm_probe_duration_seconds"].samples
     for url in URLS:
-        for phase, column in PHASE_COLUMNS:
+        for phase, column in PHASES:
             values = [getattr(p, column) for p in probes if p.url == url]
             values = [v for v in values if v is not None]
             mine = [
@@ -156,9 +156,9 @@ def test_metrics(served: Served, probes: list[ProbeResult]) -> None:
             assert by_name["wm_probe_duration_seconds_sum"][None] == pytest.approx(
                 sum(values) / 1000
             )
-            for bound in DURATION_BUCKETS:
-                expected = sum(v <= bound * 1000 for v in values)
-                assert by_name["wm_probe_duration_seconds_bucket"][repr(bound)] == expected
+            for bound in BOUNDS_MS:
+                expected = sum(v <= bound for v in values)
+                assert by_name["wm_probe_duration_seconds_bucket"][repr(bound / 1000)] == expected
             assert by_name["wm_probe_duration_seconds_bucket"]["+Inf"] == len(values)
 
     assert families["wm_dead_letters"].samples[0].value == 2

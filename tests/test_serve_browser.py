@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -18,47 +17,21 @@ from typing import Any
 import pytest
 import requests
 
-from tests import traffic
+from tests import services, traffic
 from tests.conftest import unavailable
 from tests.webserver import URLS, Served, sample_probes, serving, write
 from website_monitor.probes.codec import ProbeResult
 
-CHROMIUM = os.environ.get("WM_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("WM_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 ARTIFACTS = Path(os.environ.get("WM_ARTIFACTS") or Path(__file__).parent / "artifacts")
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(path).is_file() or shutil.which(path)):
-            unavailable(f"{path} is missing (apt-get install chromium chromium-driver)")
     try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        unavailable("selenium is not installed (pip install -e '.[dev]')")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1600",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
+        with services.chromium(tmp_path / "chromium-profile") as driver:
+            yield driver
+    except services.ServiceUnavailable as exc:
+        unavailable(str(exc))
 
 
 def save_full_page(driver: Any, name: str, *, max_height: int) -> Path:
@@ -343,3 +316,48 @@ def test_dashboard_shows_traffic_alerts_and_stations(
         assert browser.execute_script("return window.__sameDocument") == "yes", "page reloaded"
 
         save_full_page(browser, "serve-views.png", max_height=5000)
+
+
+def test_public_status_page_with_badges(browser: Any, sqlite_url: str) -> None:
+    """The status page opens without the token the server has, shows the chosen checks with
+    the uptime `wm stats` computes, and its badges draw as images."""
+    from click.testing import CliRunner
+
+    from website_monitor.cli import main
+    from website_monitor.probes.uptime import percent
+
+    write(sqlite_url, sample_probes())
+    with serving(sqlite_url, token="private", status_urls=URLS) as served:
+        browser.get(served.base + "/status")
+        rows = wait_for(
+            lambda: browser.find_elements("css selector", "#checks tbody tr"), 10, "the checks"
+        )
+        assert [row.get_attribute("data-url") for row in rows] == list(URLS)
+        for row, url in zip(rows, URLS):
+            result = CliRunner().invoke(main, ["stats", "-d", sqlite_url, "--url", url])
+            entry = json.loads(result.stdout)["stats"][0]
+            shown = row.find_element("css selector", 'td[data-window="24h"]').text
+            assert shown == percent(entry["availability"]), url
+            state = row.find_element("css selector", ".state").get_attribute("data-state")
+            assert state in ("up", "down"), state
+        # the sample data ends with alpha failing
+        assert rows[0].find_element("css selector", ".state").text == "down"
+        assert "down" in browser.find_element("id", "overall").text
+        browser.execute_script(
+            "for (const [i, u] of arguments[0].entries()) {"
+            " const img = document.createElement('img'); img.id = 'badge' + i;"
+            " img.src = '/badge/uptime.svg?window=24h&url=' + encodeURIComponent(u);"
+            " document.body.appendChild(img); }",
+            list(URLS),
+        )
+        for i in range(len(URLS)):
+            wait_for(
+                lambda i=i: browser.execute_script(
+                    "const b = document.getElementById(arguments[0]);"
+                    " return b.complete && b.naturalWidth > 0 ? b.naturalWidth : 0;",
+                    f"badge{i}",
+                ),
+                10,
+                "the uptime badge to draw",
+            )
+        save_full_page(browser, "status-page.png", max_height=1200)

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.alerting import URL, Receiver, alert_once, config, incidents, run, store
+from website_monitor import housekeeping
 from website_monitor.alerts import rules, slo
 from website_monitor.alerts.slo import POLICY, Counts, burn_rate
+from website_monitor.probes import rollups as maintain
 from website_monitor.probes.codec import ProbeResult
-from website_monitor.probes.rollups import maintain
 from website_monitor.store import open_store
 
 STEP = 300  # a check every five minutes
@@ -187,3 +188,21 @@ notify = ["ops"]
         events = [(b["incident"]["severity"], b["event"]) for b in receiver.bodies()]
     assert sorted(events[:2]) == [("notify", "open"), ("page", "open")]
     assert events[2:] == [("page", "resolve")]
+
+
+def test_counts_over_pruned_time_come_from_whole_days(store_url: str) -> None:
+    """Once raw checks are pruned, a window starting inside a pruned day counts that whole
+    day from the rollups, rather than missing the part of it the raw rows held."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    store(store_url, generated(now))
+    since = now - timedelta(days=10, hours=5)
+    day_start = datetime.fromtimestamp(since.timestamp() // 86400 * 86400, timezone.utc)
+    with open_store(store_url) as repository:
+        maintain.catch_up(repository)
+        with repository.snapshot() as reader:
+            whole_days = slo.counts(reader, [URL], day_start, now)
+            partial = slo.counts(reader, [URL], since, now)
+        assert partial.total < whole_days.total
+        housekeeping.prune(repository, keep_raw=3 * 86400)
+        with repository.snapshot() as reader:
+            assert slo.counts(reader, [URL], since, now) == whole_days

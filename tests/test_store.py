@@ -185,11 +185,16 @@ def reference_copy_rows(probes: list[ProbeResult]) -> str:
     def flag(value: bool | None) -> str:
         return r"\N" if value is None else ("t" if value else "f")
 
+    def time(value: datetime | None) -> str:
+        return r"\N" if value is None else value.isoformat()
+
     return "".join(
         f"{text(p.event_id)}\t{text(p.url)}\t{p.timestamp.isoformat()}\t"
         f"{number(p.http_status_code)}\t{number(p.response_time_ms)}\t{text(p.error)}\t"
         f"{text(p.error_detail)}\t{flag(p.content_match)}\t{flag(p.ok)}\t"
-        f"{number(p.dns_ms)}\t{number(p.connect_ms)}\t{number(p.tls_ms)}\t{number(p.ttfb_ms)}\n"
+        f"{number(p.dns_ms)}\t{number(p.connect_ms)}\t{number(p.tls_ms)}\t{number(p.ttfb_ms)}\t"
+        f"{text(p.location)}\t{time(p.cert_expires_at)}\t{text(p.cert_issuer)}\t"
+        f"{text(p.failed_condition)}\n"
         for p in probes
     )
 
@@ -238,6 +243,10 @@ _floats = (
             connect_ms=_floats,
             tls_ms=_floats,
             ttfb_ms=_floats,
+            location=st.none() | _strings,
+            cert_expires_at=st.none() | _times,
+            cert_issuer=st.none() | _strings,
+            failed_condition=st.none() | _strings,
         ),
         max_size=8,
     )

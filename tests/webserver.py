@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import requests
 
@@ -55,14 +56,20 @@ def serving(
     token: str | None = None,
     poll_interval: float = 0.3,
     bind: str = "127.0.0.1:0",
-    **options: int,
+    status_urls: Sequence[str] = (),
+    **options: Any,
 ) -> Iterator[Served]:
     """The real app, served by uvicorn in a thread on 127.0.0.1:<ephemeral>."""
     repository = open_store(store_url)
     sock = listen(bind)
     stopping = threading.Event()
     app = create_app(
-        repository, token=token, poll_interval=poll_interval, stopping=stopping, **options
+        repository,
+        token=token,
+        poll_interval=poll_interval,
+        stopping=stopping,
+        status_urls=status_urls,
+        **options,
     )
     server = WebServer(app, sock, stopping=stopping)
     server.start()

@@ -83,6 +83,10 @@ class Derived(Protocol):
         """Recompute the derived tables from every raw row; table sizes."""
         ...
 
+    def prune(self, repository: Repository, keep: float, now: float | None = None) -> Any:
+        """Delete the raw rows older than `keep` seconds, once the derived tables hold them."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
 class Feature:

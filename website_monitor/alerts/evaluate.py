@@ -29,7 +29,8 @@ from website_monitor.alerts import slo as slos
 from website_monitor.alerts.checks import Check, Opened, Position, Resolved, Walk
 from website_monitor.alerts.incidents import Incident, open_key
 from website_monitor.alerts.rules import Alerting, AlertRule, Slo
-from website_monitor.probes.rollups import maintain
+from website_monitor.probes import rollups
+from website_monitor.rollups import maintain
 from website_monitor.store import Reader, Repository, Transaction, Where
 from website_monitor.times import as_utc
 
@@ -45,12 +46,9 @@ LOOKBACK = timedelta(hours=1)
 #: a line from the future): its host's clock is wrong, and walking it would make every
 #: check of its URL from the other hosts late.
 FUTURE = timedelta(minutes=5)
-#: The probe results' location, for rules with `min_failed_locations`. Results carry
-#: none yet: once url_probes has a `location` column, this becomes "location".
-LOCATION = "NULL"
 _CHECKS = (
     "SELECT id, url, timestamp, ok, http_status_code, error, error_detail, content_match,"
-    f" {LOCATION} AS location FROM url_probes"
+    " location FROM url_probes"
 )
 #: The kinds `wm alert` owns (traffic incidents are `wm tail`'s).
 KINDS = ("down", "latency", "slo_burn")
@@ -95,7 +93,7 @@ def evaluate(repository: Repository, alerting: Alerting, *, lateness: float = 0.
     """Run one pass; repeat while `report.more`."""
     now = now_of(repository)
     latencies, burns = _measure(repository, alerting, now)
-    settled = maintain.settled(repository, maintain.frontier(repository), wait=5.0)
+    settled = maintain.settled(repository, rollups.frontier(repository), wait=5.0)
     report = PassReport()
     with repository.transaction() as tx:
         tx.lock(EVALUATE_LOCK)

@@ -28,7 +28,7 @@ from typing import Any
 from website_monitor import log
 from website_monitor.alerts.notifiers import Notification, Notifier, NotifyError
 from website_monitor.errors import WebsiteMonitorError
-from website_monitor.probes.rollups import maintain
+from website_monitor.rollups import maintain
 from website_monitor.store import Repository
 from website_monitor.times import as_utc
 

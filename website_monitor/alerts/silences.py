@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from website_monitor.alerts.models import Silence, Silenced
-from website_monitor.probes.rollups.maintain import clock
+from website_monitor.rollups.maintain import clock
 from website_monitor.store import Repository
 from website_monitor.times import iso
 

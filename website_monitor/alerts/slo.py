@@ -4,7 +4,7 @@ A check is good when it is `ok` (and, with `latency_ms`, answered faster than
 that). Counts come from the probes' rollups for whole weeks and days and from
 the raw rows for the partial days at the window's edges and for the rows not
 rolled up yet, so a year-long window reads a few thousand rollup rows, not
-millions of checks (the same covering as `wm stats`, `probes.rollups.read`).
+millions of checks (the same covering as `wm stats`, `rollups.read`).
 From the rollups a latency threshold is applied per histogram bucket: the
 buckets below it count whole, the one holding it by the share of its (1 %
 wide, log-scaled) range below the threshold; where a status had both ok and
@@ -25,8 +25,9 @@ from fractions import Fraction
 
 from website_monitor.alerts.models import BurnRates, SloReport
 from website_monitor.alerts.rules import Slo
-from website_monitor.probes.rollups import maintain
-from website_monitor.probes.rollups.sketch import DAY, INV_LOG_GAMMA, WEEK, bucket_index, plan
+from website_monitor.probes import rollups
+from website_monitor.rollups import prune
+from website_monitor.rollups.sketch import DAY, INV_LOG_GAMMA, WEEK, bucket_index, plan
 from website_monitor.store import Reader, Where
 
 #: The windows burn rates are computed over (seconds).
@@ -93,7 +94,7 @@ def urls_of(reader: Reader, slo: Slo) -> list[str]:
         rows = reader.query(
             "SELECT url FROM rollup_summary GROUP BY url UNION"
             f" SELECT url FROM url_probes WHERE id > {mark} GROUP BY url",
-            (maintain.rolled_up_to(reader),),
+            (rollups.rolled_up_to(reader),),
         )
         urls.update(str(row["url"]) for row in rows if slo.targets.matches(str(row["url"])))
     return sorted(urls)
@@ -109,7 +110,10 @@ def counts(
     """Good and total checks of `urls` stamped in [since, until); read in one snapshot."""
     if not urls:
         return Counts(0, 0)
-    weeks = reader.query(f"SELECT weeks_to AS n FROM {maintain.STATE_TABLE}")
+    kept = prune.raw_from(reader, rollups.ROLLUP)
+    if kept and since.timestamp() < kept:  # pruned: the rollups answer, from a whole day
+        since = _at(since.timestamp() // DAY * DAY, since)
+    weeks = reader.query(f"SELECT weeks_to AS n FROM {rollups.STATE_TABLE}")
     weeks_to = int(weeks[0]["n"]) if weeks else 0
     segments = plan(since.timestamp(), until.timestamp(), [WEEK, DAY], coarsest_until=weeks_to)
     found = Counts(0, 0)
@@ -130,7 +134,7 @@ def counts(
             _at(first, since),
             _at(last, until),
             latency_ms,
-            after_id=maintain.rolled_up_to(reader),
+            after_id=rollups.rolled_up_to(reader),
         )
     return found
 

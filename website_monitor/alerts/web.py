@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal
@@ -10,7 +11,8 @@ from msgspec import Meta, Struct
 
 from website_monitor.alerts import metrics, queries, rules, slo
 from website_monitor.alerts.models import Incidents, Slos
-from website_monitor.store import Repository
+from website_monitor.probes.public.status import PublicIncident
+from website_monitor.store import Reader, Repository
 from website_monitor.store.base import reading
 from website_monitor.web.section import Endpoint, LiveStream, Section, time_param
 
@@ -39,6 +41,21 @@ def get_incidents(repository: Repository, params: IncidentParams) -> Incidents:
     )
 
 
+def public_incidents(reader: Reader, urls: Sequence[str]) -> list[PublicIncident]:
+    """The open incidents of the status page's URLs: the rule's name, the URL and since when;
+    nothing of the errors or notifications."""
+    chosen = set(urls)
+    return [
+        PublicIncident(
+            url=incident.url,
+            title=incident.alert + (" (maintenance)" if incident.maintenance else ""),
+            started_at=incident.started_at,
+        )
+        for incident in queries.list_incidents(reader, state="open", urls=tuple(urls))
+        if incident.url in chosen
+    ]
+
+
 def get_slos(repository: Repository, params: None) -> Slos:
     now = datetime.now(timezone.utc)
     with reading(repository) as reader:
@@ -61,6 +78,7 @@ INCIDENTS = Section(
     ),
     metrics=(metrics.incident_metrics,),
     streams=(LiveStream("incidents", queries.transitions_seen, queries.incidents_after),),
+    public_incidents=public_incidents,
     panel=Path(__file__).with_name("panel.js"),
 )
 

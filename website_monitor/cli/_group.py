@@ -45,7 +45,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "website_monitor.cli.listen",
         "Receive llpp and StatsD datagrams on UDP and store per-station buckets.",
     ),
-    "probe": ("website_monitor.cli.probe", "Time HTTP requests to URLs and publish the results."),
+    "probe": (
+        "website_monitor.cli.probe",
+        "Check URLs (http(s)://, tcp://host:port, dns://name) and publish the results.",
+    ),
     "send": (
         "website_monitor.cli.send",
         "Send an llpp datagram: KIND is arrival, departure (with --service-ms) or status TEXT.",

@@ -37,7 +37,15 @@ class SettingArgument(click.Argument):
         self.setting = setting
 
 
+class _Lines(click.types.StringParamType):
+    """A repeatable option whose environment variable holds one value per line."""
+
+    envvar_list_splitter = "\n"
+
+
 def _click_type(declared: Setting) -> Any:
+    if declared.list_of == "lines":
+        return _Lines()
     if declared.choices:
         return click.Choice(list(declared.choices), case_sensitive=declared.case_sensitive)
     if declared.path == "file":

@@ -40,8 +40,10 @@ def upgrade(**kwargs: Any) -> None:
 @command.command("status")
 @settings_options("store")
 def status(**kwargs: Any) -> None:
-    """Show the schema version and pending migrations as JSON."""
-    from website_monitor.probes.rollups.maintain import pending, rolled_up_to
+    """Show the schema, how far the rollups go, the raw rows kept, and every table's rows
+    and size, as JSON."""
+    from website_monitor import housekeeping
+    from website_monitor.probes import rollups
     from website_monitor.store import open_store
     from website_monitor.store.url import redact
 
@@ -49,26 +51,53 @@ def status(**kwargs: Any) -> None:
     with open_store(settings.store.effective_url(), migrate=False) as repository:
         current = repository.schema_status()
         shown = _as_json(current, redact(settings.store.effective_url()))
-        if ("probes", "0003_rollup_state") not in current.waiting:
+        if not current.waiting:
             shown["rollups"] = {
-                "rolled_up_to": rolled_up_to(repository),
-                "pending_probes": pending(repository),
+                "rolled_up_to": rollups.rolled_up_to(repository),
+                "pending_probes": rollups.pending(repository),
             }
+            shown["raw"] = housekeeping.raw_status(repository)
+        shown["tables"] = housekeeping.table_sizes(repository)
     echo_json(shown)
 
 
 @command.command("rebuild-rollups")
 @settings_options("store")
 def rebuild_rollups(**kwargs: Any) -> None:
-    """Recompute the latency rollups from the raw probe rows."""
-    from website_monitor.probes.rollups.maintain import rebuild
+    """Recompute the rollups (and what the catch-ups keep) from the raw rows."""
+    from website_monitor import housekeeping
     from website_monitor.store import open_store
     from website_monitor.store.url import redact
 
     settings = load_settings(kwargs)
     with open_store(settings.store.effective_url()) as repository:
-        counts = rebuild(repository)
+        counts = housekeeping.rebuild(repository)
     echo_json({"store": redact(settings.store.effective_url()), **counts})
+
+
+@command.command("prune")
+@settings_options("retention", "store")
+def prune(**kwargs: Any) -> None:
+    """Delete old raw rows (after their rollups are caught up) and old dead letters.
+
+    Ranges before the raw rows kept are then answered from the rollups, at whole
+    days. With keep_raw in the configuration, wm flush and the embedded writer
+    prune once a day.
+    """
+    from website_monitor import housekeeping
+    from website_monitor.errors import ConfigError
+    from website_monitor.store import open_store
+    from website_monitor.store.url import redact
+
+    settings = load_settings(kwargs)
+    keep = settings.retention
+    if keep.keep_raw is None and keep.keep_dead_letters is None:
+        raise ConfigError(
+            "nothing to prune", hint="give --keep-raw 90d and/or --keep-dead-letters 30d"
+        )
+    with open_store(settings.store.effective_url()) as repository:
+        done = housekeeping.prune(repository, keep.keep_raw, keep.keep_dead_letters)
+    echo_json({"store": redact(settings.store.effective_url()), **done})
 
 
 def _as_json(status: SchemaStatus, store: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from website_monitor.errors import ConfigError
     show_default=True,
     help="Kafka consumer session timeout.",
 )
-@settings_options("flush", "store", "stream")
+@settings_options("flush", "store", "retention", "stream")
 def command(session_timeout_ms: int, **kwargs: Any) -> None:
     """Consume probe results from Kafka and store them.
 
@@ -48,7 +48,13 @@ def command(session_timeout_ms: int, **kwargs: Any) -> None:
         )
         try:
             with stop_on_signals() as stop:
-                sink = Sink(consumer, repository, batch_size=settings.flush.batch_size)
+                sink = Sink(
+                    consumer,
+                    repository,
+                    batch_size=settings.flush.batch_size,
+                    keep_raw=settings.retention.keep_raw,
+                    keep_dead_letters=settings.retention.keep_dead_letters,
+                )
                 sink.run(stop, drain=settings.flush.drain, idle_timeout=settings.flush.idle_timeout)
         finally:
             consumer.close(autocommit=False)

@@ -1,4 +1,4 @@
-"""`wm probe`: check URLs and publish the results."""
+"""`wm probe`: check URLs (HTTP, TCP, DNS) and publish the results."""
 
 from __future__ import annotations
 
@@ -34,14 +34,17 @@ if TYPE_CHECKING:
 )
 @settings_options("probe", "store", "stream")
 def command(url_args: tuple[str, ...], as_json: bool, quiet: bool, **kwargs: Any) -> None:
-    """Time HTTP requests to URLs and publish the results.
+    """Check URLs (http(s)://, tcp://host:port, dns://name) and publish the results.
 
     With a bootstrap server the results go to Kafka (for `wm flush`); without
     one they are written to the store directly. Exits non-zero if any result
     could not be published or stored, not because a site is down.
     """
+    import socket
+
     from website_monitor.cli._signals import stop_on_signals
     from website_monitor.probes import check as probe
+    from website_monitor.probes.conditions import parse_all
     from website_monitor.transport import open_spooling_publisher
 
     urls_given = split_list([*url_args, *(kwargs["urls"] or ())], urls=True)
@@ -51,6 +54,9 @@ def command(url_args: tuple[str, ...], as_json: bool, quiet: bool, **kwargs: Any
         timeout=settings.probe.timeout,
         expect_status=settings.probe.expect_status,
         expect_regex=probe.compile_regex(settings.probe.expect_regex),
+        expect_cert_days=settings.probe.expect_cert_days,
+        conditions=parse_all(settings.probe.expect),
+        location=settings.probe.location or socket.gethostname(),
     )
 
     def report(outcome: probe.RoundOutcome) -> None:
@@ -83,7 +89,10 @@ def _json_line(result: ProbeResult) -> str:
 
 
 def _text_line(result: ProbeResult) -> str:
-    if result.error:
+    status = "-" if result.http_status_code is None else str(result.http_status_code)
+    if result.response_time_ms is None:
         return f"{'ERR':>4} {result.error:>10}  {result.url}  ({result.error_detail})"
-    marks = "" if result.ok else "  (unhealthy)"
-    return f"{result.http_status_code:>4} {result.response_time_ms:>8.1f} ms  {result.url}{marks}"
+    line = f"{status:>4} {result.response_time_ms:>8.1f} ms  {result.url}"
+    if result.error:
+        return f"{line}  ({result.error}: {result.error_detail})"
+    return line if result.ok else f"{line}  (unhealthy)"

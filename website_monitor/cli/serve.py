@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 @settings_options("serve", "store")
 def command(**kwargs: Any) -> None:
     """Serve the dashboard (/), the JSON API (/api/…, described at /api/openapi.json),
-    the access-log ingest (POST /api/logs) and Prometheus metrics (/metrics) until
+    the access-log ingest (POST /api/logs), Prometheus metrics (/metrics) and, with
+    --status-page, a public status page (/status) and badges (/badge/…) until
     SIGTERM or Ctrl-C."""
     import threading
 
@@ -44,6 +45,7 @@ def command(**kwargs: Any) -> None:
                 max_lines=serve.max_lines,
                 bound=host,
                 allowed_hosts=serve.allowed_hosts,
+                status_urls=serve.status_page,
             )
             server = WebServer(
                 app,
@@ -56,6 +58,13 @@ def command(**kwargs: Any) -> None:
                     "listening on %s without --token: anyone who can reach it reads it", serve.bind
                 )
             click.echo(f"wm serve: http://{server.address}/ (Ctrl-C to stop)", err=True)
+            if serve.status_page:
+                shown = len(serve.status_page)
+                click.echo(
+                    f"wm serve: public status page at http://{server.address}/status"
+                    f" ({shown} URL{'s' if shown != 1 else ''}, no token needed)",
+                    err=True,
+                )
             server.run()
     finally:
         sock.close()

@@ -34,10 +34,10 @@ from website_monitor.config import parse_time
 )
 @click.option(
     "--by",
-    type=click.Choice(["status", "hour", "day"]),
+    type=click.Choice(["status", "location", "hour", "day"]),
     envvar="WM_STATS_BY",
     show_envvar=True,
-    help="Also group by HTTP status, or per hour / day (UTC) as a time series.",
+    help="Also group by HTTP status or probing location, or per hour / day (UTC) as a time series.",
 )
 @click.option(
     "--source",
@@ -126,7 +126,9 @@ def command(
             from website_monitor.logs.models import Hits
             from website_monitor.logs.queries import hit_stats
 
-            sections = hit_stats(repository, since=query.since, until=query.until)
+            sections = hit_stats(
+                repository, since=query.since, until=query.until, source=query.source
+            )
             echo_json(Hits(hits=sections), indent)
             return
         if telemetry:

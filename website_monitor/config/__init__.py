@@ -36,6 +36,7 @@ from website_monitor.config.shared import (
     LOG_LEVELS,
     SASL_MECHANISMS,
     LogSettings,
+    RetentionSettings,
     StoreSettings,
     StreamSettings,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "ListenSettings",
     "LogSettings",
     "ProbeSettings",
+    "RetentionSettings",
     "ServeSettings",
     "Setting",
     "Settings",

@@ -66,6 +66,31 @@ class ProbeSettings:
         maximum=1000,
         help="URLs checked at once.",
     )
+    expect: tuple[str, ...] = setting(
+        (),
+        "--expect",
+        env="WM_PROBE_EXPECT",
+        multiple=True,
+        list_of="lines",
+        metavar="EXPR",
+        help="Condition a healthy check meets, e.g. 'ttfb < 200ms'; repeatable"
+        " (WM_PROBE_EXPECT: one per line). See docs/checks.md.",
+    )
+    expect_cert_days: float | None = setting(
+        None,
+        "--expect-cert-days",
+        env="WM_PROBE_EXPECT_CERT_DAYS",
+        minimum=0,
+        maximum=36500,
+        help="Fail HTTPS checks whose certificates expire in fewer days (error cert_expiring).",
+    )
+    location: str | None = setting(
+        None,
+        "--location",
+        env="WM_LOCATION",
+        described_default="the host name",
+        help="Where the checks run, recorded on every result.",
+    )
 
     __repr__ = without_secrets
 
@@ -368,6 +393,16 @@ class ServeSettings:
         described_default="the listening address, and localhost on loopback",
         help="Another host name the server answers to (e.g. behind a proxy); repeatable,"
         " * for any.",
+    )
+    status_page: tuple[str, ...] = setting(
+        (),
+        "--status-page",
+        env="WM_SERVE_STATUS_PAGE",
+        multiple=True,
+        list_of="urls",
+        metavar="URL",
+        help="Show this URL on the public /status page and its badges (no token needed);"
+        " repeatable. Without it there is no status page.",
     )
 
     __repr__ = without_secrets

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from website_monitor.config.values import format_duration, parse_duration
 
-ListKind = Literal["items", "urls", "paths"]
+ListKind = Literal["items", "urls", "paths", "lines"]
 PathKind = Literal["file", "dir"]
 
 
@@ -69,7 +69,8 @@ class Setting:
     """The hint of an error about a value out of bounds or choices."""
     list_of: ListKind = "items"
     """How a list is split: items on commas and blanks, URLs on blanks and commas before
-    a scheme, paths (a list item by item, a string on blanks)."""
+    a scheme, paths (a list item by item, a string on blanks), lines (a list item by item,
+    a string one item per line: for values that hold blanks and commas)."""
     path: PathKind | None = None
     """A file that must exist, or a directory."""
     multiple: bool = False

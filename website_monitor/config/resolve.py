@@ -20,6 +20,7 @@ from website_monitor.config.values import (
     format_duration,
     parse_bool,
     parse_duration,
+    split_lines,
     split_list,
     split_paths,
 )
@@ -163,6 +164,8 @@ def _coerce(declared: Setting, value: Any, *, source: str) -> Any:
         if declared.kind is tuple:
             if declared.list_of == "paths":
                 return split_paths(value)
+            if declared.list_of == "lines":
+                return split_lines(value)
             return split_list(value, urls=declared.list_of == "urls")
         if declared.kind is bool:
             return parse_bool(value)

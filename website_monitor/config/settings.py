@@ -13,7 +13,12 @@ from website_monitor.config.commands import (
     TopSettings,
 )
 from website_monitor.config.declare import Setting, collect
-from website_monitor.config.shared import LogSettings, StoreSettings, StreamSettings
+from website_monitor.config.shared import (
+    LogSettings,
+    RetentionSettings,
+    StoreSettings,
+    StreamSettings,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +27,7 @@ class Settings:
     `settings.store.url`, `settings.tail.interval`."""
 
     store: StoreSettings = dataclasses.field(default_factory=StoreSettings)
+    retention: RetentionSettings = dataclasses.field(default_factory=RetentionSettings)
     stream: StreamSettings = dataclasses.field(default_factory=StreamSettings)
     log: LogSettings = dataclasses.field(default_factory=LogSettings)
     probe: ProbeSettings = dataclasses.field(default_factory=ProbeSettings)
@@ -36,6 +42,7 @@ class Settings:
 #: one command do (`tail_interval`, `log_level`), the shared ones do not (`topic`).
 SECTIONS: dict[str, tuple[type, bool]] = {
     "store": (StoreSettings, False),
+    "retention": (RetentionSettings, False),
     "stream": (StreamSettings, False),
     "log": (LogSettings, True),
     "probe": (ProbeSettings, False),

@@ -153,3 +153,30 @@ class LogSettings:
     )
 
     __repr__ = without_secrets
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RetentionSettings:
+    """How long raw rows are kept (`wm db prune`, and once a day by `wm flush` and the
+    direct writer); their rollups are kept for good."""
+
+    keep_raw: float | None = setting(
+        None,
+        "--keep-raw",
+        env="WM_KEEP_RAW",
+        duration=True,
+        positive=True,
+        described_default="kept for good",
+        help="Delete raw probes and hits older than this (e.g. 90d); their rollups stay.",
+    )
+    keep_dead_letters: float | None = setting(
+        None,
+        "--keep-dead-letters",
+        env="WM_KEEP_DEAD_LETTERS",
+        duration=True,
+        positive=True,
+        described_default="kept for good",
+        help="Delete dead letters received longer ago than this (e.g. 30d).",
+    )
+
+    __repr__ = without_secrets

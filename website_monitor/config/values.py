@@ -88,6 +88,13 @@ def split_list(values: str | Iterable[str], *, urls: bool = False) -> tuple[str,
     return tuple(out)
 
 
+def split_lines(value: str | Iterable[str]) -> tuple[str, ...]:
+    """Values that hold blanks and commas (`--expect` conditions): a list item by item, one
+    string one item per line; blank items dropped."""
+    items = value.splitlines() if isinstance(value, str) else [str(item) for item in value]
+    return tuple(item.strip() for item in items if item.strip())
+
+
 def split_paths(value: str | Iterable[str]) -> tuple[str, ...]:
     """File paths: a list is taken item by item (a path may hold commas and spaces); one
     string is split on whitespace, as click splits an environment variable."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from website_monitor.deadletters.models import DeadLetterDump, DeadLetterInfo, DeadLetters
-from website_monitor.store import Reader, Transaction
+from website_monitor.store import Reader, Repository, Transaction
 from website_monitor.store.base import reading
 from website_monitor.times import iso
 
@@ -35,7 +35,6 @@ def write(tx: Transaction, letters: Sequence[DeadLetter]) -> int:
         "dead_letters",
         COLUMNS,
         [(d.topic, d.partition, d.offset, d.key, d.value, d.reason) for d in letters],
-        unique='topic, partition, "offset"',
     )
 
 
@@ -114,3 +113,10 @@ def dump(letter: DeadLetter) -> DeadLetterDump:
         except UnicodeDecodeError:
             setattr(shown, f"{name}_base64", base64.b64encode(raw).decode("ascii"))
     return shown
+
+
+def prune(repository: Repository, before: datetime) -> int:
+    """Delete the dead letters received before `before`; returns how many."""
+    return repository.execute(
+        f"DELETE FROM dead_letters WHERE received_at < {repository.dialect.placeholder}", (before,)
+    )

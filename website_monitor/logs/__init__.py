@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from website_monitor.feature import EventKind, Feature
 from website_monitor.logs import codec, schema, store
+from website_monitor.logs.rollups import DERIVED
 
 if TYPE_CHECKING:
     from website_monitor.web.section import Section
@@ -28,5 +29,6 @@ FEATURE = Feature(
     title="Access logs",
     events=(EventKind(kind="hit", type=codec.Hit, decode=codec.decode, write=store.write),),
     migrations=schema.MIGRATIONS,
+    derived=DERIVED,
     web=_web,
 )

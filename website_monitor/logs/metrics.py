@@ -7,17 +7,15 @@ from datetime import datetime, timezone
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from website_monitor.logs import queries
+from website_monitor.logs import queries, rollups
 from website_monitor.store import Reader
 
 
 def hit_metrics(reader: Reader) -> Iterator[Metric]:
     """Access-log hits stored per source, and the age of the newest one."""
     hits = CounterMetricFamily("wm_hits", "Access-log hits stored", labels=["source"])
-    for row in reader.query(
-        "SELECT source, count(*) AS n FROM hits GROUP BY source ORDER BY source"
-    ):
-        hits.add_metric([row["source"]], float(row["n"]))
+    for row in rollups.totals(reader):
+        hits.add_metric([row["source"]], float(row["hits"]))
     yield hits
     newest = queries.newest_timestamp(reader)
     if newest is not None:

@@ -8,12 +8,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from website_monitor.logs import rollups
 from website_monitor.logs.models import Alert, HitPoint, HitSection, HitSeries, SourceSeries
 from website_monitor.logs.summary import iso as summary_iso
-from website_monitor.store import Reader, Where
+from website_monitor.rollups import prune, read
+from website_monitor.rollups.sketch import percentile
+from website_monitor.store import Reader, Repository, Where
+from website_monitor.store.base import reading
 from website_monitor.times import as_utc, choose_bucket, from_epoch, iso
 
 SIZE_PERCENTILES = (("bytes_p50", 0.5), ("bytes_p95", 0.95), ("bytes_p99", 0.99))
+#: `wm stats --hits` reads raw rows up to this many hits in range, the rollups beyond.
+EXACT_LIMIT = 100_000
 
 
 def _time_range(reader: Reader, since: datetime | None, until: datetime | None) -> Where:
@@ -21,16 +27,63 @@ def _time_range(reader: Reader, since: datetime | None, until: datetime | None) 
 
 
 def hit_stats(
-    reader: Reader,
+    store: Reader | Repository,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     sections: tuple[str, ...] = (),
+    source: str = "auto",
 ) -> list[HitSection]:
     """One entry per section, ordered by section.
 
-    `errors` counts 5xx responses; `error_rate` is their share of the hits.
+    `errors` counts 5xx responses; `error_rate` is their share of the hits. The
+    size percentiles are `percentile_cont` over the raw rows when the range holds
+    at most EXACT_LIMIT hits (or with source="exact"), else they come from the
+    rollups, within 0.5 % (counts, errors and bytes stay exact).
     """
+    with reading(store) as reader:
+        if source == "auto":
+            asked = read.Query(since=since, until=until, filters=[("section", sections)])
+            many = read.estimate(reader, rollups.ROLLUP, asked) > EXACT_LIMIT
+            pruned = not prune.covers(reader, rollups.ROLLUP, since)
+            source = "rollups" if many or pruned else "exact"
+        if source == "exact":
+            prune.check_exact(reader, rollups.ROLLUP, since, "--exact")
+            return _exact_stats(reader, since, until, sections)
+        return _rollup_stats(reader, since, until, sections)
+
+
+def _rollup_stats(
+    reader: Reader, since: datetime | None, until: datetime | None, sections: tuple[str, ...]
+) -> list[HitSection]:
+    asked = read.Query(since=since, until=until, filters=[("section", sections)], group=["section"])
+    entries = []
+    for group in read.groups(reader, rollups.ROLLUP, asked):
+        hits, errors = group.counts["hits"], group.counts["errors"]
+        sizes: list[float | None] = [None, None, None]
+        if group.histogram and group.minimum is not None and group.maximum is not None:
+            sizes = [
+                round(percentile(group.histogram, fraction, group.minimum, group.maximum), 3)
+                for _, fraction in SIZE_PERCENTILES
+            ]
+        entries.append(
+            HitSection(
+                section=group.keys[0],
+                hits=hits,
+                errors=errors,
+                error_rate=round(errors / hits, 6) if hits else 0.0,
+                bytes=round(group.total),
+                bytes_p50=sizes[0],
+                bytes_p95=sizes[1],
+                bytes_p99=sizes[2],
+            )
+        )
+    return entries
+
+
+def _exact_stats(
+    reader: Reader, since: datetime | None, until: datetime | None, sections: tuple[str, ...]
+) -> list[HitSection]:
     where = _time_range(reader, since, until).any_of("section", sections, keyed=True)
     percentiles = ", ".join(
         f"{reader.dialect.percentile(fraction, 'bytes')} AS {name}"

@@ -51,7 +51,7 @@ def hit_row(hit: Hit) -> tuple[Any, ...]:
 
 def write(tx: Transaction, hits: Sequence[Hit]) -> int:
     """Insert hits, skipping ids already stored; returns the rows inserted."""
-    return tx.insert("hits", HIT_COLUMNS, [hit_row(hit) for hit in hits], unique="event_id")
+    return tx.insert("hits", HIT_COLUMNS, [hit_row(hit) for hit in hits])
 
 
 def _moment(seconds: float) -> datetime:

@@ -3,7 +3,10 @@
 `check` runs the checks (`wm probe`), `codec` is the message, `schema` the
 tables, `store` the writer, `stats` and `queries` the read side (`models` the
 documents they return), `rollups` the day and week histograms, `web` and
-`metrics` its part of `wm serve`.
+`metrics` its part of `wm serve`, `public` the status page and badges. A check
+is HTTP (`check`), TCP (`tcp`) or DNS (`dns`), its URL parsed by `targets`
+and judged by `judge` with `conditions` (`--expect`); `certs` reads TLS
+certificates, `uptime` defines uptime for every view.
 """
 
 from __future__ import annotations
@@ -12,16 +15,17 @@ from typing import TYPE_CHECKING
 
 from website_monitor.feature import EventKind, Feature
 from website_monitor.probes import codec, schema, store
-from website_monitor.probes.rollups.maintain import Rollups
+from website_monitor.probes.rollups import DERIVED
 
 if TYPE_CHECKING:
     from website_monitor.web.section import Section
 
 
 def _web() -> tuple[Section, ...]:
+    from website_monitor.probes.public import SECTION as PUBLIC
     from website_monitor.probes.web import SECTION
 
-    return (SECTION,)
+    return (SECTION, PUBLIC)
 
 
 FEATURE = Feature(
@@ -37,6 +41,6 @@ FEATURE = Feature(
         ),
     ),
     migrations=schema.MIGRATIONS,
-    derived=Rollups(),
+    derived=DERIVED,
     web=_web,
 )

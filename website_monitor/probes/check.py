@@ -1,4 +1,7 @@
-"""HTTP checks: time a request to each URL and turn the outcome into a `ProbeResult`.
+"""Checks: time a request to each URL and turn the outcome into a `ProbeResult`.
+
+HTTP(S) checks are made here; `tcp://` and `dns://` URLs go to `probes.tcp`
+and `probes.dns` on the same loop, and every answer is judged by `probes.judge`.
 
 Checks run as asyncio tasks on one event loop owned by the `Prober`, over one
 aiohttp session whose connection pool lives as long as the Prober, so rounds
@@ -20,26 +23,39 @@ import contextvars
 import dataclasses
 import functools
 import os
-import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from types import SimpleNamespace
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
 
 from website_monitor import __version__
 from website_monitor.codec import utcnow
-from website_monitor.errors import ConfigError, DeliveryError
-from website_monitor.probes.codec import MAX_URL_LENGTH, ProbeResult
+from website_monitor.errors import DeliveryError
+from website_monitor.probes import certs, dns, targets, tcp
+from website_monitor.probes.codec import ProbeResult
+from website_monitor.probes.conditions import Facts
+from website_monitor.probes.judge import CheckOptions, compile_regex, judge
+from website_monitor.probes.targets import collect_urls, read_urls_file, validate_url
 from website_monitor.transport import Publisher
 
+__all__ = [
+    "CheckOptions",
+    "Prober",
+    "RoundOutcome",
+    "collect_urls",
+    "compile_regex",
+    "read_urls_file",
+    "run_rounds",
+    "validate_url",
+]
+
 USER_AGENT = f"website-monitor/{__version__} (+wm probe)"
-#: The body is read to the end for timing, but at most this much is kept for --expect-regex.
+#: The body is read to the end for timing, but at most this much is kept for conditions.
 MAX_BODY_FOR_MATCH = 4 * 1024 * 1024
 #: Redirects followed before a check fails with the `redirects` error kind.
 MAX_REDIRECTS = 30
@@ -63,6 +79,8 @@ class _Phases:
     dns_ms: float | None = None
     connect_ms: float | None = None
     tls_ms: float | None = None
+    #: The TLS object of the connection the last request went out on (new or reused).
+    ssl_object: Any = None
 
     def request_start(self, url: str) -> None:
         self.tls = url.startswith("https:")
@@ -163,55 +181,15 @@ class _TimedConnector(aiohttp.TCPConnector):
         super().__init__(**kwargs)
         self._factory = functools.partial(_timed_protocol, self._factory)
 
-
-@dataclasses.dataclass(frozen=True)
-class CheckOptions:
-    """How to judge a response."""
-
-    timeout: float = 10.0
-    expect_status: int | None = None
-    expect_regex: re.Pattern[str] | None = None
-
-
-def compile_regex(pattern: str | None) -> re.Pattern[str] | None:
-    if pattern is None:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(
-            f"invalid --expect-regex {pattern!r}: {exc}", hint="use a Python regular expression"
-        ) from None
-
-
-def validate_url(url: str) -> str:
-    """The URL, if it is an absolute http(s) URL; else a ConfigError."""
-    url = url.strip()
-    if len(url) > MAX_URL_LENGTH:
-        raise ConfigError(
-            f"URL {url[:60]!r}… is {len(url)} characters long",
-            hint=f"a URL may have at most {MAX_URL_LENGTH} characters",
-        )
-    if "\x00" in url:
-        raise ConfigError(f"URL {url[:60]!r} contains a NUL character")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ConfigError(f"invalid URL {url!r}: {exc}", hint="e.g. https://example.org/") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"invalid URL {url!r}", hint="give an absolute http:// or https:// URL")
-    return url
-
-
-def read_urls_file(path: str) -> list[str]:
-    """URLs one per line; blank lines and `#` comments ignored."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read URLs file {path}: {exc}") from None
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        """A connection for one request, new or from the pool: its TLS object is noted for
+        the check, whose response may release the connection before it is read."""
+        connection = await super().connect(req, traces, timeout)
+        phases = _current_phases.get()
+        transport = connection.transport
+        if phases is not None and transport is not None:
+            phases.ssl_object = transport.get_extra_info("ssl_object")
+        return connection
 
 
 def classify(exc: BaseException) -> str:
@@ -344,6 +322,15 @@ class Prober:
         return [result for result in results if result is not None]
 
     async def _check(self, url: str) -> ProbeResult:
+        kind = targets.kind_of(url)
+        if kind == "tcp":
+            return await tcp.check(url, targets.tcp_target(url), self.options, utcnow())
+        if kind == "dns":
+            return await dns.check(url, targets.dns_target(url), self.options, utcnow())
+        return await self._check_http(url)
+
+    async def _check_http(self, url: str) -> ProbeResult:
+        options = self.options
         phases = _Phases()
         token = _current_phases.set(phases)
         timestamp = utcnow()
@@ -353,6 +340,7 @@ class Prober:
                 url, max_redirects=MAX_REDIRECTS + 1, trace_request_ctx=phases
             ) as response:
                 headers_at = time.perf_counter()
+                cert = certs.peer_certificates(phases.ssl_object)
                 body = await self._read_body(response)
                 finished = time.perf_counter()
         except Exception as exc:  # any failure of the request becomes a result
@@ -362,32 +350,49 @@ class Prober:
                 http_status_code=None,
                 response_time_ms=None,
                 error=classify(exc),
-                error_detail=describe(exc, self.options.timeout),
+                error_detail=describe(exc, options.timeout),
                 dns_ms=_ms(phases.dns_ms),
                 connect_ms=_ms(phases.connect_ms),
                 tls_ms=_ms(phases.tls_ms),
+                location=options.location,
             )
         finally:
             _current_phases.reset(token)
-        status = response.status
         content_match = None
-        if self.options.expect_regex is not None:
+        if options.expect_regex is not None:
             text = body.decode(_charset(response), errors="replace")
-            content_match = self.options.expect_regex.search(text) is not None
-        ok = status < 400 and content_match is not False
-        if self.options.expect_status is not None:
-            ok = status == self.options.expect_status and content_match is not False
-        return ProbeResult(
-            url=url,
-            timestamp=timestamp,
-            http_status_code=status,
-            response_time_ms=round((finished - started) * 1000.0, 3),
-            content_match=content_match,
-            ok=ok,
-            ttfb_ms=round(max((headers_at - started) * 1000.0 - phases.setup_ms(), 0.0), 3),
+            content_match = options.expect_regex.search(text) is not None
+        facts = Facts(
+            kind="https" if response.url.scheme == "https" else "http",
+            status=response.status,
+            total_ms=round((finished - started) * 1000.0, 3),
             dns_ms=_ms(phases.dns_ms),
             connect_ms=_ms(phases.connect_ms),
             tls_ms=_ms(phases.tls_ms),
+            ttfb_ms=round(max((headers_at - started) * 1000.0 - phases.setup_ms(), 0.0), 3),
+            body=body,
+            charset=_charset(response),
+            headers=response.headers,
+            cert_days=None if cert is None else cert.days_left(timestamp),
+        )
+        verdict = judge(facts, options, content_match=content_match)
+        return ProbeResult(
+            url=url,
+            timestamp=timestamp,
+            http_status_code=response.status,
+            response_time_ms=facts.total_ms,
+            error=verdict.error,
+            error_detail=verdict.error_detail,
+            content_match=content_match,
+            ok=verdict.ok,
+            ttfb_ms=facts.ttfb_ms,
+            dns_ms=facts.dns_ms,
+            connect_ms=facts.connect_ms,
+            tls_ms=facts.tls_ms,
+            location=options.location,
+            cert_expires_at=None if cert is None else cert.expires_at,
+            cert_issuer=None if cert is None else cert.issuer,
+            failed_condition=verdict.failed_condition,
         )
 
     @staticmethod
@@ -423,18 +428,6 @@ class Prober:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def collect_urls(urls: Iterable[str], urls_file: str | None) -> list[str]:
-    """All URLs to probe, validated and without duplicates, in the order given."""
-    found = list(urls)
-    if urls_file:
-        found.extend(read_urls_file(urls_file))
-    if not found:
-        raise ConfigError(
-            "no URL to probe", hint="give URLs as arguments, with -u/--url, WM_URL or --urls-file"
-        )
-    return list(dict.fromkeys(validate_url(url) for url in found))
 
 
 @dataclasses.dataclass

@@ -2,9 +2,12 @@
 
 The message keeps the original tool's fields (`url`, `timestamp`,
 `http_status_code`, `response_time_ms`) and adds an error kind, the content
-match, health and the connection phases. Valid messages take a fast path
-(`decode_fast`, msgspec); anything else goes field by field through `decode`,
-which says what is wrong.
+match, health and the connection phases, then the probing location, the TLS
+certificate's expiry and issuer, and the first failed condition. Every field
+after the original four is optional, so messages written before a field
+existed still decode. Valid messages take a fast path (`decode_fast`,
+msgspec); anything else goes field by field through `decode`, which says what
+is wrong.
 """
 
 from __future__ import annotations
@@ -28,17 +31,39 @@ from website_monitor.codec import (
 from website_monitor.errors import DecodeError
 
 MAX_URL_LENGTH = 8192
-ERROR_KINDS = ("dns", "refused", "timeout", "tls", "connection", "redirects", "invalid", "other")
+#: The `error` kinds: the first eight mean no answer came; `cert_expiring` and `condition`
+#: are answers that failed a check (`--expect-cert-days`, `--expect`).
+ERROR_KINDS = (
+    "dns",
+    "refused",
+    "timeout",
+    "tls",
+    "connection",
+    "redirects",
+    "invalid",
+    "other",
+    "cert_expiring",
+    "condition",
+)
 PHASES = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms")
+MAX_LOCATION_LENGTH = 255
+MAX_ISSUER_LENGTH = 1024
+MAX_CONDITION_LENGTH = 1024
+#: Certificate expiry times accepted: X.509 times start in 1950, and 9999-12-31 means
+#: "no well-defined expiry" (RFC 5280).
+CERT_EARLIEST = datetime(1950, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProbeResult:
-    """One HTTP check of one URL.
+    """One check of one URL (HTTP, TCP or DNS).
 
     `http_status_code` and `response_time_ms` are None when the request failed;
     `error` then names the failure kind. Phases are None where not measured
     (for instance on a reused connection there is no DNS, connect or TLS).
+    `location` names where the check ran; `cert_expires_at` is the earliest
+    expiry among the certificates an HTTPS server presented, `cert_issuer` the
+    leaf's issuer; `failed_condition` the first `--expect` expression that failed.
     """
 
     kind: ClassVar[str] = "probe"
@@ -56,6 +81,10 @@ class ProbeResult:
     connect_ms: float | None = None
     tls_ms: float | None = None
     ttfb_ms: float | None = None
+    location: str | None = None
+    cert_expires_at: datetime | None = None
+    cert_issuer: str | None = None
+    failed_condition: str | None = None
 
     def __post_init__(self) -> None:
         if self.ok is None:
@@ -70,6 +99,8 @@ class ProbeResult:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["timestamp"] = self.timestamp.isoformat()
+        if self.cert_expires_at is not None:
+            data["cert_expires_at"] = self.cert_expires_at.isoformat()
         return {"kind": self.kind, "v": SCHEMA_VERSION, **data}
 
     def key(self) -> bytes:
@@ -91,7 +122,33 @@ def decode(data: dict[str, Any], fallback_id: FallbackId) -> ProbeResult:
         connect_ms=_milliseconds(data, "connect_ms"),
         tls_ms=_milliseconds(data, "tls_ms"),
         ttfb_ms=_milliseconds(data, "ttfb_ms"),
+        location=optional_str(data, "location", MAX_LOCATION_LENGTH),
+        cert_expires_at=_cert_time(data),
+        cert_issuer=optional_str(data, "cert_issuer", MAX_ISSUER_LENGTH),
+        failed_condition=optional_str(data, "failed_condition", MAX_CONDITION_LENGTH),
     )
+
+
+def _cert_time(data: dict[str, Any]) -> datetime | None:
+    """`cert_expires_at`: ISO 8601 with a time zone, 1950 to the end of 9999."""
+    value = data.get("cert_expires_at")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise DecodeError("field 'cert_expires_at' is not a string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            raise DecodeError("field 'cert_expires_at' has no time zone")
+        if parsed.tzinfo is not timezone.utc:
+            parsed = parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise DecodeError(
+            f"field 'cert_expires_at' is not an ISO 8601 time: {codec.short(value)}"
+        ) from None
+    if parsed < CERT_EARLIEST:
+        raise DecodeError(f"field 'cert_expires_at' is out of range: {codec.short(value)}")
+    return parsed
 
 
 # --- the fast path for probes ---------------------------------------------------------------
@@ -125,6 +182,10 @@ class _ProbeMessage(msgspec.Struct, forbid_unknown_fields=True):
     connect_ms: _Milliseconds | None = None
     tls_ms: _Milliseconds | None = None
     ttfb_ms: _Milliseconds | None = None
+    location: Annotated[str, msgspec.Meta(max_length=MAX_LOCATION_LENGTH)] | None = None
+    cert_expires_at: str | None = None
+    cert_issuer: Annotated[str, msgspec.Meta(max_length=MAX_ISSUER_LENGTH)] | None = None
+    failed_condition: Annotated[str, msgspec.Meta(max_length=MAX_CONDITION_LENGTH)] | None = None
 
 
 _PROBE_DECODER = msgspec.json.Decoder(_ProbeMessage)
@@ -149,6 +210,28 @@ def decode_fast(raw: bytes, fallback_id: FallbackId) -> ProbeResult | None:
     error, detail = message.error, message.error_detail
     if (error is not None and "\x00" in error) or (detail is not None and "\x00" in detail):
         return None
+    location, issuer, failed = message.location, message.cert_issuer, message.failed_condition
+    if (
+        (location is not None and "\x00" in location)
+        or (issuer is not None and "\x00" in issuer)
+        or (failed is not None and "\x00" in failed)
+    ):
+        return None
+    cert_expires_at = None
+    if message.cert_expires_at is not None:
+        try:
+            cert_expires_at = _fromisoformat(message.cert_expires_at.replace("Z", "+00:00"))
+        except (ValueError, OverflowError):
+            return None
+        if cert_expires_at.tzinfo is not timezone.utc:  # (as `_cert_time` does)
+            if cert_expires_at.tzinfo is None:
+                return None
+            try:
+                cert_expires_at = cert_expires_at.astimezone(timezone.utc)
+            except OverflowError:
+                return None
+        if cert_expires_at < CERT_EARLIEST:
+            return None
     event_id = message.event_id
     if event_id is None:
         if fallback_id is None:
@@ -182,13 +265,57 @@ def decode_fast(raw: bytes, fallback_id: FallbackId) -> ProbeResult | None:
         message.connect_ms,
         message.tls_ms,
         message.ttfb_ms,
+        location,
+        cert_expires_at,
+        issuer,
+        failed,
     )
 
 
-#: How each ProbeResult slot is written, bypassing the frozen `__setattr__`.
-_SLOT_SETTERS = {
-    field.name: vars(ProbeResult)[field.name].__set__ for field in dataclasses.fields(ProbeResult)
-}
+class _ProbeSlots:
+    """A mutable object with exactly ProbeResult's slots, filled by plain attribute stores and
+    then turned into a ProbeResult by `__class__` assignment (allowed between classes of
+    the same slot layout), for `_new_probe`."""
+
+    __slots__ = ProbeResult.__slots__
+
+    def __init__(
+        self,
+        url: str,
+        timestamp: datetime,
+        http_status_code: int | None,
+        response_time_ms: float | None,
+        event_id: str,
+        error: str | None,
+        error_detail: str | None,
+        content_match: bool | None,
+        ok: bool,
+        dns_ms: float | None,
+        connect_ms: float | None,
+        tls_ms: float | None,
+        ttfb_ms: float | None,
+        location: str | None,
+        cert_expires_at: datetime | None,
+        cert_issuer: str | None,
+        failed_condition: str | None,
+    ) -> None:
+        self.url = url
+        self.timestamp = timestamp
+        self.http_status_code = http_status_code
+        self.response_time_ms = response_time_ms
+        self.event_id = event_id
+        self.error = error
+        self.error_detail = error_detail
+        self.content_match = content_match
+        self.ok = ok
+        self.dns_ms = dns_ms
+        self.connect_ms = connect_ms
+        self.tls_ms = tls_ms
+        self.ttfb_ms = ttfb_ms
+        self.location = location
+        self.cert_expires_at = cert_expires_at
+        self.cert_issuer = cert_issuer
+        self.failed_condition = failed_condition
 
 
 def _new_probe(
@@ -205,38 +332,21 @@ def _new_probe(
     connect_ms: float | None,
     tls_ms: float | None,
     ttfb_ms: float | None,
+    location: str | None,
+    cert_expires_at: datetime | None,
+    cert_issuer: str | None,
+    failed_condition: str | None,
     *,
-    _new: Any = object.__new__,
-    _set_url: Any = _SLOT_SETTERS["url"],
-    _set_timestamp: Any = _SLOT_SETTERS["timestamp"],
-    _set_status: Any = _SLOT_SETTERS["http_status_code"],
-    _set_response_time: Any = _SLOT_SETTERS["response_time_ms"],
-    _set_event_id: Any = _SLOT_SETTERS["event_id"],
-    _set_error: Any = _SLOT_SETTERS["error"],
-    _set_error_detail: Any = _SLOT_SETTERS["error_detail"],
-    _set_content_match: Any = _SLOT_SETTERS["content_match"],
-    _set_ok: Any = _SLOT_SETTERS["ok"],
-    _set_dns: Any = _SLOT_SETTERS["dns_ms"],
-    _set_connect: Any = _SLOT_SETTERS["connect_ms"],
-    _set_tls: Any = _SLOT_SETTERS["tls_ms"],
-    _set_ttfb: Any = _SLOT_SETTERS["ttfb_ms"],
+    _slots: Any = _ProbeSlots,
+    _result: Any = ProbeResult,
 ) -> ProbeResult:
     """`ProbeResult(...)` with every field given, for `_decode_fast` only: a third of the time.
 
     The frozen dataclass `__init__` goes through `object.__setattr__` field by
-    field; this writes the slots through their descriptors (bound once, as
-    defaults) and computes `ok` as `__post_init__` does. Arguments are not
-    checked: the caller has validated them.
+    field; this fills an object of the same slot layout with plain stores, then
+    makes it a ProbeResult (`_ProbeSlots`), and computes `ok` as `__post_init__`
+    does. Arguments are not checked: the caller has validated them.
     """
-    probe: ProbeResult = _new(ProbeResult)
-    _set_url(probe, url)
-    _set_timestamp(probe, timestamp)
-    _set_status(probe, http_status_code)
-    _set_response_time(probe, response_time_ms)
-    _set_event_id(probe, event_id)
-    _set_error(probe, error)
-    _set_error_detail(probe, error_detail)
-    _set_content_match(probe, content_match)
     if ok is None:  # (as in ProbeResult.__post_init__)
         ok = (
             error is None
@@ -244,12 +354,28 @@ def _new_probe(
             and http_status_code < 400
             and content_match is not False
         )
-    _set_ok(probe, ok)
-    _set_dns(probe, dns_ms)
-    _set_connect(probe, connect_ms)
-    _set_tls(probe, tls_ms)
-    _set_ttfb(probe, ttfb_ms)
-    return probe
+    probe = _slots(
+        url,
+        timestamp,
+        http_status_code,
+        response_time_ms,
+        event_id,
+        error,
+        error_detail,
+        content_match,
+        ok,
+        dns_ms,
+        connect_ms,
+        tls_ms,
+        ttfb_ms,
+        location,
+        cert_expires_at,
+        cert_issuer,
+        failed_condition,
+    )
+    probe.__class__ = _result
+    result: ProbeResult = probe
+    return result
 
 
 def _url(data: dict[str, Any]) -> str:

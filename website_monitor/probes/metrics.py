@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -12,24 +13,14 @@ from prometheus_client.core import (
     Metric,
 )
 
-from website_monitor.probes import queries
+from website_monitor.probes import counters, queries, stats
+from website_monitor.probes.rollups import rolled_up_to
 from website_monitor.store import Reader
 from website_monitor.times import as_utc
 
-#: Histogram bucket bounds, in seconds.
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-#: Phase label -> column (milliseconds).
-PHASE_COLUMNS = (
-    ("total", "response_time_ms"),
-    ("dns", "dns_ms"),
-    ("connect", "connect_ms"),
-    ("tls", "tls_ms"),
-    ("ttfb", "ttfb_ms"),
-)
-
 
 def probe_metrics(reader: Reader) -> Iterator[Metric]:
-    """Probe success and last time per URL, durations per URL and phase."""
+    """Probe success, last time and certificate expiry per URL, durations per URL and phase."""
     success = GaugeMetricFamily(
         "wm_probe_success", "1 if the latest probe of the URL was healthy, else 0", labels=["url"]
     )
@@ -39,7 +30,8 @@ def probe_metrics(reader: Reader) -> Iterator[Metric]:
     last = GaugeMetricFamily(
         "wm_probe_last_timestamp_seconds", "Time of the latest probe of the URL", labels=["url"]
     )
-    for probe in queries.latest_per_url(reader):
+    latest = queries.latest_per_url(reader)
+    for probe in latest:
         labels = [probe.url]
         success.add_metric(labels, 1.0 if probe.ok else 0.0)
         status.add_metric(labels, float(probe.http_status_code or 0))
@@ -47,38 +39,40 @@ def probe_metrics(reader: Reader) -> Iterator[Metric]:
     yield success
     yield status
     yield last
+    expiry = GaugeMetricFamily(
+        "wm_probe_cert_expiry_timestamp_seconds",
+        "When the certificates of the newest HTTPS result of the URL that had any expire"
+        " (the earliest in the chain)",
+        labels=["url"],
+    )
+    for url, expires_at in stats.cert_expiries(reader, [p.url for p in latest], None, None).items():
+        expiry.add_metric([url], expires_at.timestamp())
+    yield expiry
 
-    columns: list[str] = ["url"]
-    for phase, column in PHASE_COLUMNS:
-        columns.append(f"count({column}) AS {phase}_count")
-        columns.append(f"sum({column}) AS {phase}_sum")
-        for i, bound in enumerate(DURATION_BUCKETS):
-            columns.append(
-                f"sum(CASE WHEN {column} <= {bound * 1000.0!r} THEN 1 ELSE 0 END) AS {phase}_le{i}"
-            )
-    rows = reader.query(f"SELECT {', '.join(columns)} FROM url_probes GROUP BY url ORDER BY url")
     duration = HistogramMetricFamily(
         "wm_probe_duration_seconds",
         "Probe durations per URL and phase, from every stored result",
         labels=["url", "phase"],
     )
-    for row in rows:
-        for phase, _ in PHASE_COLUMNS:
-            count = int(row[f"{phase}_count"] or 0)
-            if not count:
-                continue
-            buckets: list[tuple[str, float]] = [
-                (repr(float(bound)), float(row[f"{phase}_le{i}"] or 0))
-                for i, bound in enumerate(DURATION_BUCKETS)
-            ]
-            buckets.append(("+Inf", float(count)))
-            total = float(row[f"{phase}_sum"] or 0.0) / 1000.0
-            duration.add_metric([row["url"], phase], buckets, total)
-    yield duration
-
     probes = CounterMetricFamily("wm_probes", "Probe results stored", labels=["url"])
-    for row in reader.query("SELECT url, count(*) AS n FROM url_probes GROUP BY url ORDER BY url"):
-        probes.add_metric([row["url"]], float(row["n"]))
+    counted: dict[tuple[str, str], list[float]] = {}
+    sums: dict[tuple[str, str], float] = {}
+    for row in counters.counter_rows(reader, rolled_up_to(reader)):
+        if row["phase"] == counters.CHECKS:
+            probes.add_metric([row["url"]], float(row["count"]))
+            continue
+        key = (row["url"], row["phase"])
+        counts = counted.setdefault(key, [0.0] * (len(counters.BOUNDS_MS) + 1))
+        counts[int(row["bucket"])] += float(row["count"])
+        sums[key] = sums.get(key, 0.0) + float(row["sum_ms"] or 0.0)
+    for (url, phase), counts in counted.items():
+        cumulative = list(itertools.accumulate(counts))
+        buckets = [
+            (repr(bound / 1000.0), cumulative[i]) for i, bound in enumerate(counters.BOUNDS_MS)
+        ]
+        buckets.append(("+Inf", cumulative[-1]))
+        duration.add_metric([url, phase], buckets, sums[(url, phase)] / 1000.0)
+    yield duration
     yield probes
     newest = queries.newest_timestamp(reader)
     if newest is not None:

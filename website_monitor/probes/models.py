@@ -10,6 +10,9 @@ from typing import Annotated
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+#: The percentiles every latency figure reports: field name, fraction.
+PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
+
 Milliseconds = Annotated[float, Meta(description="milliseconds")] | None
 Ratio = Annotated[float, Meta(ge=0, le=1)]
 
@@ -39,13 +42,27 @@ class StatsEntry(Struct, kw_only=True):
     period: Annotated[str, Meta(description="start of the hour or day, with by=hour|day")] | (
         UnsetType
     ) = UNSET
+    location: Annotated[str | None, Meta(description="where the checks ran, with by=location")] | (
+        UnsetType
+    ) = UNSET
     probes: int
     p50_ms: Milliseconds
     p95_ms: Milliseconds
     p99_ms: Milliseconds
-    errors: Annotated[int, Meta(description="checks that got no HTTP response")]
-    availability: Annotated[Ratio, Meta(description="share of checks judged healthy")]
+    errors: Annotated[
+        int, Meta(description="checks with an error kind: no answer, or a failed check")
+    ]
+    availability: Annotated[
+        Ratio, Meta(description="uptime: good checks over all checks (see docs/checks.md)")
+    ]
     phases: Phases | UnsetType = UNSET
+    cert_expires_at: (
+        Annotated[
+            str,
+            Meta(description="HTTPS: expiry of the certificates of the newest result in range"),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class Stats(Struct, kw_only=True):
@@ -91,6 +108,9 @@ class Probe(Struct, kw_only=True):
     connect_ms: Milliseconds
     tls_ms: Milliseconds
     ttfb_ms: Milliseconds
+    location: Annotated[str | None, Meta(description="where the check ran")] = None
+    cert_expires_at: Annotated[str | None, Meta(description="HTTPS: earliest expiry")] = None
+    failed_condition: Annotated[str | None, Meta(description="first --expect that failed")] = None
 
 
 class LatestProbes(Struct, kw_only=True):

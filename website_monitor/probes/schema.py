@@ -8,6 +8,7 @@ rollups (`rollup_summary`, `rollup_latency`, `rollup_state`) are described in
 
 from __future__ import annotations
 
+from website_monitor.store import partitioning
 from website_monitor.store.migrate import Migration
 
 URL_PROBES = Migration(
@@ -251,4 +252,186 @@ LONG_URLS = Migration(
     sqlite=(),  # SQLite's index entries may be of any length
 )
 
-MIGRATIONS = (URL_PROBES, ROLLUPS, ROLLUP_STATE, WEEKS_TO, LONG_URLS)
+# Migration 0006 fills its tables with SQL built from these constants of its own, so
+# that later changes to the live code cannot change what it does.
+_LATEST_COLUMNS = (
+    "id, url, timestamp, http_status_code, response_time_ms, error, ok,"
+    " dns_ms, connect_ms, tls_ms, ttfb_ms"
+)
+_BOUNDS_0006 = (
+    "1", "1.5", "2.5", "4", "6", "10", "15", "25", "40", "60", "100", "150", "250", "400",
+    "600", "1000", "1500", "2500", "4000", "6000", "10000", "15000", "25000", "40000", "60000",
+)  # fmt: skip
+_ROLLED_UP = "id <= (SELECT rolled_up_to FROM rollup_state)"
+
+
+def _counted(phase: str, column: str) -> str:
+    cases = " ".join(f"WHEN {column} <= {b} THEN {i}" for i, b in enumerate(_BOUNDS_0006))
+    return (
+        f"SELECT url, '{phase}' AS phase, CASE {cases} ELSE {len(_BOUNDS_0006)} END AS bucket,"
+        f" {column} AS v FROM url_probes WHERE {_ROLLED_UP} AND {column} IS NOT NULL"
+    )
+
+
+_FILL_COUNTERS = (
+    "INSERT INTO probe_counters (url, phase, bucket, count, sum_ms)"
+    " SELECT url, phase, bucket, count(*), sum(v) FROM ("
+    f"SELECT url, 'checks' AS phase, 0 AS bucket, 0.0 AS v FROM url_probes WHERE {_ROLLED_UP}"
+    + "".join(
+        f" UNION ALL {_counted(phase, column)}"
+        for phase, column in (
+            ("total", "response_time_ms"),
+            ("dns", "dns_ms"),
+            ("connect", "connect_ms"),
+            ("tls", "tls_ms"),
+            ("ttfb", "ttfb_ms"),
+        )
+    )
+    + ") AS x GROUP BY url, phase, bucket"
+)
+_FILL_LATEST = (
+    f"INSERT INTO probe_latest ({_LATEST_COLUMNS}) SELECT {_LATEST_COLUMNS} FROM"
+    f" (SELECT {_LATEST_COLUMNS}, row_number() OVER"
+    " (PARTITION BY url ORDER BY timestamp DESC, id DESC) AS rank"
+    f" FROM url_probes WHERE {_ROLLED_UP}) AS ranked WHERE rank = 1"
+)
+
+
+def _views(real: str, big: str, stamp: str, flag: str, key: str) -> tuple[str, ...]:
+    return (
+        f"""CREATE TABLE IF NOT EXISTS probe_latest (
+            id {big} NOT NULL,
+            url TEXT NOT NULL,
+            timestamp {stamp} NOT NULL,
+            http_status_code INTEGER,
+            response_time_ms {real},
+            error TEXT,
+            ok {flag},
+            dns_ms {real},
+            connect_ms {real},
+            tls_ms {real},
+            ttfb_ms {real}
+        )""",
+        f"CREATE UNIQUE INDEX IF NOT EXISTS probe_latest_url ON probe_latest ({key})",
+        _FILL_LATEST,
+        f"""CREATE TABLE IF NOT EXISTS probe_series (
+            width INTEGER NOT NULL,
+            period_start {big} NOT NULL,
+            url TEXT NOT NULL,
+            probes {big} NOT NULL,
+            ok {big} NOT NULL,
+            p50_ms {real},
+            p95_ms {real},
+            p99_ms {real}
+        )""",
+        "CREATE UNIQUE INDEX IF NOT EXISTS probe_series_key"
+        f" ON probe_series (width, period_start, {key})",
+        f"""CREATE TABLE IF NOT EXISTS probe_counters (
+            url TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            bucket INTEGER NOT NULL,
+            count {big} NOT NULL,
+            sum_ms {real} NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX IF NOT EXISTS probe_counters_key"
+        f" ON probe_counters ({key}, phase, bucket)",
+        _FILL_COUNTERS,
+        f"ALTER TABLE rollup_state ADD COLUMN series_to {big} NOT NULL DEFAULT 0",
+    )
+
+
+VIEWS = Migration(
+    "0006_views",
+    "the latest result per URL, stored series points and Prometheus counters, kept by catch-ups",
+    postgresql=_views("DOUBLE PRECISION", "BIGINT", "TIMESTAMPTZ", "BOOLEAN", "md5(url)"),
+    sqlite=_views("REAL", "INTEGER", "TEXT", "INTEGER", "url"),
+)
+
+PARTITIONS = Migration(
+    "0007_partitions",
+    "url_probes partitioned by month on PostgreSQL; how far raw rows are kept",
+    postgresql=(
+        *partitioning.monthly_2026(
+            "url_probes",
+            (
+                ("url_probes_event_id", "UNIQUE INDEX {name} ON {table} (event_id, timestamp)"),
+                ("url_probes_url_timestamp", "INDEX {name} ON {table} (md5(url), timestamp)"),
+                ("url_probes_timestamp", "INDEX {name} ON {table} (timestamp)"),
+            ),
+        ),
+        "ALTER TABLE rollup_state ADD COLUMN raw_from BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE rollup_state ADD COLUMN pruned_at BIGINT NOT NULL DEFAULT 0",
+    ),
+    sqlite=(
+        "ALTER TABLE rollup_state ADD COLUMN raw_from INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE rollup_state ADD COLUMN pruned_at INTEGER NOT NULL DEFAULT 0",
+    ),
+)
+
+_ALL_SUMMARY = (
+    "INSERT INTO rollup_summary"
+    " (width, period_start, url, status, probes, errors, ok, timed, sum_ms, min_ms, max_ms)"
+    " SELECT 0, 0, url, status, sum(probes), sum(errors), sum(ok), sum(timed), sum(sum_ms),"
+    " min(min_ms), max(max_ms) FROM rollup_summary"
+    " WHERE width = 604800 AND period_start < (SELECT weeks_to FROM rollup_state)"
+    " GROUP BY url, status"
+)
+_ALL_LATENCY = (
+    "INSERT INTO rollup_latency (width, period_start, url, status, bucket, count)"
+    " SELECT 0, 0, url, status, bucket, sum(count) FROM rollup_latency"
+    " WHERE width = 604800 AND period_start < (SELECT weeks_to FROM rollup_state)"
+    " GROUP BY url, status, bucket"
+)
+
+ALL_TIME = Migration(
+    "0008_all_time",
+    "rollup rows of everything before the current week (width 0), for ranges from the start",
+    postgresql=(
+        "CREATE TABLE IF NOT EXISTS rollup_summary_all PARTITION OF rollup_summary"
+        " FOR VALUES IN (0)",
+        "CREATE TABLE IF NOT EXISTS rollup_latency_all PARTITION OF rollup_latency"
+        " FOR VALUES IN (0)",
+        _ALL_SUMMARY,
+        _ALL_LATENCY,
+    ),
+    sqlite=(_ALL_SUMMARY, _ALL_LATENCY),
+)
+
+CHECKS = Migration(
+    "0009_checks",
+    "url_probes and probe_latest: probing location, certificate expiry and issuer, first"
+    " failed condition",
+    # Added nullable columns only: rows stored before keep NULL there.
+    postgresql=tuple(
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+        for table in ("url_probes", "probe_latest")
+        for column, kind in (
+            ("location", "TEXT"),
+            ("cert_expires_at", "TIMESTAMPTZ"),
+            ("cert_issuer", "TEXT"),
+            ("failed_condition", "TEXT"),
+        )
+    ),
+    sqlite=tuple(
+        f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
+        for table in ("url_probes", "probe_latest")
+        for column, kind in (
+            ("location", "TEXT"),
+            ("cert_expires_at", "TEXT"),
+            ("cert_issuer", "TEXT"),
+            ("failed_condition", "TEXT"),
+        )
+    ),
+)
+
+MIGRATIONS = (
+    URL_PROBES,
+    ROLLUPS,
+    ROLLUP_STATE,
+    WEEKS_TO,
+    LONG_URLS,
+    VIEWS,
+    PARTITIONS,
+    ALL_TIME,
+    CHECKS,
+)

@@ -5,7 +5,7 @@ Two sources answer the same question:
 * exact: PostgreSQL's `percentile_cont` (linear interpolation between closest
   ranks) over the raw rows; SQLite gets the same function as a registered
   aggregate;
-* rollups (`probes.rollups.read`): week (for the weeks that are over) and day
+* rollups (`website_monitor.rollups.read`): week (for the weeks that are over) and day
   histograms merged in SQL, plus the raw rows of partial days at the edges of
   the range and the raw rows not yet rolled up; p50, p95 and p99 are within
   0.5 % (relative) of the exact values, counts, errors and availability are exact.
@@ -27,15 +27,18 @@ from typing import Any
 
 from website_monitor.errors import ConfigError
 from website_monitor.probes.codec import PHASES
-from website_monitor.probes.models import Percentiles, Phases, StatsEntry
-from website_monitor.probes.rollups import maintain, read
-from website_monitor.probes.rollups.sketch import DAY, NO_STATUS, percentile
+from website_monitor.probes.models import PERCENTILES, Percentiles, Phases, StatsEntry
+from website_monitor.probes.rollups import NO_STATUS, ROLLUP
+from website_monitor.probes.uptime import GOOD_CHECKS_SQL, uptime
+from website_monitor.rollups import prune, read
+from website_monitor.rollups.sketch import percentile
 from website_monitor.store import Reader, Repository, Where
 from website_monitor.store.base import reading
+from website_monitor.times import as_utc
 
-PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
-#: `--by`: one entry per URL and HTTP status, or per URL and hour / day (UTC).
-GROUPINGS = ("status", "hour", "day")
+#: `--by`: one entry per URL and HTTP status, per URL and probing location, or per URL and
+#: hour / day (UTC).
+GROUPINGS = ("status", "location", "hour", "day")
 PERIODS = {"hour": 3_600, "day": 86_400}
 SOURCES = ("auto", "exact", "rollups")
 #: With source="auto", ranges holding more probes than this are answered from rollups.
@@ -61,54 +64,81 @@ class StatsQuery:
             raise ConfigError(f"unknown grouping {self.by!r}", hint=f"use one of {GROUPINGS}")
         if self.source not in SOURCES:
             raise ConfigError(f"unknown source {self.source!r}", hint=f"use one of {SOURCES}")
+        if self.by == "location" and self.source == "rollups":
+            raise ConfigError(
+                "the rollups do not keep probing locations", hint="--by location reads raw rows"
+            )
 
 
 def probe_stats(store: Repository | Reader, query: StatsQuery) -> list[StatsEntry]:
     """One entry per URL (and status or period, if grouped), ordered by URL then group."""
     with reading(store) as reader:
-        if choose_source(reader, query) == "exact":
-            return _order(_exact(reader, query, latency=True, phases=query.phases))
-        entries = _order(_from_rollups(reader, query))
         if query.phases:
-            phases = {_key(e): e.phases for e in _exact(reader, query, latency=False)}
-            for entry in entries:
-                found = phases.get(_key(entry))
-                entry.phases = found if isinstance(found, Phases) else _no_phases()
+            prune.check_exact(reader, ROLLUP, query.since, "--phases")
+        if choose_source(reader, query) == "exact":
+            prune.check_exact(reader, ROLLUP, query.since, "--exact")
+            entries = _order(_exact(reader, query, latency=True, phases=query.phases))
+        else:
+            entries = _order(_from_rollups(reader, query))
+            if query.phases:
+                phases = {_key(e): e.phases for e in _exact(reader, query, latency=False)}
+                for entry in entries:
+                    found = phases.get(_key(entry))
+                    entry.phases = found if isinstance(found, Phases) else _no_phases()
+        expiries = cert_expiries(reader, sorted({e.url for e in entries}), query.since, query.until)
+        for entry in entries:
+            if entry.url in expiries:
+                entry.cert_expires_at = expiries[entry.url].isoformat()
         return entries
+
+
+def cert_expiries(
+    reader: Reader, urls: Sequence[str], since: datetime | None, until: datetime | None
+) -> dict[str, datetime]:
+    """Per HTTPS URL, the `cert_expires_at` of its newest result that has one, in the range.
+
+    One indexed look-up per URL (newest first on the URL's key and `timestamp`); plain
+    HTTP, TCP and DNS URLs have no certificate and are not looked up.
+    """
+    found: dict[str, datetime] = {}
+    for url in urls:
+        if not url.lower().startswith("https:"):
+            continue
+        where = (
+            Where(reader.dialect, "cert_expires_at IS NOT NULL")
+            .any_of("url", [url], keyed=True)
+            .compare("timestamp", ">=", since)
+            .compare("timestamp", "<", until)
+        )
+        rows = reader.query(
+            f"SELECT cert_expires_at FROM url_probes{where.sql}"
+            " ORDER BY timestamp DESC, id DESC LIMIT 1",
+            where.params,
+        )
+        if rows:
+            found[url] = as_utc(rows[0]["cert_expires_at"])
+    return found
 
 
 def choose_source(store: Repository | Reader, query: StatsQuery) -> str:
     """ "exact" or "rollups": what `probe_stats` will read for this query."""
     if query.source != "auto":
         return query.source
-    return "rollups" if estimate_probes(store, query) > query.exact_limit else "exact"
+    with reading(store) as reader:
+        if query.by == "location":  # the rollups do not keep locations
+            prune.check_exact(reader, ROLLUP, query.since, "--by location")
+            return "exact"
+        if not prune.covers(reader, ROLLUP, query.since):
+            return "rollups"
+        return "rollups" if estimate_probes(reader, query) > query.exact_limit else "exact"
 
 
 def estimate_probes(store: Repository | Reader, query: StatsQuery) -> int:
     """An upper bound of the probes in range: the day rollups overlapping it, plus the
     probes not rolled up yet."""
     with reading(store) as reader:
-        dialect = reader.dialect
-        since = int(query.since.timestamp()) // DAY * DAY if query.since is not None else None
-        until = int(query.until.timestamp()) + 1 if query.until is not None else None
-        where = (
-            Where(dialect, f"width = {DAY}")
-            .compare("period_start", ">=", since)
-            .compare("period_start", "<", until)
-            .any_of("url", query.urls, keyed=True)
-        )
-        rolled = reader.query(
-            "SELECT coalesce(sum(probes), 0) AS n FROM rollup_summary" + where.sql, where.params
-        )
-        recent = (
-            Where(dialect)
-            .compare("id", ">", maintain.rolled_up_to(reader))
-            .compare("timestamp", ">=", query.since)
-            .compare("timestamp", "<", query.until)
-            .any_of("url", query.urls, keyed=True)
-        )
-        raw = reader.query("SELECT count(*) AS n FROM url_probes" + recent.sql, recent.params)
-        return int(rolled[0]["n"]) + int(raw[0]["n"])
+        asked = read.Query(since=query.since, until=query.until, filters=[("url", query.urls)])
+        return read.estimate(reader, ROLLUP, asked)
 
 
 def _exact(
@@ -126,6 +156,9 @@ def _exact(
     if query.by == "status":
         keys.append("http_status_code")
         columns.append("http_status_code")
+    elif query.by == "location":
+        keys.append("location")
+        columns.append("location")
     elif query.by in PERIODS:
         width = PERIODS[query.by]
         keys.append("period")
@@ -143,7 +176,7 @@ def _exact(
             for name, fraction in PERCENTILES
         )
     columns.append("sum(CASE WHEN error IS NOT NULL THEN 1 ELSE 0 END) AS errors")
-    columns.append("avg(CASE WHEN ok THEN 1.0 ELSE 0.0 END) AS availability")
+    columns.append(f"{GOOD_CHECKS_SQL} AS good")
     sql = (
         f"SELECT {', '.join(columns)} FROM url_probes"
         + where.sql
@@ -152,10 +185,12 @@ def _exact(
     entries = []
     for row in reader.query(sql, where.params):
         entry = entry_head(row["url"], query.by, row.get("http_status_code"), row.get("period"))
+        if query.by == "location":
+            entry.location = row["location"]
         entry.probes = int(row["probes"])
         entry.p50_ms, entry.p95_ms, entry.p99_ms = (ms(row.get(name)) for name, _ in PERCENTILES)
         entry.errors = int(row["errors"] or 0)
-        entry.availability = round(float(row["availability"] or 0.0), 6)
+        entry.availability = uptime(int(row["good"] or 0), entry.probes)
         if phases:
             entry.phases = Phases(
                 **{
@@ -171,18 +206,26 @@ def _exact(
 
 def _from_rollups(reader: Reader, query: StatsQuery) -> list[StatsEntry]:
     entries = []
-    for group in read.groups(reader, query, PERIODS.get(query.by or "")):
-        status = None if group.key == NO_STATUS else group.key
-        entry = entry_head(group.url, query.by, status, group.key)
-        entry.probes = group.probes
+    asked = read.Query(
+        since=query.since,
+        until=query.until,
+        filters=[("url", query.urls)],
+        group=["url"],
+        by="status" if query.by == "status" else None,
+        period=PERIODS.get(query.by or ""),
+    )
+    for group in read.groups(reader, ROLLUP, asked):
+        status = None if group.k == NO_STATUS else group.k
+        entry = entry_head(group.keys[0], query.by, status, group.k)
+        entry.probes = probes = group.counts["probes"]
         if group.histogram:
-            assert group.min_ms is not None and group.max_ms is not None
+            assert group.minimum is not None and group.maximum is not None
             entry.p50_ms, entry.p95_ms, entry.p99_ms = (
-                ms(percentile(group.histogram, fraction, group.min_ms, group.max_ms))
+                ms(percentile(group.histogram, fraction, group.minimum, group.maximum))
                 for _, fraction in PERCENTILES
             )
-        entry.errors = group.errors
-        entry.availability = round(group.ok / group.probes, 6)
+        entry.errors = group.counts["errors"]
+        entry.availability = uptime(group.counts["ok"], probes)
         entries.append(entry)
     return entries
 
@@ -209,19 +252,24 @@ def _order(entries: list[StatsEntry]) -> list[StatsEntry]:
     def status(entry: StatsEntry) -> int | None:
         return entry.http_status_code if isinstance(entry.http_status_code, int) else None
 
+    def location(entry: StatsEntry) -> str | None:
+        return entry.location if isinstance(entry.location, str) else None
+
     return sorted(
         entries,
         key=lambda e: (
             rank[e.url],
             status(e) is None,
             status(e) or 0,
+            location(e) is None,
+            location(e) or "",
             e.period if isinstance(e.period, str) else "",
         ),
     )
 
 
 def _key(entry: StatsEntry) -> tuple[Any, ...]:
-    return (entry.url, entry.http_status_code, entry.period)
+    return (entry.url, entry.http_status_code, entry.location, entry.period)
 
 
 def _no_phases() -> Phases:

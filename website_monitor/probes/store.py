@@ -8,7 +8,7 @@ generic formatter takes almost four times as long.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -31,6 +31,10 @@ PROBE_COLUMNS = (
     "connect_ms",
     "tls_ms",
     "ttfb_ms",
+    "location",
+    "cert_expires_at",
+    "cert_issuer",
+    "failed_condition",
 )
 
 
@@ -44,7 +48,6 @@ def write(tx: Transaction, probes: Sequence[ProbeResult]) -> int:
         "url_probes",
         PROBE_COLUMNS,
         [probe_row(probe) for probe in probes],
-        unique="event_id",
         copy_text=lambda: copy_rows(probes),
     )
 
@@ -109,7 +112,41 @@ def copy_rows(probes: Sequence[ProbeResult]) -> str:
             f"{null if p.dns_ms is None else str(p.dns_ms)}\t"
             f"{null if p.connect_ms is None else str(p.connect_ms)}\t"
             f"{null if p.tls_ms is None else str(p.tls_ms)}\t"
-            f"{null if p.ttfb_ms is None else str(p.ttfb_ms)}\n"
-            for p, event_id, url, stamp in zip(probes, ids, urls, _timestamps(probes), strict=True)
+            f"{null if p.ttfb_ms is None else str(p.ttfb_ms)}\t{checks}"
+            for p, event_id, url, stamp, checks in zip(
+                probes, ids, urls, _timestamps(probes), _check_columns(probes), strict=True
+            )
         ]
+    )
+
+
+def _check_columns(probes: Sequence[ProbeResult]) -> list[str]:
+    """The last four columns (location, certificate, failed condition) of each row, with
+    its line end: formatted once per distinct combination, since a batch repeats a few
+    (one location, one certificate per URL). A time not in UTC, or of a datetime
+    subclass, is formatted for its row alone (an equal time may be written otherwise)."""
+    formatted: dict[tuple[Any, ...], str] = {}
+    columns = []
+    for p in probes:
+        expires = p.cert_expires_at
+        key = (p.location, expires, p.cert_issuer, p.failed_condition)
+        if expires is not None and (type(expires) is not datetime or expires.tzinfo is not _UTC):
+            columns.append(_checks_text(*key))  # (equal to a UTC time, written otherwise)
+            continue
+        text = formatted.get(key)
+        if text is None:
+            text = formatted[key] = _checks_text(*key)
+        columns.append(text)
+    return columns
+
+
+def _checks_text(
+    location: str | None, expires: datetime | None, issuer: str | None, failed: str | None
+) -> str:
+    null = NULL
+    return (
+        f"{null if location is None else copy_escape(location)}\t"
+        f"{null if expires is None else expires.isoformat()}\t"
+        f"{null if issuer is None else copy_escape(issuer)}\t"
+        f"{null if failed is None else copy_escape(failed)}\n"
     )

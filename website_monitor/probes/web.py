@@ -20,8 +20,11 @@ class StatsParams(Struct, kw_only=True):
     url: Urls = []
     since: Annotated[Time, Meta(description="From this time")] | None = None
     until: Annotated[Time, Meta(description="Before this time")] | None = None
-    by: Annotated[Literal["status", "hour", "day"], Meta(description="Also group by this")] | (
-        None
+    by: (
+        Annotated[
+            Literal["status", "location", "hour", "day"], Meta(description="Also group by this")
+        ]
+        | None
     ) = None
 
 

@@ -14,6 +14,7 @@ import abc
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from typing import Any, Protocol
 
 from website_monitor.store.dialect import Dialect
@@ -38,6 +39,16 @@ class AppliedMigration:
     name: str
     description: str
     applied_at: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSize:
+    """A table's rows (PostgreSQL: its statistics' estimate) and its size on disk (bytes,
+    with its indexes; None where the backend cannot tell)."""
+
+    name: str
+    rows: int
+    bytes: int | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,10 +96,11 @@ class Transaction(abc.ABC):
         columns: Sequence[str],
         rows: Sequence[Sequence[Any]],
         *,
-        unique: str,
         copy_text: Callable[[], str] | None = None,
     ) -> int:
-        """Insert `rows`, skipping those whose `unique` columns are already stored.
+        """Insert `rows`, skipping those that a unique key finds already stored (an event
+        redelivered: a kind's unique key is its event id, with the time where the table is
+        partitioned by time).
 
         Returns the rows inserted. PostgreSQL loads them with COPY (from
         `copy_text()` when given, the rows in COPY's text format, else formatted
@@ -179,6 +191,29 @@ class Repository(abc.ABC):
     def still_running(self, transactions: Sequence[str]) -> tuple[str, ...]:
         """Those of `transactions` that have not ended yet."""
         return ()
+
+    def keep_partitions(self, table: str, now: datetime) -> None:  # noqa: B027 - a no-op
+        """Where `table` is partitioned by month, make sure the months ahead have theirs."""
+
+    def delete_before(self, table: str, before: datetime, upto_id: int) -> int:
+        """Delete the rows of `table` (with `id` and `timestamp`) stamped before `before`
+        whose id is at most `upto_id`, a batch at a time; returns how many."""
+        mark = self.dialect.placeholder
+        deleted = 0
+        while True:
+            with self.transaction() as tx:
+                done = tx.execute(
+                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
+                    f" WHERE timestamp < {mark} AND id <= {mark} LIMIT 50000)",
+                    (before, upto_id),
+                )
+            deleted += done
+            if done < 50000:
+                return deleted
+
+    @abc.abstractmethod
+    def table_sizes(self) -> list[TableSize]:
+        """Every table of the store, with its rows and size."""
 
     @abc.abstractmethod
     def reopen(self) -> Repository:

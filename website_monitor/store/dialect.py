@@ -39,6 +39,10 @@ class Dialect:
         """The database's clock in whole seconds since the epoch."""
         raise NotImplementedError
 
+    def timestamp(self, epoch: str) -> str:
+        """A stored timestamp for an expression of whole epoch seconds (to compare with)."""
+        raise NotImplementedError
+
     def least(self, a: str, b: str) -> str:
         """The smaller of two expressions, ignoring a NULL (as PostgreSQL's `least`)."""
         raise NotImplementedError
@@ -82,6 +86,9 @@ class PostgreSQL(Dialect):
     def now_epoch(self) -> str:
         return self.epoch("now()")
 
+    def timestamp(self, epoch: str) -> str:
+        return f"to_timestamp({epoch})"
+
     def least(self, a: str, b: str) -> str:
         return f"least({a}, {b})"
 
@@ -115,6 +122,10 @@ class SQLite(Dialect):
     @property
     def now_epoch(self) -> str:
         return "CAST(strftime('%s', 'now') AS INTEGER)"
+
+    def timestamp(self, epoch: str) -> str:
+        # the fixed-width UTC text the store writes (store.sqlite.format_timestamp)
+        return f"strftime('%Y-%m-%dT%H:%M:%S.000000+00:00', {epoch}, 'unixepoch')"
 
     def least(self, a: str, b: str) -> str:
         return f"min(coalesce({a}, {b}), coalesce({b}, {a}))"  # min() of a NULL is NULL

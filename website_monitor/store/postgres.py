@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
+from website_monitor import log
 from website_monitor.errors import StoreDataError, StoreError, StoreUnavailable
-from website_monitor.store import copytext
-from website_monitor.store.base import Reader, Repository, Row, Transaction
+from website_monitor.store import copytext, partitioning
+from website_monitor.store.base import Reader, Repository, Row, TableSize, Transaction
 from website_monitor.store.dialect import POSTGRESQL, Dialect
 from website_monitor.store.url import StoreURL
 
@@ -70,7 +73,6 @@ class PostgresTransaction(Transaction):
         columns: Sequence[str],
         rows: Sequence[Sequence[Any]],
         *,
-        unique: str,
         copy_text: Callable[[], str] | None = None,
     ) -> int:
         """COPY the rows straight into `table`; if one is already stored, insert them anew.
@@ -103,8 +105,7 @@ class PostgresTransaction(Transaction):
         )
         _copy(self.cursor, staging, names, text)
         self.cursor.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}"
-            f" ON CONFLICT ({unique}) DO NOTHING"
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT DO NOTHING"
         )
         inserted = max(self.cursor.rowcount, 0)
         self.cursor.execute(f"TRUNCATE {staging}")
@@ -124,13 +125,18 @@ def _copy(cursor: Any, table: str, columns: str, text: str) -> None:
     )
 
 
+logger = log.get("store")
+
+#: Serialises creating and dropping partitions.
+PARTITION_LOCK = 0x776D_7074  # "wmpt"
+
 #: The transaction ids running now in this database (each holds the lock on its own id),
-#: but the caller's. pg_locks lists the whole cluster's: another database's long
-#: transaction must not hold up this one's readers.
+#: but the caller's. (Transaction locks are the cluster's: another database's long write
+#: must not hold up this one's catch-ups.)
 _RUNNING = (
-    "SELECT transactionid::text FROM pg_locks WHERE locktype = 'transactionid'"
-    " AND mode = 'ExclusiveLock' AND granted AND pid <> pg_backend_pid()"
-    " AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+    "SELECT l.transactionid::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted"
+    " AND l.pid <> pg_backend_pid() AND a.datname = current_database()"
 )
 
 
@@ -150,6 +156,7 @@ class PostgresRepository(Repository):
     def __init__(self, url: StoreURL, connect_timeout: float = 10) -> None:
         self.url = url
         self.connect_timeout = connect_timeout
+        self._partitions_checked: dict[str, float] = {}
         self.conn = self._connect()
 
     def _connect(self) -> psycopg2.extensions.connection:
@@ -194,6 +201,52 @@ class PostgresRepository(Repository):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.transaction() as tx:
             return tx.query(sql, params)
+
+    def keep_partitions(self, table: str, now: datetime) -> None:
+        """Partitions for this month and the next ones, and for the months of rows that
+        went to the default partition (rows from the past, a store not written for months),
+        which are moved in; checked once an hour at most."""
+        checked = self._partitions_checked.get(table)
+        if checked is not None and time.monotonic() - checked < 3600:
+            return
+        try:
+            with self.transaction() as tx:
+                tx.lock(PARTITION_LOCK)
+                # Creating a partition locks the table: never make writers queue behind it
+                # for long; if a write holds the table now, the next catch-up tries again.
+                tx.execute("SET LOCAL lock_timeout = '500ms'")
+                children = partitioning.children(tx, table)
+                if children is not None:
+                    for start, end in partitioning.wanted(tx, table, now):
+                        name = partitioning.name(table, start)
+                        if name not in children:
+                            partitioning.create(tx, table, name, start, end)
+        except StoreUnavailable as exc:  # the lock was not had in time (55P03)
+            logger.debug("partitions of %s not checked: %s", table, exc.message)
+            return
+        self._partitions_checked[table] = time.monotonic()
+
+    def delete_before(self, table: str, before: datetime, upto_id: int) -> int:
+        """Drop the months wholly before `before` (when their rows are all at most `upto_id`),
+        then delete what is left before it."""
+        deleted = 0
+        with self.transaction() as tx:
+            tx.lock(PARTITION_LOCK)
+            tx.execute("SET LOCAL lock_timeout = '5s'")  # dropping a month locks the table
+            for name in partitioning.wholly_before(tx, table, before):
+                rows, highest = tx.query(f"SELECT count(*) AS n, max(id) AS m FROM {name}")[
+                    0
+                ].values()
+                if highest is None or int(highest) <= upto_id:
+                    tx.execute(f"DROP TABLE {name}")
+                    deleted += int(rows)
+        return deleted + super().delete_before(table, before, upto_id)
+
+    def table_sizes(self) -> list[TableSize]:
+        return [
+            TableSize(str(row["name"]), int(row["rows"] or 0), int(row["bytes"] or 0))
+            for row in self.query(partitioning.SIZES)
+        ]
 
     def running_transactions(self) -> tuple[str, ...]:
         return tuple(str(r["id"]) for r in self.query(f"SELECT x AS id FROM ({_RUNNING}) AS r (x)"))

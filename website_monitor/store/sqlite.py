@@ -12,7 +12,7 @@ from typing import Any
 
 from website_monitor.errors import StoreDataError, StoreError, StoreUnavailable
 from website_monitor.store._sql import percentile_cont
-from website_monitor.store.base import Reader, Repository, Row, Transaction
+from website_monitor.store.base import Reader, Repository, Row, TableSize, Transaction
 from website_monitor.store.dialect import SQLITE
 from website_monitor.store.url import StoreURL
 
@@ -96,15 +96,13 @@ class SQLiteTransaction(Transaction):
         columns: Sequence[str],
         rows: Sequence[Sequence[Any]],
         *,
-        unique: str,
         copy_text: Callable[[], str] | None = None,
     ) -> int:
         if not rows:
             return 0
         marks = self.dialect.marks(len(columns))
         return self.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-            f" ON CONFLICT ({unique}) DO NOTHING",
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING",
             rows,
         )
 
@@ -193,6 +191,31 @@ class SQLiteRepository(Repository):
         except sqlite3.Error as exc:
             raise translate(exc, "SQLite query failed") from exc
         return [dict(row) for row in rows]
+
+    def table_sizes(self) -> list[TableSize]:
+        names = [str(row["name"]) for row in self.query(self.dialect.tables_query)]
+        try:  # pages per table and index (dbstat is compiled into most builds)
+            pages = {
+                str(row["name"]): int(row["bytes"])
+                for row in self.query("SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name")
+            }
+        except StoreError:
+            pages = {}
+        owner = {  # index -> its table
+            str(row["name"]): str(row["tbl_name"])
+            for row in self.query("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'")
+        }
+
+        def size(table: str) -> int | None:
+            if table not in pages:
+                return None
+            return pages[table] + sum(pages.get(i, 0) for i, t in owner.items() if t == table)
+
+        return [
+            TableSize(name, int(self.scalar(f'SELECT count(*) FROM "{name}"')), size(name))
+            for name in sorted(names)
+            if not name.startswith("sqlite_")
+        ]
 
     def reopen(self) -> SQLiteRepository:
         if self.path == ":memory:":

@@ -1,7 +1,7 @@
 """Timer percentiles from a log-scaled histogram, so a timer series costs bounded memory.
 
 A timer value v (ms) is counted in the bin of the probes' latency sketch
-(`website_monitor.probes.rollups.sketch`): `ceil(ln(v) / ln(GAMMA))`, whose
+(`website_monitor.rollups.sketch`): `ceil(ln(v) / ln(GAMMA))`, whose
 representative value is within ACCURACY (0.5 %) of every value in it; zero
 has a bin of its own (timers are never negative). The bins live in one dense
 array of 4-byte counts (8-byte once a bin passes 2^32 - 1) covering the
@@ -26,7 +26,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
 
-from website_monitor.probes.rollups.sketch import INV_LOG_GAMMA, ZERO_BUCKET, bucket_value
+from website_monitor.rollups.sketch import INV_LOG_GAMMA, ZERO_BUCKET, bucket_value
 
 #: Bins kept per histogram at most.
 MAX_BINS = 2048

@@ -60,4 +60,8 @@ def open_publisher(settings: Settings, topic: str | None = None) -> Publisher:
     from website_monitor.store import open_store
     from website_monitor.transport.direct import StoreWriter
 
-    return StoreWriter(open_store(settings.store.effective_url()))
+    return StoreWriter(
+        open_store(settings.store.effective_url()),
+        keep_raw=settings.retention.keep_raw,
+        keep_dead_letters=settings.retention.keep_dead_letters,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from website_monitor import features, log
+from website_monitor import features, housekeeping, log
 from website_monitor.codec import Event
 from website_monitor.errors import DeliveryError, EventsRefused, StoreError
 from website_monitor.store import Repository
@@ -16,8 +16,16 @@ logger = log.get("store")
 class StoreWriter:
     """A publisher that writes straight into a repository, in one transaction."""
 
-    def __init__(self, repository: Repository) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        keep_raw: float | None = None,
+        keep_dead_letters: float | None = None,
+    ) -> None:
         self.repository = repository
+        self.keep_raw = keep_raw
+        self.keep_dead_letters = keep_dead_letters
 
     def publish(self, events: Sequence[Event]) -> int:
         try:
@@ -36,6 +44,7 @@ class StoreWriter:
                 derived.catch_up(self.repository)
             except StoreError as exc:  # stored all the same; a later catch-up covers them
                 logger.warning("%s rollups not brought up to date: %s", name, exc.message)
+        housekeeping.prune_if_due(self.repository, self.keep_raw, self.keep_dead_letters)
         refused = [reason for reason in refusals if reason]
         if refused:
             raise EventsRefused(

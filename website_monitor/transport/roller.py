@@ -105,3 +105,44 @@ class Roller:
             return
         if covered:
             logger.debug("%s rollups caught up with %d ids", self.name, covered)
+
+
+class Housekeeper:
+    """Prunes old rows once a day while `wm flush` runs, on a thread and connection of its
+    own (see `housekeeping.prune_if_due`): the writes never wait for it."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        keep_raw: float | None,
+        keep_dead_letters: float | None,
+        *,
+        every: float = 3600.0,
+    ) -> None:
+        self._source = repository
+        self.keep_raw = keep_raw
+        self.keep_dead_letters = keep_dead_letters
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wm-flush-prune", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from website_monitor import housekeeping
+
+        connection: Repository | None = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    connection = connection or self._source.reopen()
+                    housekeeping.prune_if_due(connection, self.keep_raw, self.keep_dead_letters)
+                except StoreError as exc:
+                    logger.warning("old rows not pruned: %s", exc.message)
+                self._stop.wait(self.every)
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)

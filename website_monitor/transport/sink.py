@@ -31,7 +31,7 @@ from website_monitor.errors import (
     WebsiteMonitorError,
 )
 from website_monitor.store import Repository
-from website_monitor.transport.roller import Roller
+from website_monitor.transport.roller import Housekeeper, Roller
 from website_monitor.transport.writer import store_events
 
 logger = log.get("flush")
@@ -201,6 +201,8 @@ class Sink:
         progress_every: float = 5.0,
         on_progress: Callable[[FlushStats], None] | None = None,
         rollups: bool = True,
+        keep_raw: float | None = None,
+        keep_dead_letters: float | None = None,
     ) -> None:
         self.consumer = consumer
         self.repository = repository
@@ -212,6 +214,7 @@ class Sink:
         self.rollups = rollups
         #: Per kind with derived tables (feature name), what catches them up while `run` runs.
         self.rollers: dict[str, Roller] = {}
+        self.keep = (keep_raw, keep_dead_letters)
 
     def run(
         self,
@@ -231,6 +234,7 @@ class Sink:
         pending: _Write | None = None
         drained = False
         self.rollers = self._rollers() if self.rollups else {}
+        housekeeper = Housekeeper(self.repository, *self.keep) if any(self.keep) else None
         try:
             while not stop.is_set():
                 if pending is not None and pending.done():
@@ -279,6 +283,8 @@ class Sink:
             for roller in self.rollers.values():
                 roller.close(catch_up=drained)
             self.rollers = {}
+            if housekeeper is not None:
+                housekeeper.close()
         self.on_progress(self.stats)
         return self.stats
 

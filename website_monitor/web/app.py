@@ -30,6 +30,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from website_monitor import __version__
 from website_monitor.errors import ConfigError, StoreUnavailable, WebsiteMonitorError
 from website_monitor.logs import ingest
+from website_monitor.probes.public import PublicPage
+from website_monitor.probes.public.status import IncidentSource
 from website_monitor.store import Repository
 from website_monitor.web import openapi
 from website_monitor.web.metrics import registry_for
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 #: Paths that need the bearer token when one is set. The page and its assets carry no data.
 PROTECTED_PREFIXES = ("/api/", "/metrics")
+#: Paths anyone may read even when a token is set: the status page and badges, which show
+#: only the URLs chosen for them (`Section.public_routes`).
+PUBLIC_PREFIXES = ("/status", "/badge/")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline';"
     " img-src 'self' data:; frame-ancestors 'none'",
@@ -103,7 +108,8 @@ class BearerAuth:
     """Requires `Authorization: Bearer <token>` on protected paths.
 
     EventSource cannot send headers, so `/api/events` also accepts
-    `?access_token=`.
+    `?access_token=`. Public paths (`PUBLIC_PREFIXES`) pass without a token on
+    purpose: they serve what was chosen to be public and nothing else.
     """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
@@ -111,7 +117,9 @@ class BearerAuth:
         self.token = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIXES):
+        path = scope.get("path", "")
+        public = path.startswith(PUBLIC_PREFIXES)
+        if scope["type"] == "http" and not public and path.startswith(PROTECTED_PREFIXES):
             request = Request(scope)
             header = request.headers.get("authorization", "")
             given = header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -372,11 +380,16 @@ def create_app(
     max_lines: int = ingest.MAX_LINES,
     bound: str = "127.0.0.1",
     allowed_hosts: Sequence[str] = (),
+    status_urls: Sequence[str] = (),
+    status_incidents: IncidentSource | None = None,
 ) -> ASGIApp:
     """The ASGI app over an open repository (the caller closes it).
 
     `max_body` (bytes) and `max_lines` bound one `POST /api/logs`. `bound` is the host
     the server listens on and `allowed_hosts` further names it answers to (`HostCheck`).
+
+    `status_urls` are the URLs the public status page and badges show (none: those
+    routes are not mounted); `status_incidents` lists their open incidents on the page.
 
     Live event streams end once `stopping` is set (pass the server's, see `WebServer`).
     """
@@ -392,6 +405,13 @@ def create_app(
     for section in sections:
         routes.extend(endpoint_route(endpoint) for endpoint in section.endpoints)
         routes.extend(section.routes)
+        for route in section.public_routes:
+            if not route.path.startswith(PUBLIC_PREFIXES) or route.path.startswith(
+                PROTECTED_PREFIXES
+            ):
+                raise ValueError(f"public route {route.path} is outside {PUBLIC_PREFIXES}")
+            if status_urls:
+                routes.append(route)
     routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     app = Starlette(
         routes=routes,
@@ -408,12 +428,21 @@ def create_app(
     app.state.poll_interval = poll_interval
     app.state.max_body = max_body
     app.state.max_lines = max_lines
+    if status_incidents is None:  # from the kind of data that records incidents, if any
+        status_incidents = next(
+            (s.public_incidents for s in sections if s.public_incidents is not None), None
+        )
+    app.state.public_page = PublicPage(status_urls, status_incidents) if status_urls else None
     app.state.stopping = stopping or threading.Event()
     app.state.panels = {s.name: s.panel for s in sections if s.panel is not None}
     app.state.registry = registry_for(
         repository, [source for s in sections for source in s.metrics]
     )
-    app.state.openapi = openapi.document(sections, bool(token), server_types=(Sections,))
+    document = openapi.document(sections, bool(token), server_types=(Sections,))
+    if not status_urls:  # public routes are described only when served
+        for path in [p for p in document["paths"] if p.startswith(PUBLIC_PREFIXES)]:
+            del document["paths"][path]
+    app.state.openapi = document
     wrapped: ASGIApp = SecurityHeaders(app)
     if token:
         wrapped = BearerAuth(wrapped, token)

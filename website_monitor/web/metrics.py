@@ -1,7 +1,7 @@
 """Prometheus metrics computed from the store at scrape time.
 
-A custom collector runs every section's metrics source against the repository
-on each scrape and hands the families to `prometheus_client`'s text
+A custom collector runs every section's metrics source against one snapshot of
+the store on each scrape and hands the families to `prometheus_client`'s text
 exposition, so nothing is kept in memory between scrapes and every `wm serve`
 replica reports the same numbers.
 """
@@ -25,9 +25,11 @@ class StoreCollector(Collector):
         self.sources = list(sources)
 
     def collect(self) -> Iterable[Any]:
+        """Every source's families, read from one snapshot of the store."""
         families: list[Any] = []
-        for source in self.sources:
-            families.extend(source(self.repository))
+        with self.repository.snapshot() as reader:
+            for source in self.sources:
+                families.extend(source(reader))
         return families
 
 

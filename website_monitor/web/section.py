@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from website_monitor.config import parse_duration, parse_time
 from website_monitor.errors import ConfigError
-from website_monitor.store import Repository
+from website_monitor.store import Reader, Repository
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +51,8 @@ class LiveStream:
     after: Callable[[Repository, int], Sequence[Any]]
 
 
-#: Prometheus metric families of one kind of data, computed from the store at a scrape.
-MetricsSource = Callable[[Repository], Iterable[Any]]
+#: Prometheus metric families of one kind of data, computed from a snapshot at a scrape.
+MetricsSource = Callable[[Reader], Iterable[Any]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +67,13 @@ class Section:
     openapi_types: Sequence[type] = ()
     metrics: Sequence[MetricsSource] = ()
     streams: Sequence[LiveStream] = ()
+    #: Routes anyone may read, with or without the server's token: mounted only when the
+    #: server is told what they may show (`wm serve --status-page`), and only under
+    #: `web.app.PUBLIC_PREFIXES`.
+    public_routes: Sequence[Route] = ()
+    #: The open incidents of some URLs, as the public routes may show them: a function
+    #: (reader, urls) -> incidents (`probes.public.status.PublicIncident`).
+    public_incidents: Callable[[Reader, Sequence[str]], Sequence[Any]] | None = None
     #: The module that draws this section on the page (in the kind's package), served
     #: as /static/panels/<name>.js; None: nothing on the page.
     panel: Path | None = None

@@ -1,8 +1,9 @@
-"""The latency sketch: log-scaled histogram buckets, their values, percentiles from them.
+"""The sketch: log-scaled histogram buckets, their values, percentiles from them.
 
-A response time v (ms) goes to bucket `ceil(ln(v) / ln(GAMMA))`, i.e.
-(GAMMA^(i-1), GAMMA^i], whose representative 2·GAMMA^i/(GAMMA+1) is within
-ACCURACY (relative) of every value in the bucket (DDSketch's mapping).
+A value v (a response time in ms, a response size in bytes) goes to bucket
+`ceil(ln(v) / ln(GAMMA))`, i.e. (GAMMA^(i-1), GAMMA^i], whose representative
+2·GAMMA^i/(GAMMA+1) is within ACCURACY (relative) of every value in the bucket
+(DDSketch's mapping).
 Histograms of any periods merge by adding counts. `percentile` follows
 `percentile_cont` over a merged histogram: the two order statistics it
 interpolates between are replaced by their buckets' representatives (clamped
@@ -29,8 +30,9 @@ ZERO_BUCKET = -100_000
 #: Rollup levels, coarsest first: name -> period width in seconds.
 LEVELS: dict[str, int] = {"week": 604_800, "day": 86_400}
 WEEK, DAY = LEVELS["week"], LEVELS["day"]
-#: `status` stored for a check without an HTTP status (the request failed).
-NO_STATUS = 0
+#: The width of the rows that hold everything before `weeks_to` (every week that is over),
+#: so that a range from the beginning reads a few rows per key instead of every week's.
+ALL = 0
 
 #: A segment of a time range: (start, end, width); width None means raw rows.
 Segment = tuple[float | None, float | None, int | None]
@@ -98,10 +100,13 @@ def plan(
 
     Returns (start, end, width) segments; width None means raw rows. With
     `coarsest_until` (a boundary of every width), the coarsest level covers only
-    periods before it (the weeks that are over): finer levels cover the rest.
+    periods before it (the weeks that are over): finer levels cover the rest; and
+    a range from the beginning takes everything before it at once (width ALL).
     """
     if coarsest_until is not None and len(widths) > 1:
         split = coarsest_until
+        if lo is None and (hi is None or hi >= split) and split > 0:
+            return [(None, split, ALL), *plan(split, hi, widths[1:])]
         before = plan(lo, split if hi is None else min(hi, split), widths)
         return before + plan(split if lo is None else max(lo, split), hi, widths[1:])
     if lo is not None and hi is not None and lo >= hi:
