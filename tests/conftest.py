@@ -36,6 +36,13 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("WM_DATA_DIR", str(tmp_path / "data"))
 
 
+@pytest.fixture(autouse=True)
+def stop_left_running() -> Iterator[None]:
+    """Stop what the test left running on purpose (services.LEFT_RUNNING) when it ends."""
+    yield
+    services.stop_left_running()
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     url = services.pg_admin_url()

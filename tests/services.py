@@ -449,6 +449,23 @@ def wm_process(*args: str, env: dict[str, str] | None = None) -> Iterator[subpro
             process.wait()
 
 
+#: Processes a test leaves running on purpose (a `wm tail` following its log), stopped by
+#: the `stop_left_running` fixture when the test ends.
+LEFT_RUNNING: list[subprocess.Popen[str]] = []
+
+
+def stop_left_running() -> None:
+    while LEFT_RUNNING:
+        process = LEFT_RUNNING.pop()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+
+
 def terminate_cleanly(process: subprocess.Popen[str]) -> str:
     """Stop it as a supervisor would; its stderr, once it has exited cleanly."""
     process.send_signal(signal.SIGTERM)

@@ -239,6 +239,8 @@ def valid_values(now: datetime, caller: Caller) -> dict[str, list[Any]]:
         "batch": ["retry-batch-1"],
         "after": [cursor],
         "access_token": [caller.token or "unused"],
+        "state": None,
+        "kind": [["down", "traffic"], ["slo_burn"]],
     }
 
 
@@ -250,6 +252,8 @@ BAD_VALUES: dict[str, list[str]] = {
     "bucket": ["0s", "fast"],
     "format": ["xml"],
     "batch": ["x" * 201],
+    "state": ["closed"],
+    "kind": ["nope"],
 }
 
 

@@ -76,6 +76,14 @@ RELEASED: dict[tuple[str, str], tuple[int | None, str]] = {
         None,
         "390ea0ec7c0962c172d389192200d9b56028530b51f42b802f0e265527fe8e47",
     ),
+    ("logs", "0005_alerts_to_incidents"): (
+        None,
+        "17c5e649dcf23ee32c473b939e5206ca12c86194370680d1c3768269e9015425",
+    ),
+    ("alerts", "0001_incidents"): (
+        None,
+        "76633a4a2ab22319e2827643fbcc1d42455ac34f3a1c93af6b23d1fcc49c32a7",
+    ),
     ("telemetry", "0001_telemetry_buckets"): (
         3,
         "3ab68f91435b4da7397fa7c32124bc80475e4e4324e6ed6b64108e4fa852e9e0",

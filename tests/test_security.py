@@ -335,7 +335,7 @@ def test_url_valued_options_never_show_their_secrets(tmp_path: Path, fmt: str) -
     expected = {
         "ship": f"not shipped to http://wm:***@127.0.0.1:{closed}/api/logs?access_token=***",
         "ship-scheme": "--ship 'ftp://wm:***@127.0.0.1/x' is not an http(s) URL",
-        "webhook": "alert webhook failed",
+        "webhook": f"--alert-webhook failed: cannot connect to http://127.0.0.1:{closed}",
         "webhook-scheme": "--alert-webhook 'ftp://wm:***@h/x?token=***' is not an http(s) URL",
         "db-tail": f"postgresql://wm:***@127.0.0.1:{closed}/wm",
         "db-status": f"postgresql://wm:***@127.0.0.1:{closed}/wm",

@@ -243,7 +243,7 @@ def test_dashboard_shows_traffic_alerts_and_stations(
 ) -> None:
     log = tmp_path / "access.log"
     traffic.access_log(log)
-    traffic.tail_publish(sqlite_url, log)
+    traffic.tail_follow(sqlite_url, log)
     traffic.telemetry(sqlite_url)
     write(sqlite_url, sample_probes())
     with serving(sqlite_url, poll_interval=0.3) as served:

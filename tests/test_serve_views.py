@@ -27,7 +27,7 @@ def log_hits(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
 
 @pytest.fixture
 def served(store_url: str, log_hits: tuple[Path, list[dict[str, Any]]]) -> Iterator[Served]:
-    traffic.tail_publish(store_url, log_hits[0])
+    traffic.tail_follow(store_url, log_hits[0])
     traffic.telemetry(store_url)
     write(store_url, sample_probes())
     with serving(store_url) as server:
@@ -272,7 +272,7 @@ def test_live_events_for_hits_alerts_and_buckets(store_url: str, tmp_path: Path)
 
         log = tmp_path / "burst.log"
         traffic.access_log(log)
-        traffic.tail_publish(store_url, log, source="live2")
+        traffic.tail_follow(store_url, log, source="live2")
         alerts = events.until("alerts", 10)["data"]
         assert [a["source"] for a in alerts["open"]] == ["live2"]  # type: ignore[index]
 

@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
@@ -16,7 +17,6 @@ from click.testing import CliRunner
 from tests.webserver import Served, serving, write
 from website_monitor.cli import main
 from website_monitor.probes.codec import ProbeResult
-from website_monitor.probes.public.status import PublicIncident
 
 SHOWN = "https://shown.example/health"
 LEGACY = "https://legacy.example/"
@@ -113,7 +113,7 @@ def test_state_and_uptime_match_wm_stats(public: Served) -> None:
     assert (checks[LEGACY]["state"], checks[LEGACY]["locations"]) == ("up", 1)
     assert (checks[EMPTY]["state"], checks[EMPTY]["checked_at"]) == ("unknown", None)
     assert document["state"] == "degraded"
-    assert document["incidents"] is None  # no incident source wired
+    assert document["incidents"] == []  # no incident recorded
     for url in (SHOWN, LEGACY):
         windows = {w["window"]: w for w in checks[url]["uptime"]}
         assert list(windows) == ["24h", "7d", "30d", "90d"]
@@ -186,26 +186,48 @@ def test_the_page(public: Served) -> None:
     assert SHOWN in page.text and LEGACY in page.text
 
 
-def test_open_incidents_from_the_alerting_hook(store_url: str) -> None:
-    write(store_url, history(datetime.now(timezone.utc))[:30])
-    asked: list[list[str]] = []
+def test_open_incidents_of_the_chosen_urls_from_wm_alert(store_url: str, tmp_path: Path) -> None:
+    """`wm alert` opens incidents for a chosen URL and one not chosen: the page shows the
+    first, by its rule's name, and nothing of its errors; once resolved, none."""
+    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    failing = [
+        ProbeResult(url, start + timedelta(seconds=i), None, None, error="timeout")
+        for url in (SHOWN, SECRET)
+        for i in range(3)
+    ]
+    write(store_url, failing)
+    wm_toml = tmp_path / "wm.toml"
+    wm_toml.write_text(
+        f"""
+[[notifier]]
+name = "nobody"
+type = "command"
+command = ["true"]
 
-    def open_incidents(reader: object, urls: list[str]) -> list[PublicIncident]:
-        asked.append(list(urls))
-        return [
-            PublicIncident(
-                url=SHOWN, title="Health check failing", started_at="2026-01-01T00:00:00"
-            )
-        ]
-
-    with serving(store_url, status_urls=(SHOWN,), status_incidents=open_incidents) as served:
+[[alert]]
+name = "Health check failing"
+urls = ["{SHOWN}", "{SECRET}"]
+failure_threshold = 3
+notify = ["nobody"]
+"""
+    )
+    alert = ["alert", "--once", "-d", store_url, "--config", str(wm_toml)]
+    assert CliRunner().invoke(main, alert).exit_code == 0
+    with serving(store_url, status_urls=(SHOWN,)) as served:
         document = anonymous(served, "/status.json").json()
         page = anonymous(served, "/status").text
-    assert asked == [[SHOWN]]
+    write(
+        store_url,
+        [ProbeResult(SHOWN, start + timedelta(seconds=10 + i), 200, 5.0) for i in range(2)],
+    )
+    assert CliRunner().invoke(main, alert).exit_code == 0  # SECRET's stays open
+    with serving(store_url, status_urls=(SHOWN,)) as served:  # (answers are cached for 30 s)
+        after = anonymous(served, "/status.json").json()
     assert document["incidents"] == [
-        {"url": SHOWN, "title": "Health check failing", "started_at": "2026-01-01T00:00:00"}
+        {"url": SHOWN, "title": "Health check failing", "started_at": start.isoformat()}
     ]
-    assert "Health check failing" in page
+    assert "Health check failing" in page and "timeout" not in page and SECRET not in page
+    assert after["incidents"] == []
 
 
 def test_passwords_in_urls_are_masked(store_url: str) -> None:

@@ -142,7 +142,7 @@ def nasty_store(sqlite_url: str, tmp_path: Path) -> str:
     write(sqlite_url, nasty_probes())
     log = tmp_path / "access.log"
     traffic.access_log(log)
-    traffic.tail_publish(sqlite_url, log, source="[/x]src" + TITLE)
+    traffic.tail_follow(sqlite_url, log, source="[/x]src" + TITLE)
     return sqlite_url
 
 

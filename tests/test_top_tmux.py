@@ -31,7 +31,7 @@ def test_top_shows_the_store_refreshes_and_quits_on_q(
     write(sqlite_url, probes)
     log = tmp_path / "access.log"
     hits = traffic.access_log(log)
-    traffic.tail_publish(sqlite_url, log)
+    traffic.tail_follow(sqlite_url, log)
     before = datetime.now(timezone.utc)
     exit_file = tmp_path / "exit-code"
     stty_file = tmp_path / "stty-after"

@@ -72,7 +72,7 @@ def test_an_old_url_still_shows_its_last_result(sqlite_url: str) -> None:
 def test_snapshot_has_the_traffic_and_open_alerts(store_url: str, tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     hits = traffic.access_log(log)
-    traffic.tail_publish(store_url, log)
+    traffic.tail_follow(store_url, log)
     with open_store(store_url) as repository:
         snap = top.snapshot(repository, 3600)
     since = snap.taken_at - timedelta(seconds=top.TRAFFIC_SECONDS)

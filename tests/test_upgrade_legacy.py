@@ -148,7 +148,18 @@ ADDED_SINCE = {
     "hit_histogram",
     "hit_totals",
     "hit_rollup_state",
+    "incidents",
+    "incident_transitions",
+    "notifications",
+    "alert_positions",
+    "alert_state",
+    "silences",
 }
+#: PostgreSQL sequences of the tables added since.
+SEQUENCES_ADDED_SINCE = {"incident_transitions_seq_seq", "notifications_id_seq"}
+#: Tables (and their sequences) of the numbered-schema release that migrations released
+#: since moved elsewhere: the traffic alerts are incidents of kind `traffic` now.
+GONE_SINCE = {"alerts", "alerts_id_seq"}
 #: Rows that migrations released since add to the tables of the numbered-schema release:
 #: the rollup rows of all time (width 0).
 ROWS_ADDED_SINCE = {"rollup_summary": ("width", 0), "rollup_latency": ("width", 0)}
@@ -182,8 +193,23 @@ def test_the_upgrade_keeps_every_row_and_adopts_the_numbered_versions(legacy: Le
             r"(url_probes|hits)_(\d{4}_\d{2}|default)|rollup_(summary|latency)_all", name
         )
     }
-    assert added - months == {"wm_migrations", *ADDED_SINCE}
+    assert added - months - SEQUENCES_ADDED_SINCE == {"wm_migrations", *ADDED_SINCE}
+    assert set(before) - set(after) == GONE_SINCE & set(before)
+    header, rows = before["alerts"]
+    new_header, new_rows = after["incidents"]
+    moved = [
+        dict(zip(new_header, row)) for row in new_rows if row[new_header.index("kind")] == "traffic"
+    ]
+    assert sorted(
+        (str(i["id"]), i["source"], i["started_at"], i["resolved_at"], i["peak"], i["threshold"])
+        for i in moved
+    ) == sorted(
+        (str(a["id"]), a["source"], a["started_at"], a["ended_at"], a["peak"], a["threshold"])
+        for a in (dict(zip(header, row)) for row in rows)
+    ), "the alerts did not move to incidents as they were"
     for table, (header, rows) in before.items():
+        if table in GONE_SINCE:
+            continue
         new_header, new_rows = after[table]
         kept = [new_header.index(column) for column in header]  # columns may be added
         if table in ROWS_ADDED_SINCE:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
 
+from tests import services
 from website_monitor.cli import main
+from website_monitor.logs.queries import list_alerts
 from website_monitor.store import open_store
 from website_monitor.telemetry.buckets import Aggregator
 from website_monitor.telemetry.llpp import Arrival, Departure, Status
@@ -59,7 +63,10 @@ def access_log(path: Path, now: datetime | None = None) -> list[dict[str, Any]]:
 
 
 def tail_publish(store_url: str, log: Path, source: str = SOURCE) -> str:
-    """`wm tail --publish --exit-at-eof --from-start`, as a person runs it; its output."""
+    """`wm tail --publish --exit-at-eof --from-start`, as a person runs it; its output.
+
+    An alert still open at the end of the log is closed as abandoned when it stops.
+    """
     result = CliRunner().invoke(
         main,
         [
@@ -77,6 +84,40 @@ def tail_publish(store_url: str, log: Path, source: str = SOURCE) -> str:
     )
     assert result.exit_code == 0, result.output
     return result.output
+
+
+#: The sample log raises two alerts: one for the burst that ended, one still going at its end.
+ALERTS = 2
+
+
+def tail_follow(store_url: str, log: Path, source: str = SOURCE) -> None:
+    """`wm tail --publish --from-start` following the sample log, as a person runs it.
+
+    It is left running (`services.LEFT_RUNNING`, stopped when the test ends), as a
+    stopped `wm tail` closes its open alert as abandoned: this returns once the store
+    holds every hit of the log and its two alerts, the second still open.
+    """
+    expected = sum(1 for line in log.read_text().splitlines() if line.startswith("10."))
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "website_monitor", "tail", str(log), "--publish",
+            "--from-start", "--source", source, *TAIL_OPTIONS, "-d", store_url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    services.LEFT_RUNNING.append(process)
+
+    def caught_up() -> bool:
+        assert process.poll() is None, process.communicate()[1]
+        with open_store(store_url) as repository:
+            mark = repository.placeholder
+            hits = repository.scalar(f"SELECT count(*) FROM hits WHERE source = {mark}", (source,))
+            alerts = list_alerts(repository, source=source)
+        return int(hits) == expected and len(alerts) == ALERTS and alerts[-1].ended_at is None
+
+    assert services.wait_until(caught_up, 60, step=0.2), "wm tail did not catch up in 60s"
 
 
 def telemetry(store_url: str, now: datetime | None = None) -> None:

@@ -7,12 +7,13 @@ run in this order, and the page shows the panels in it.
 
 from __future__ import annotations
 
-from website_monitor import deadletters, logs, probes, telemetry
+from website_monitor import alerts, deadletters, logs, probes, telemetry
 from website_monitor.feature import EventKind, Feature
 
 FEATURES: tuple[Feature, ...] = (
     deadletters.FEATURE,
     probes.FEATURE,
+    alerts.FEATURE,  # before logs: the traffic alerts' migration moves them to incidents
     logs.FEATURE,
     telemetry.FEATURE,
 )

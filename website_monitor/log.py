@@ -123,14 +123,16 @@ class _Stderr(logging.Handler):
 
 
 _root_handler: logging.Handler | None = None
+#: The filter of the handlers `setup` made last, to which `also_mask` adds.
+_masking: SecretFilter | None = None
 
 
 def setup(level: str = "info", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
     """Route website-monitor's logs to stderr, with `secrets` masked in every record;
     third-party libraries stay at warning."""
-    global _root_handler
+    global _root_handler, _masking
     formatter = JSONFormatter() if fmt == "json" else TextFormatter()
-    masking = SecretFilter(secrets)
+    masking = _masking = SecretFilter(secrets)
     handler = _Stderr()
     handler.setFormatter(formatter)
     handler.addFilter(masking)
@@ -152,6 +154,13 @@ def setup(level: str = "info", fmt: str = "text", secrets: Iterable[str] = ()) -
     _root_handler.setFormatter(formatter)
     _root_handler.addFilter(masking)
     root.addHandler(_root_handler)
+
+
+def also_mask(secrets: Iterable[str]) -> None:
+    """Mask `secrets` too (those a command learns after `setup`: a notifier's)."""
+    if _masking is not None:
+        found = {*_masking.secrets, *(s for s in secrets if s)}
+        _masking.secrets = tuple(sorted(found, key=len, reverse=True))
 
 
 def get(name: str) -> logging.Logger:

@@ -20,6 +20,10 @@ from website_monitor.errors import WebsiteMonitorError
 #: Each command: the module that defines it (as `command`), and the first paragraph of
 #: its help, shown by `wm --help` (tests/test_startup.py checks they agree).
 COMMANDS: Mapping[str, tuple[str, str]] = {
+    "alert": (
+        "website_monitor.cli.alert",
+        "Evaluate the [[alert]] and [[slo]] rules against the stored checks and notify.",
+    ),
     "alerts": (
         "website_monitor.cli.alerts",
         'Print past and ongoing incidents as {"alerts": [...]}: start, end, peak.',
@@ -33,6 +37,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "Dead letters: undecodable messages kept with their raw bytes and the reason.",
     ),
     "flush": ("website_monitor.cli.flush", "Consume probe results from Kafka and store them."),
+    "incidents": (
+        "website_monitor.cli.incidents",
+        'Print incidents as {"incidents": [...]}, oldest first.',
+    ),
     "listen": (
         "website_monitor.cli.listen",
         "Receive llpp and StatsD datagrams on UDP and store per-station buckets.",
@@ -50,6 +58,10 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
         "Serve the dashboard (/), the JSON API (/api/…, described at /api/openapi.json), the"
         " access-log ingest (POST /api/logs) and Prometheus metrics (/metrics) until SIGTERM"
         " or Ctrl-C.",
+    ),
+    "slo": (
+        "website_monitor.cli.slo",
+        'Print each [[slo]] of the config file as {"slos": [...]}: SLI, budget, burn rates.',
     ),
     "spool": (
         "website_monitor.cli.spool",

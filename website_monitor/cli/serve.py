@@ -21,10 +21,13 @@ def command(**kwargs: Any) -> None:
     SIGTERM or Ctrl-C."""
     import threading
 
+    from website_monitor.alerts import rules
     from website_monitor.store import open_store
     from website_monitor.web.app import create_app
     from website_monitor.web.server import WebServer, is_loopback, listen, parse_bind
 
+    rules.use_config_file(kwargs.get("config_file"))  # the [[slo]]s it shows
+    rules.configured()  # a mistake in the file is an error now, not at the first request
     settings = load_settings(kwargs)
     serve = settings.serve
     token = serve.token or None

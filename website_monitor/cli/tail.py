@@ -53,6 +53,7 @@ def command(**kwargs: Any) -> None:
     for key in durations:
         if ctx.get_parameter_source(key) is not ParameterSource.DEFAULT:
             kwargs[key] = config.parse_duration(kwargs[key])
+    config_file = kwargs.get("config_file")
     settings = load_settings(kwargs)
     tail = settings.tail
     paths = tail.files
@@ -76,11 +77,14 @@ def command(**kwargs: Any) -> None:
 
         return open_store(settings.store.effective_url())
 
+    from website_monitor.alerts import rules
+
     notifiers = Notifiers(
         tail.alert_command,
         tail.alert_webhook,
         history=open_history if tail.record_alerts else None,
         source=source,
+        alerting=rules.load(config_file),  # [[alert]] rules with sources = [...]
     )
     reporter: Any
     with contextlib.ExitStack() as stack:

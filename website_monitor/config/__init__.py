@@ -23,7 +23,12 @@ from website_monitor.config.commands import (
     TopSettings,
 )
 from website_monitor.config.declare import Setting
-from website_monitor.config.resolve import CONFIG_ENVVAR, declaration, resolve
+from website_monitor.config.resolve import (
+    ALERTING_TABLES,
+    CONFIG_ENVVAR,
+    declaration,
+    resolve,
+)
 from website_monitor.config.settings import DECLARATIONS, SECTIONS, Settings
 from website_monitor.config.shared import (
     APP_NAME,
@@ -46,6 +51,7 @@ from website_monitor.config.values import (
 )
 
 __all__ = [
+    "ALERTING_TABLES",
     "APP_NAME",
     "CONFIG_ENVVAR",
     "DATA_DIR_ENVVAR",

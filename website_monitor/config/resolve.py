@@ -27,6 +27,9 @@ from website_monitor.config.values import (
 from website_monitor.errors import ConfigError
 
 CONFIG_ENVVAR = "WM_CONFIG"
+#: Arrays of tables in the same file that are not settings: the alerting's
+#: `[[notifier]]`, `[[alert]]`, `[[maintenance]]` and `[[slo]]` (`alerts.rules` reads them).
+ALERTING_TABLES = ("notifier", "alert", "maintenance", "slo")
 
 #: Each setting by its top-level config-file key (and the older spellings of some).
 _BY_FILE_KEY: dict[str, Setting] = {
@@ -81,22 +84,29 @@ def resolve(
     return settings
 
 
-def _read_config_file(path: Path) -> dict[Setting, Any]:
+def read_file(path: Path) -> dict[str, Any]:
+    """The parsed config file (TOML), or a ConfigError saying why it cannot be read."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(
             f"config file {path} does not exist", hint="check --config / WM_CONFIG"
         ) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    return data
+
+
+def _read_config_file(path: Path) -> dict[Setting, Any]:
+    data = read_file(path)
     values: dict[Setting, Any] = {}
-    for table, key, value in _flatten(data):
+    settings = {key: value for key, value in data.items() if key not in ALERTING_TABLES}
+    for table, key, value in _flatten(settings):
         shown = f"{table}.{key}" if table else key
         declared = _file_setting(table, key)
         if declared is None:

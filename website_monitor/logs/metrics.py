@@ -32,11 +32,8 @@ def alert_metrics(reader: Reader) -> Iterator[Metric]:
         "wm_alerts_active", "High-traffic alerts open now (ended_at is null)", labels=["source"]
     )
     recorded = CounterMetricFamily("wm_alerts", "High-traffic alerts recorded", labels=["source"])
-    for row in reader.query(
-        "SELECT source, count(*) AS n, count(*) - count(ended_at) AS open FROM alerts"
-        " GROUP BY source ORDER BY source"
-    ):
-        active.add_metric([row["source"]], float(row["open"]))
-        recorded.add_metric([row["source"]], float(row["n"]))
+    for source, recorded_count, open_count in queries.alert_counts(reader):
+        active.add_metric([source], float(open_count))
+        recorded.add_metric([source], float(recorded_count))
     yield active
     yield recorded

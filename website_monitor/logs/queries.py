@@ -209,16 +209,19 @@ def hits_per_second(reader: Reader, seconds: float, now: datetime) -> dict[str, 
 
 # --- alerts -------------------------------------------------------------------------------
 
+#: What `wm alerts` has always called a high-traffic alert's kind.
+ALERT_KIND = "high_traffic"
+
 
 def _alert_time(value: Any) -> str | None:
     return None if value is None else summary_iso(as_utc(value).timestamp())
 
 
 def list_alerts(reader: Reader, *, source: str | None = None) -> list[Alert]:
-    """Past and ongoing incidents, oldest first."""
-    where = Where(reader.dialect).compare("source", "=", source)
+    """Past and ongoing high-traffic alerts (incidents of kind traffic), oldest first."""
+    where = Where(reader.dialect, "kind = 'traffic'").compare("source", "=", source)
     rows = reader.query(
-        "SELECT id, source, kind, started_at, ended_at, peak, threshold FROM alerts"
+        "SELECT id, source, started_at, resolved_at, peak, threshold FROM incidents"
         + where.sql
         + " ORDER BY started_at, id",
         where.params,
@@ -227,11 +230,11 @@ def list_alerts(reader: Reader, *, source: str | None = None) -> list[Alert]:
         Alert(
             id=str(row["id"]),
             source=row["source"],
-            kind=row["kind"],
+            kind=ALERT_KIND,
             started_at=_alert_time(row["started_at"]),
-            ended_at=_alert_time(row["ended_at"]),
-            peak=round(float(row["peak"]), 3),
-            threshold=float(row["threshold"]),
+            ended_at=_alert_time(row["resolved_at"]),
+            peak=round(float(row["peak"] or 0.0), 3),
+            threshold=float(row["threshold"] or 0.0),
         )
         for row in rows
     ]
@@ -246,12 +249,23 @@ def alert_thresholds(reader: Reader) -> dict[str, float]:
 
 
 def alert_changes(reader: Reader) -> int:
-    """How many times the alerts table changed: one per alert started, one per alert ended.
+    """How many times the high-traffic alerts changed: one per alert started, one per end.
 
-    Rows are never deleted, so this only grows: the live stream's cursor.
+    Incidents are never deleted, so this only grows: the live stream's cursor.
     """
-    row = reader.query("SELECT count(*) AS n, count(ended_at) AS ended FROM alerts")[0]
+    row = reader.query(
+        "SELECT count(*) AS n, count(resolved_at) AS ended FROM incidents WHERE kind = 'traffic'"
+    )[0]
     return int(row["n"] or 0) + int(row["ended"] or 0)
+
+
+def alert_counts(reader: Reader) -> list[tuple[str, int, int]]:
+    """Per source: high-traffic alerts recorded, and those open now."""
+    rows = reader.query(
+        "SELECT source, count(*) AS n, count(*) - count(resolved_at) AS open FROM incidents"
+        " WHERE kind = 'traffic' GROUP BY source ORDER BY source"
+    )
+    return [(str(row["source"]), int(row["n"]), int(row["open"])) for row in rows]
 
 
 def alerts_after(reader: Reader, after: int, limit: int = 0) -> list[dict[str, Any]]:

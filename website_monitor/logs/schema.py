@@ -1,7 +1,8 @@
 """The access-log tables, as released migrations: literal SQL, never edited once released.
 
-`hits` holds one row per request (`wm tail --publish`, `POST /api/logs`),
-`alerts` the history of high-traffic alerts.
+`hits` holds one row per request (`wm tail --publish`, `POST /api/logs`).
+High-traffic alerts were kept in `alerts` until they became incidents of kind
+`traffic` (the alerting feature's `incidents`, which migrates before this kind).
 """
 
 from __future__ import annotations
@@ -153,4 +154,27 @@ PARTITIONS = Migration(
     ),
 )
 
-MIGRATIONS = (HITS_AND_ALERTS, LONG_PATHS, ROLLUPS, PARTITIONS)
+
+_ALERTS_TO_INCIDENTS = """INSERT INTO incidents (id, alert, kind, url, source, severity, state,
+    open_key, started_at, resolved_at, failures, last_error, peak, threshold, maintenance,
+    announced, reminders, notified_at)
+SELECT {id}, 'high traffic', 'traffic', NULL, source, 'page',
+    CASE WHEN ended_at IS NULL THEN 'open' ELSE 'resolved' END, NULL, started_at, ended_at, 0,
+    NULL, peak, threshold, {false}, {true}, 0, started_at
+FROM alerts WHERE true ORDER BY started_at
+ON CONFLICT (id) DO NOTHING"""
+
+ALERTS_TO_INCIDENTS = Migration(
+    "0005_alerts_to_incidents",
+    "high-traffic alerts move to incidents (kind traffic); the alerts table goes",
+    postgresql=(
+        _ALERTS_TO_INCIDENTS.format(id="CAST(id AS TEXT)", false="false", true="true"),
+        "DROP TABLE alerts",
+    ),
+    sqlite=(
+        _ALERTS_TO_INCIDENTS.format(id="id", false="0", true="1"),
+        "DROP TABLE alerts",
+    ),
+)
+
+MIGRATIONS = (HITS_AND_ALERTS, LONG_PATHS, ROLLUPS, PARTITIONS, ALERTS_TO_INCIDENTS)

@@ -1,15 +1,17 @@
-"""Writing what `wm tail` owns: `hits` (one row per request) and `alerts` (incident history).
+"""Writing what `wm tail` owns: `hits` (one row per request) and its high-traffic incidents.
 
 Hits are idempotent on `event_id`: a redelivered hit inserts nothing.
+High-traffic alerts are incidents of kind `traffic` (`website_monitor.alerts`).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from website_monitor.alerts import incidents
+from website_monitor.alerts.incidents import Incident
 from website_monitor.logs.alerts import AlertEvent
 from website_monitor.logs.codec import Hit
 from website_monitor.store import Repository, Transaction
@@ -56,34 +58,79 @@ def _moment(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc)
 
 
-class AlertHistory:
-    """Records each incident: a row when it triggers, completed when it recovers."""
+#: The `alert` of every high-traffic incident, and the `kind` `wm alerts` shows.
+TRAFFIC_ALERT = "high traffic"
+ABANDONED = "abandoned: wm tail stopped while the alert was open"
 
-    def __init__(self, repository: Repository, source: str, kind: str = "high_traffic") -> None:
+
+class AlertHistory:
+    """Records `wm tail`'s high-traffic alerts as incidents of kind `traffic`: opened when
+    one triggers, resolved when it recovers, each with its notifications (the outbox)
+    in the same transaction."""
+
+    def __init__(self, repository: Repository, source: str, severity: str = "page") -> None:
         self.repository = repository
         self.source = source
-        self.kind = kind
-        self.current: str | None = None
+        self.severity = severity
+        self.current: Incident | None = None
 
-    def record(self, event: AlertEvent) -> None:
-        mark = self.repository.placeholder
-        if event.state == "triggered":
-            self.current = str(uuid.uuid4())
-            self.repository.execute(
-                "INSERT INTO alerts (id, source, kind, started_at, ended_at, peak, threshold)"
-                f" VALUES ({mark}, {mark}, {mark}, {mark}, NULL, {mark}, {mark})",
-                (
-                    self.current,
-                    self.source,
-                    self.kind,
+    def record(
+        self,
+        event: AlertEvent,
+        targets: Sequence[str] = (),
+        payloads: Mapping[str, dict[str, Any]] | None = None,
+    ) -> None:
+        now = datetime.now(timezone.utc)
+        with self.repository.transaction() as tx:
+            if event.state == "triggered":
+                incident = Incident.new(
+                    "traffic",
+                    TRAFFIC_ALERT,
                     _moment(event.started_at),
-                    event.peak,
-                    event.threshold,
-                ),
-            )
-        elif self.current is not None:
-            self.repository.execute(
-                f"UPDATE alerts SET ended_at = {mark}, peak = {mark} WHERE id = {mark}",
-                (_moment(event.time), event.peak, self.current),
-            )
-            self.current = None
+                    source=self.source,
+                    severity=self.severity,
+                    peak=event.peak,
+                    threshold=event.threshold,
+                )
+                incidents.open_incident(
+                    tx, incident, at=_moment(event.time), now=now, targets=targets,
+                    payloads=payloads,
+                )  # fmt: skip
+                self.current = incident
+            elif self.current is not None:
+                self.current.peak = event.peak
+                incidents.resolve(
+                    tx,
+                    self.current,
+                    resolved_at=_moment(event.time),
+                    at=_moment(event.time),
+                    now=now,
+                    payloads=payloads,
+                )
+                self.current = None
+
+    def abandon(self, skip: Sequence[str] = ()) -> None:
+        """Close the open alert, if any, as abandoned now (`wm tail` is stopping)."""
+        if self.current is None:
+            return
+        now = datetime.now(timezone.utc)
+        with self.repository.transaction() as tx:
+            self.current.last_error = ABANDONED
+            incidents.resolve(tx, self.current, resolved_at=now, at=now, now=now, skip=skip)
+        self.current = None
+
+    def abandon_stale(self, skip: Sequence[str] = ()) -> int:
+        """Close as abandoned the alerts of this source left open by a `wm tail` that ended
+        without closing them (killed); how many."""
+        now = datetime.now(timezone.utc)
+        with self.repository.transaction() as tx:
+            stale = [
+                incident
+                for incident in incidents.load_open(tx, ("traffic",)).values()
+                if incident.source == self.source
+                and (self.current is None or incident.id != self.current.id)
+            ]
+            for incident in stale:
+                incident.last_error = ABANDONED
+                incidents.resolve(tx, incident, resolved_at=now, at=now, now=now, skip=skip)
+        return len(stale)

@@ -164,7 +164,7 @@ def frontier(repository: Repository, rollup: Rollup) -> Frontier:
     return Frontier(max_id, repository.running_transactions())
 
 
-def _settled(repository: Repository, at: Frontier, *, wait: float = 60.0) -> int | None:
+def settled(repository: Repository, at: Frontier, *, wait: float = 60.0) -> int | None:
     """The highest raw id below which no running transaction can still add a row.
 
     PostgreSQL hands out ids when rows are written, not when they commit, so a
@@ -212,7 +212,7 @@ def catch_up(
     It covers the rows up to `upto` (a `frontier` read earlier), or up to the
     frontier now.
     """
-    target = _settled(repository, upto or frontier(repository, rollup))
+    target = settled(repository, upto or frontier(repository, rollup))
     if target is None:
         raise StoreError(
             f"a transaction writing {rollup.raw} has been running for over a minute",
@@ -295,7 +295,7 @@ def rebuild(repository: Repository, rollup: Rollup, *, now: float | None = None)
     over = week_start(now)
     with repository.transaction() as tx:
         tx.lock(rollup.lock)
-        # Writers wait until the rebuild commits, so no row escapes it (see _settled).
+        # Writers wait until the rebuild commits, so no row escapes it (see settled).
         lock = dialect.lock_for_writers(rollup.raw)
         if lock:
             tx.execute(lock)

@@ -428,6 +428,10 @@ def create_app(
     app.state.poll_interval = poll_interval
     app.state.max_body = max_body
     app.state.max_lines = max_lines
+    if status_incidents is None:  # from the kind of data that records incidents, if any
+        status_incidents = next(
+            (s.public_incidents for s in sections if s.public_incidents is not None), None
+        )
     app.state.public_page = PublicPage(status_urls, status_incidents) if status_urls else None
     app.state.stopping = stopping or threading.Event()
     app.state.panels = {s.name: s.panel for s in sections if s.panel is not None}

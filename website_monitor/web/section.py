@@ -71,6 +71,9 @@ class Section:
     #: server is told what they may show (`wm serve --status-page`), and only under
     #: `web.app.PUBLIC_PREFIXES`.
     public_routes: Sequence[Route] = ()
+    #: The open incidents of some URLs, as the public routes may show them: a function
+    #: (reader, urls) -> incidents (`probes.public.status.PublicIncident`).
+    public_incidents: Callable[[Reader, Sequence[str]], Sequence[Any]] | None = None
     #: The module that draws this section on the page (in the kind's package), served
     #: as /static/panels/<name>.js; None: nothing on the page.
     panel: Path | None = None
