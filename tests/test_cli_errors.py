@@ -266,6 +266,8 @@ def test_every_option_of_every_command_has_an_environment_variable() -> None:
         ("stats", "--hits"),
         ("stations",),
         ("alerts",),
+        ("incidents",),
+        ("slo",),
         ("dlq", "list"),
         ("db", "status"),
     ],
