@@ -133,7 +133,7 @@ def parsed(name: str, text: str) -> Any:
             document = json.loads(text)
         except json.JSONDecodeError:
             return [json.loads(line) for line in text.splitlines()]
-        return document["dead_letters"] if "dead_letters" in document else [document]
+        return document.get("dead_letters", [document])
     return json.loads(text)
 
 
