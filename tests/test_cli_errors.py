@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -269,7 +270,6 @@ def test_every_option_of_every_command_has_an_environment_variable() -> None:
         ("incidents",),
         ("slo",),
         ("dlq", "list"),
-        ("db", "status"),
     ],
     ids=" ".join,
 )
@@ -301,3 +301,28 @@ def test_an_empty_dead_letter_list_is_a_document(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'wm.db'}"
     assert invoke("db", "upgrade", "-d", store)[0] == 0
     assert invoke("dlq", "list", "-d", store, "--indent", "0") == (0, '{"dead_letters":[]}\n')
+
+
+def test_db_status_shows_a_missing_store_without_creating_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "wm.db"
+    code, output = invoke("db", "status", "-d", f"sqlite:///{missing}")
+    assert code == 0
+    status = json.loads(output)
+    assert (status["exists"], status["version"], status["tables"]) == (False, 0, [])
+    assert status["pending"] == status["latest"] > 0
+    assert not (tmp_path / "no").exists()
+
+
+def test_nothing_stored_yet_reads_as_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded default store before anything was stored: empty answers, no file made."""
+    monkeypatch.setenv("WM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("WM_DB_CONNECTION_STRING", raising=False)
+    for args, document in (
+        (("stats",), {"stats": []}),
+        (("stats", "--hits"), {"hits": []}),
+        (("incidents",), {"incidents": []}),
+        (("dlq", "list"), {"dead_letters": []}),
+    ):
+        code, output = invoke(*args)
+        assert (code, json.loads(output)) == (0, document), args
+    assert not (tmp_path / "data").exists()

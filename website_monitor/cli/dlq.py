@@ -33,7 +33,7 @@ def list_(limit: int, indent: int, **kwargs: Any) -> None:
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
-    with open_store(settings.store.effective_url(), create=False) as repository:
+    with open_store(settings.store.reading_url(), create=False) as repository:
         letters = [store.dump(letter) for letter in store.dead_letters(repository, limit=limit)]
     echo_json({"dead_letters": letters}, indent)
 

@@ -56,6 +56,6 @@ def command(
 
     settings = load_settings(kwargs)
     start, end = parse_range(since, until)
-    with open_store(settings.store.effective_url(), create=False) as repository:
+    with open_store(settings.store.reading_url(), create=False) as repository:
         document = telemetry_document(repository, since=start, until=end, names=names)
     echo_json(document, indent)

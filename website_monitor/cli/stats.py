@@ -129,7 +129,7 @@ def command(
         source=source or "auto",
         phases=phases,
     )
-    with open_store(settings.store.effective_url(), create=False) as repository:
+    with open_store(settings.store.reading_url(), create=False) as repository:
         if hits:
             from website_monitor.logs.models import Hits
             from website_monitor.logs.queries import hit_stats

@@ -20,7 +20,7 @@ def command(**kwargs: Any) -> None:
 
     settings = load_settings(kwargs)
     with (
-        open_store(settings.store.effective_url(), create=False) as repository,
+        open_store(settings.store.reading_url(), create=False) as repository,
         stop_on_signals() as stop,
     ):
         top.run(
