@@ -94,6 +94,8 @@ class Traffic:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.errors: list[str] = []
+        #: Answered requests per client: client n asked for /api/client<n>/0, /1, ...
+        self.answered: dict[int, int] = {}
         self.threads = [threading.Thread(target=self._client, args=(n,)) for n in range(clients)]
         for thread in self.threads:
             thread.start()
@@ -109,10 +111,15 @@ class Traffic:
                 sent += 1
                 with self.lock:
                     self.done += 1
+                    self.answered[n] = sent
         except OSError as exc:
             self.errors.append(repr(exc))
         finally:
             connection.close()
+
+    def paths(self) -> set[str]:
+        """The paths of every answered request."""
+        return {f"/api/client{n}/{i}" for n, sent in self.answered.items() for i in range(sent)}
 
     def run_for(self, seconds: float) -> None:
         time.sleep(seconds)

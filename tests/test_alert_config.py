@@ -141,9 +141,11 @@ def test_the_same_file_feeds_the_settings(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'from-file.db'}"
     wm_toml = tmp_path / "wm.toml"
     wm_toml.write_text(GOOD.format(db=db))
-    # wm stats reads its settings from the file and leaves the alerting tables alone.
-    assert json.loads(run("stats", "--config", str(wm_toml))) == {"stats": []}
+    # wm db upgrade and wm stats read their settings from the file and leave the alerting
+    # tables alone.
+    run("db", "upgrade", "--config", str(wm_toml))
     assert (tmp_path / "from-file.db").exists()
+    assert json.loads(run("stats", "--config", str(wm_toml))) == {"stats": []}
     assert json.loads(run("slo", "--config", str(wm_toml))) == {"slos": []}
 
 

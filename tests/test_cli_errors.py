@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,71 @@ def test_every_option_of_every_command_has_an_environment_variable() -> None:
 
     walk(group, "wm")
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("stats",),
+        ("stats", "--hits"),
+        ("stations",),
+        ("alerts",),
+        ("incidents",),
+        ("slo",),
+        ("dlq", "list"),
+    ],
+    ids=" ".join,
+)
+def test_a_read_only_command_creates_no_store(tmp_path: Path, args: tuple[str, ...]) -> None:
+    missing = tmp_path / "no" / "such" / "dir" / "wm.db"
+    code, output = invoke(*args, "-d", f"sqlite:///{missing}")
+    assert (code, output) == (
+        1,
+        f"Error: there is no store at {missing} (hint: check -d/--db-connection-string;"
+        " wm probe, flush, tail or listen create it)\n",
+    )
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("command", [("stats",), ("stats", "--hits"), ("stations",)], ids=" ".join)
+def test_a_backwards_range_is_refused(tmp_path: Path, command: tuple[str, ...]) -> None:
+    store = f"sqlite:///{tmp_path / 'wm.db'}"
+    args = (*command, "-d", store, "--since", "2026-11-23T10:00:00Z", "--until", "2026-11-23")
+    code, output = invoke(*args)
+    assert (code, output) == (
+        1,
+        "Error: --since 2026-11-23T10:00:00Z (2026-11-23T10:00:00Z) is not before --until"
+        " 2026-11-23 (2026-11-23T00:00:00Z): the range is empty (hint: --since is the older"
+        " end: e.g. --since 2h --until 1h)\n",
+    )
+
+
+def test_an_empty_dead_letter_list_is_a_document(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'wm.db'}"
+    assert invoke("db", "upgrade", "-d", store)[0] == 0
+    assert invoke("dlq", "list", "-d", store, "--indent", "0") == (0, '{"dead_letters":[]}\n')
+
+
+def test_db_status_shows_a_missing_store_without_creating_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "wm.db"
+    code, output = invoke("db", "status", "-d", f"sqlite:///{missing}")
+    assert code == 0
+    status = json.loads(output)
+    assert (status["exists"], status["version"], status["tables"]) == (False, 0, [])
+    assert status["pending"] == status["latest"] > 0
+    assert not (tmp_path / "no").exists()
+
+
+def test_nothing_stored_yet_reads_as_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded default store before anything was stored: empty answers, no file made."""
+    monkeypatch.setenv("WM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("WM_DB_CONNECTION_STRING", raising=False)
+    for args, document in (
+        (("stats",), {"stats": []}),
+        (("stats", "--hits"), {"hits": []}),
+        (("incidents",), {"incidents": []}),
+        (("dlq", "list"), {"dead_letters": []}),
+    ):
+        code, output = invoke(*args)
+        assert (code, json.loads(output)) == (0, document), args
+    assert not (tmp_path / "data").exists()

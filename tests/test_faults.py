@@ -344,9 +344,8 @@ def test_dlq_list_and_replay(sqlite_url: str) -> None:
             ],
         )
     runner = CliRunner()
-    listed = [
-        json.loads(line)
-        for line in runner.invoke(main, ["dlq", "list", "-d", sqlite_url]).output.splitlines()
+    listed = json.loads(runner.invoke(main, ["dlq", "list", "-d", sqlite_url]).output)[
+        "dead_letters"
     ]
     assert [(d["partition"], d["offset"], d["reason"]) for d in listed] == [
         (0, 1, "older wm could not read it"),

@@ -127,6 +127,7 @@ def store_buckets(store_url: str, at: float, values: list[float], station: str =
 
 
 def test_stations_json_on_both_backends(store_url: str) -> None:
+    open_store(store_url).close()  # an empty store
     assert json.loads(run("stations", "-d", store_url)) == {"stations": []}
     old = [3.5, 7.25, 1.0]
     recent = [10.0, 12.5, 20.0, 11.0]

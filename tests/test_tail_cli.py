@@ -156,14 +156,25 @@ def test_publish_to_the_store_then_stats_and_alerts(store_url: str, tmp_path: Pa
     assert count == len(rows)
 
 
+@pytest.mark.parametrize("named_by", ["flag", "environment"])
 def test_publish_hits_through_kafka_and_flush(
-    kafka_bootstrap: str, topic: str, pg_url: str, tmp_path: Path
+    kafka_bootstrap: str,
+    topic: str,
+    pg_url: str,
+    tmp_path: Path,
+    named_by: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     log, rows = traffic(tmp_path)
+    monkeypatch.setenv("WM_STREAM_TOPIC", "probes-not-hits")  # the probes' topic: not used
+    if named_by == "environment":
+        monkeypatch.setenv("WM_TAIL_TOPIC", topic)
+    chosen = ("-t", topic) if named_by == "flag" else ()
     run(
         "tail", str(log), "--from-start", "--exit-at-eof", "--publish", "--json",
-        "-b", kafka_bootstrap, "-t", topic, "--no-record-alerts",
+        "-b", kafka_bootstrap, *chosen, "--no-record-alerts",
     )  # fmt: skip
+    monkeypatch.delenv("WM_STREAM_TOPIC")
     run(
         "flush", "--drain", "-b", kafka_bootstrap, "-t", topic, "-d", pg_url,
         "-c", f"group-{topic}", "--session-timeout-ms", "6000", "--idle-timeout", "2s",

@@ -3,6 +3,7 @@ under steady traffic: `create` (rename, new file, USR1 a second later) and copyt
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -18,6 +19,7 @@ import pytest
 from tests.conftest import unavailable
 from tests.nginx import Nginx, Traffic
 from tests.services import ServiceUnavailable, wait_until, wm_process
+from website_monitor.store import open_store
 
 
 @pytest.fixture
@@ -93,7 +95,11 @@ def test_logrotate_copytruncate_loses_only_what_is_in_neither_file(
     nginx: Nginx, tmp_path: Path
 ) -> None:
     copies = [nginx.log.with_name(f"access.log.{k}") for k in (1, 2, 3)]
-    with wm_process("tail", str(nginx.log), "--from-start", "--json", "--no-record-alerts") as tail:
+    store = f"sqlite:///{tmp_path / 'wm.db'}"
+    with wm_process(
+        "tail", str(nginx.log), "--from-start", "--json", "--no-record-alerts",
+        "--publish", "-d", store,
+    ) as tail:  # fmt: skip
         wait_until_open(tail, nginx.log)
         traffic = Traffic(nginx.port)
         for copy in copies:
@@ -105,11 +111,30 @@ def test_logrotate_copytruncate_loses_only_what_is_in_neither_file(
         requests = traffic.stop()
         time.sleep(1.0)
         out = stop(tail)
-    in_files = lines_in(*copies, nginx.log)
-    assert in_files > 0.9 * requests
+    in_files = paths_in(*copies, nginx.log)
+    assert len(in_files) > 0.9 * requests
     # What neither file has (written between a copy and its truncate) may be lost, or may
-    # have been read before the truncate; all the rest is counted, once. A line cut by a
+    # have been read before the truncate; all the rest is stored, once. A line cut by a
     # truncation, if one was read half written, counts as incorrect.
+    with open_store(store) as repository:
+        stored = [str(row["path"]) for row in repository.query("SELECT path FROM hits")]
+    twice = sorted(path for path, n in collections.Counter(stored).items() if n > 1)
+    assert not twice, f"stored more than once: {twice[:10]}"
+    assert not in_files - set(stored), (
+        f"in a file, not stored: {sorted(in_files - set(stored))[:10]}"
+    )
+    assert set(stored) <= traffic.paths()
     hits, incorrect = counted(out)
-    assert in_files <= hits <= requests
+    assert hits == len(stored)
     assert incorrect <= len(copies)
+
+
+def paths_in(*files: Path) -> set[str]:
+    """The request paths of the lines in `files`."""
+    found = set()
+    for file in files:
+        for line in file.read_text(errors="replace").splitlines():
+            request = line.split('"')[1] if line.count('"') >= 2 else ""
+            if request.startswith("GET "):
+                found.add(request.split(" ")[1])
+    return found

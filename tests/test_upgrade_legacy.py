@@ -126,9 +126,14 @@ def wm_json(url: str, *args: str) -> Any:
 
 
 def parsed(name: str, text: str) -> Any:
-    """A command's output as values: `wm dlq list` prints JSON lines, the others a document."""
+    """A command's output as values. `wm dlq list` printed JSON lines in that release and
+    prints {"dead_letters": [...]} now: both are read as the list of letters."""
     if name == "dlq":
-        return [json.loads(line) for line in text.splitlines()]
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            return [json.loads(line) for line in text.splitlines()]
+        return document.get("dead_letters", [document])
     return json.loads(text)
 
 

@@ -60,10 +60,15 @@ def _click_type(declared: Setting) -> Any:
 
 
 def setting_param(
-    declared: Setting, *, shown_default: str | None = None, help: str | None = None
+    declared: Setting,
+    *,
+    shown_default: str | None = None,
+    help: str | None = None,
+    envvar: str | None = None,
 ) -> Callable[[F], F]:
-    """The option (or arguments) for one setting. `shown_default` and `help` replace what
-    `--help` says when a command uses the setting its own way (`wm listen -t`)."""
+    """The option (or arguments) for one setting. `shown_default`, `help` and `envvar`
+    replace what `--help` says and where the value comes from when a command uses the
+    setting its own way (`wm listen -t`, WM_LISTEN_TOPIC)."""
     if declared.argument:
         return click.argument(
             declared.key,
@@ -76,7 +81,7 @@ def setting_param(
     kwargs: dict[str, Any] = {
         "cls": SettingOption,
         "setting": declared,
-        "envvar": list(declared.env),
+        "envvar": [envvar] if envvar else list(declared.env),
         "show_envvar": True,
         "help": help or declared.help,
         "metavar": declared.metavar or ("DURATION" if declared.duration else None),
@@ -110,15 +115,23 @@ def settings_options(
     *selectors: str,
     shown_defaults: Mapping[str, str] | None = None,
     helps: Mapping[str, str] | None = None,
+    envvars: Mapping[str, str] | None = None,
 ) -> Callable[[F], F]:
     """The options of the settings a command takes: whole sections (`"tail"`, `"store"`)
     or single settings (`"stream.topic"`), in that order; then --config and the logging
     options, which every command takes. `shown_defaults` and `helps`, by setting key,
-    say what a command does differently with a shared setting."""
+    say what a command does differently with a shared setting, `envvars` the environment
+    variable it reads it from instead."""
     shown_defaults = shown_defaults or {}
     helps = helps or {}
+    envvars = envvars or {}
     params = [
-        setting_param(d, shown_default=shown_defaults.get(d.key), help=helps.get(d.key))
+        setting_param(
+            d,
+            shown_default=shown_defaults.get(d.key),
+            help=helps.get(d.key),
+            envvar=envvars.get(d.key),
+        )
         for d in _selected((*selectors, "log"))
     ]
     config_option = click.option(
@@ -140,8 +153,10 @@ def settings_options(
 
 
 def given(name: str) -> bool:
-    """Whether the option `name` of the running command was given on the command line."""
-    return click.get_current_context().get_parameter_source(name) is ParameterSource.COMMANDLINE
+    """Whether the option `name` of the running command was given (on the command line or
+    in its environment variable), rather than left at its default."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
 def load_settings(kwargs: dict[str, Any], explicit: Mapping[str, Any] | None = None) -> Settings:

@@ -30,6 +30,6 @@ def command(source: str | None, indent: int, **kwargs: Any) -> None:
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
-    with open_store(settings.store.effective_url()) as repository:
+    with open_store(settings.store.reading_url(), create=False) as repository:
         incidents = list_alerts(repository, source=source)
     echo_json(Alerts(alerts=incidents), indent)

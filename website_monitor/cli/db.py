@@ -40,17 +40,27 @@ def upgrade(**kwargs: Any) -> None:
 @command.command("status")
 @settings_options("store")
 def status(**kwargs: Any) -> None:
-    """Show the schema, how far the rollups go, the raw rows kept, and every table's rows
-    and size, as JSON."""
+    """Show where the store is, its schema, how far the rollups go, the raw rows kept, and
+    every table's rows and size, as JSON. An embedded store that does not exist yet is shown
+    as such ("exists": false), and not created."""
+    from pathlib import Path
+
     from website_monitor import housekeeping
     from website_monitor.probes import rollups
     from website_monitor.store import open_store
-    from website_monitor.store.url import redact
+    from website_monitor.store.url import StoreURL, redact
 
     settings = load_settings(kwargs)
-    with open_store(settings.store.effective_url(), migrate=False) as repository:
+    url = settings.store.effective_url()
+    parsed = StoreURL.parse(url)
+    exists = not (
+        parsed.backend == "sqlite"
+        and parsed.sqlite_path != ":memory:"
+        and not Path(parsed.sqlite_path).expanduser().exists()
+    )
+    with open_store(url if exists else "sqlite:///:memory:", migrate=False) as repository:
         current = repository.schema_status()
-        shown = _as_json(current, redact(settings.store.effective_url()))
+        shown = {**_as_json(current, redact(url)), "exists": exists}
         if not current.waiting:
             shown["rollups"] = {
                 "rolled_up_to": rollups.rolled_up_to(repository),

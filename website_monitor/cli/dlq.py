@@ -24,16 +24,18 @@ def command() -> None:
     envvar="WM_DLQ_LIMIT",
     show_envvar=True,
 )
+@click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
 @settings_options("store")
-def list_(limit: int, **kwargs: Any) -> None:
-    """Print dead letters as JSON lines (value as text, or base64 if not UTF-8)."""
+def list_(limit: int, indent: int, **kwargs: Any) -> None:
+    """Print {"dead_letters": [...]}, oldest first: each with its reason and its value (as
+    text, or base64 if not UTF-8)."""
     from website_monitor.deadletters import store
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
-    with open_store(settings.store.effective_url()) as repository:
-        for letter in store.dead_letters(repository, limit=limit):
-            echo_json(store.dump(letter), None)
+    with open_store(settings.store.reading_url(), create=False) as repository:
+        letters = [store.dump(letter) for letter in store.dead_letters(repository, limit=limit)]
+    echo_json({"dead_letters": letters}, indent)
 
 
 @command.command("replay")

@@ -64,7 +64,7 @@ def command(
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
-    with open_store(settings.store.effective_url()) as repository:
+    with open_store(settings.store.reading_url(), create=False) as repository:
         found = list_incidents(
             repository,
             since=parse_time(since) if since else None,

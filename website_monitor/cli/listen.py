@@ -18,14 +18,15 @@ TELEMETRY_TOPIC = "telemetry"
     "store",
     "stream",
     shown_defaults={"topic": TELEMETRY_TOPIC},
-    helps={"topic": "Kafka topic of the buckets; only this flag changes it."},
+    helps={"topic": "Kafka topic of the buckets."},
+    envvars={"topic": "WM_LISTEN_TOPIC"},
 )
 def command(**kwargs: Any) -> None:
     """Receive llpp and StatsD datagrams on UDP and store per-station buckets.
 
     With a bootstrap server the buckets go to Kafka, topic `telemetry` (or
-    -t/--topic given on the command line; WM_STREAM_TOPIC names the probe
-    topic and is not used here), for `wm flush`; without one they are written
+    -t/--topic, WM_LISTEN_TOPIC; WM_STREAM_TOPIC names the probe topic and is
+    not used here), for `wm flush`; without one they are written
     to the store directly. SIGTERM or Ctrl-C flushes every open bucket and
     exits 0.
     """

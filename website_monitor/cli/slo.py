@@ -46,6 +46,7 @@ def command(names: tuple[str, ...], indent: int, **kwargs: Any) -> None:
         )
     chosen = [s for s in configured if not names or s.name in names]
     now = datetime.now(timezone.utc)
-    with open_store(settings.store.effective_url()) as repository, repository.snapshot() as reader:
+    url = settings.store.reading_url()
+    with open_store(url, create=False) as repository, repository.snapshot() as reader:
         reports = [slo.report(reader, objective, now) for objective in chosen]
     echo_json(Slos(slos=reports), indent)

@@ -8,7 +8,7 @@ import click
 
 from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
-from website_monitor.config import parse_time
+from website_monitor.config import parse_range
 
 
 @click.command("stations")
@@ -55,11 +55,7 @@ def command(
     from website_monitor.telemetry.queries import telemetry_document
 
     settings = load_settings(kwargs)
-    with open_store(settings.store.effective_url()) as repository:
-        document = telemetry_document(
-            repository,
-            since=parse_time(since) if since else None,
-            until=parse_time(until) if until else None,
-            names=names,
-        )
+    start, end = parse_range(since, until)
+    with open_store(settings.store.reading_url(), create=False) as repository:
+        document = telemetry_document(repository, since=start, until=end, names=names)
     echo_json(document, indent)

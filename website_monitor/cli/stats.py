@@ -8,7 +8,7 @@ import click
 
 from website_monitor.cli._options import load_settings, settings_options
 from website_monitor.cli._output import echo_json
-from website_monitor.config import parse_time
+from website_monitor.config import parse_range
 
 
 @click.command("stats")
@@ -101,6 +101,13 @@ def command(
     range holds at most 100,000 probes (or with --exact); beyond that they come
     from the week and day rollups, within 0.5 % of the exact values.
 
+    `availability` is good checks over all checks: a good check got an answer
+    that met every expectation (by default a status below 400). `errors`
+    counts the checks with an error kind: no answer (timeout, refused, DNS,
+    TLS) or a check of their own failed (an expiring certificate, an --expect
+    condition). A 404 or a 503 is an answer: it lowers availability without
+    being an error.
+
     With --hits: {"hits": [...]} with hits, 5xx error rate and response-size
     percentiles per section; with --telemetry: UDP telemetry buckets.
     """
@@ -113,15 +120,16 @@ def command(
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
+    start, end = parse_range(since, until)
     query = stats.StatsQuery(
         urls=urls,
-        since=parse_time(since) if since else None,
-        until=parse_time(until) if until else None,
+        since=start,
+        until=end,
         by=by,
         source=source or "auto",
         phases=phases,
     )
-    with open_store(settings.store.effective_url()) as repository:
+    with open_store(settings.store.reading_url(), create=False) as repository:
         if hits:
             from website_monitor.logs.models import Hits
             from website_monitor.logs.queries import hit_stats

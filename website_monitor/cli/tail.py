@@ -26,7 +26,8 @@ HITS_TOPIC = "hits"
     "store",
     "stream",
     shown_defaults={"topic": HITS_TOPIC},
-    helps={"topic": "Kafka topic of the hits (--publish); only this flag changes it."},
+    helps={"topic": "Kafka topic of the hits (--publish)."},
+    envvars={"topic": "WM_TAIL_TOPIC"},
 )
 def command(**kwargs: Any) -> None:
     """Follow access logs: a summary per window and high-traffic alerts.

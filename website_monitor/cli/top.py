@@ -19,7 +19,10 @@ def command(**kwargs: Any) -> None:
     from website_monitor.store import open_store
 
     settings = load_settings(kwargs)
-    with open_store(settings.store.effective_url()) as repository, stop_on_signals() as stop:
+    with (
+        open_store(settings.store.reading_url(), create=False) as repository,
+        stop_on_signals() as stop,
+    ):
         top.run(
             repository,
             refresh=settings.top.refresh,

@@ -45,6 +45,7 @@ from website_monitor.config.values import (
     MAX_DURATION,
     format_duration,
     parse_duration,
+    parse_range,
     parse_time,
     split_list,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "declaration",
     "format_duration",
     "parse_duration",
+    "parse_range",
     "parse_time",
     "resolve",
     "split_list",

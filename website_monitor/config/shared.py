@@ -52,6 +52,14 @@ class StoreSettings:
         data directory."""
         return self.url or "sqlite:///" + str(self.data_path() / "wm.db")
 
+    def reading_url(self) -> str:
+        """The connection string for a command that only reads. The embedded default that
+        does not exist yet (nothing stored on this machine) reads as an empty store and is
+        not created; a store named explicitly is read as it is (missing: an error)."""
+        if self.url is None and not (self.data_path() / "wm.db").exists():
+            return "sqlite:///:memory:"
+        return self.effective_url()
+
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class StreamSettings:

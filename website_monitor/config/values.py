@@ -69,6 +69,23 @@ def parse_time(value: str, now: datetime | None = None) -> datetime:
         ) from None
 
 
+def parse_range(
+    since: str | None, until: str | None, now: datetime | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """`--since` and `--until` (either may be absent), read against one `now`; a range that
+    holds nothing (`--since 1h --until 2h`) is an error rather than an empty answer."""
+    now = now or datetime.now(timezone.utc)
+    start = parse_time(since, now) if since else None
+    end = parse_time(until, now) if until else None
+    if start is not None and end is not None and start >= end:
+        raise ConfigError(
+            f"--since {since} ({start:%Y-%m-%dT%H:%M:%SZ}) is not before"
+            f" --until {until} ({end:%Y-%m-%dT%H:%M:%SZ}): the range is empty",
+            hint="--since is the older end: e.g. --since 2h --until 1h",
+        )
+    return start, end
+
+
 _SEPARATORS = re.compile(r"[,\s]+")
 #: Whitespace, or a comma that starts a new URL: a comma inside a URL stays.
 _URL_SEPARATORS = re.compile(r"\s+|\s*,\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")

@@ -14,7 +14,7 @@ from website_monitor.store import Reader, Row, Transaction
 from website_monitor.times import as_utc
 
 TABLE = "probe_latest"
-#: The columns kept per URL: those the API shows for a result.
+#: The columns kept per URL: those the API shows for a result (`queries.PROBE_FIELDS`).
 COLUMNS = (
     "id",
     "url",

@@ -21,23 +21,9 @@ from website_monitor.store import Reader, Repository, Row, Where
 from website_monitor.store.base import reading
 from website_monitor.times import as_utc, choose_bucket, from_epoch, iso
 
-#: Columns shown for one probe result in the API and live updates.
-PROBE_FIELDS = (
-    "id",
-    "url",
-    "timestamp",
-    "http_status_code",
-    "response_time_ms",
-    "error",
-    "ok",
-    "dns_ms",
-    "connect_ms",
-    "tls_ms",
-    "ttfb_ms",
-    "location",
-    "cert_expires_at",
-    "failed_condition",
-)
+#: Columns read for one probe result in the API and live updates: those `probe_latest`
+#: keeps of each URL's newest.
+PROBE_FIELDS = latest.COLUMNS
 
 
 @dataclasses.dataclass(frozen=True)
