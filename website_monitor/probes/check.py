@@ -344,13 +344,11 @@ class Prober:
                 body = await self._read_body(response)
                 finished = time.perf_counter()
         except Exception as exc:  # any failure of the request becomes a result
-            return ProbeResult(
-                url=url,
-                timestamp=timestamp,
-                http_status_code=None,
-                response_time_ms=None,
-                error=classify(exc),
-                error_detail=describe(exc, options.timeout),
+            return ProbeResult.failed(
+                url,
+                timestamp,
+                classify(exc),
+                describe(exc, options.timeout),
                 dns_ms=_ms(phases.dns_ms),
                 connect_ms=_ms(phases.connect_ms),
                 tls_ms=_ms(phases.tls_ms),

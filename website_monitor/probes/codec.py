@@ -96,6 +96,34 @@ class ProbeResult:
             )
             object.__setattr__(self, "ok", healthy)
 
+    @classmethod
+    def failed(
+        cls,
+        url: str,
+        timestamp: datetime,
+        error: str,
+        detail: str,
+        *,
+        location: str | None,
+        dns_ms: float | None = None,
+        connect_ms: float | None = None,
+        tls_ms: float | None = None,
+    ) -> ProbeResult:
+        """A check that got no answer to judge: HTTP, TCP and DNS failures have one shape."""
+        return cls(
+            url=url,
+            timestamp=timestamp,
+            http_status_code=None,
+            response_time_ms=None,
+            error=error,
+            error_detail=detail,
+            ok=False,
+            dns_ms=dns_ms,
+            connect_ms=connect_ms,
+            tls_ms=tls_ms,
+            location=location,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["timestamp"] = self.timestamp.isoformat()

@@ -111,14 +111,6 @@ def _failure(
     detail: str,
     elapsed: float | None = None,
 ) -> ProbeResult:
-    return ProbeResult(
-        url=url,
-        timestamp=timestamp,
-        http_status_code=None,
-        response_time_ms=None,
-        error=kind,
-        error_detail=detail,
-        ok=False,
-        dns_ms=elapsed,
-        location=options.location,
+    return ProbeResult.failed(
+        url, timestamp, kind, detail, dns_ms=elapsed, location=options.location
     )

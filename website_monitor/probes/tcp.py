@@ -141,14 +141,11 @@ def _failure(
         kind, detail = "connection", exc.strerror or type(exc).__name__
     else:
         kind, detail = "other", " ".join(str(exc).split())[:300] or type(exc).__name__
-    return ProbeResult(
-        url=url,
-        timestamp=timestamp,
-        http_status_code=None,
-        response_time_ms=None,
-        error=kind,
-        error_detail=detail,
-        ok=False,
+    return ProbeResult.failed(
+        url,
+        timestamp,
+        kind,
+        detail,
         dns_ms=timing.dns_ms,
         connect_ms=timing.connect_ms,
         location=options.location,
