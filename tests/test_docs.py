@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import re
 import shutil
@@ -263,3 +264,21 @@ def test_relative_links_name_files() -> None:
         if not (page.parent / target.split("#")[0]).exists()
     ]
     assert not broken, broken
+
+
+# --- the message format -----------------------------------------------------------------
+
+
+def test_example_messages_decode() -> None:
+    """Every JSON example of docs/message-format.md is a message the codec accepts, of the
+    kind it says (the page cannot drift from the codecs)."""
+    from website_monitor.codec import decode
+
+    page = ROOT / "docs" / "message-format.md"
+    messages = [b for b in blocks(page) if b.language == "json"]
+    assert len(messages) >= 4
+    for block in messages:
+        data = json.loads(block.code)
+        event = decode(block.code.encode(), fallback_id="00000000-0000-4000-8000-000000000000")
+        assert event.kind == data.get("kind", "probe"), block.where
+        assert event.to_dict().keys() >= data.keys(), block.where
