@@ -282,3 +282,16 @@ def test_example_messages_decode() -> None:
         event = decode(block.code.encode(), fallback_id="00000000-0000-4000-8000-000000000000")
         assert event.kind == data.get("kind", "probe"), block.where
         assert event.to_dict().keys() >= data.keys(), block.where
+
+
+def test_config_file_examples_resolve(tmp_path: Path) -> None:
+    """The config files of docs/configuration.md are read without an error."""
+    from website_monitor.config import Settings, resolve
+
+    examples = [b for b in blocks(ROOT / "docs" / "configuration.md") if b.language == "toml"]
+    assert examples
+    for block in examples:
+        path = tmp_path / "wm.toml"
+        path.write_text(block.code, encoding="utf-8")
+        settings = resolve(config_file=path, env={})
+        assert settings != Settings(), f"{block.where}: nothing read"
