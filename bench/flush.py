@@ -70,8 +70,8 @@ def reset(repository: PostgresRepository) -> None:
 def raw_copy(repository: PostgresRepository, probes: list[ProbeResult]) -> float:
     """Seconds for one COPY of the rows into url_probes (text built as the store builds it)."""
     columns = ", ".join(PROBE_COLUMNS)
-    with Timer() as timer, repository.transaction() as cursor:
-        cursor.copy_expert(
+    with Timer() as timer, repository.transaction() as tx:
+        tx.cursor.copy_expert(
             f"COPY url_probes ({columns}) FROM STDIN", io.StringIO(copy_rows(probes))
         )
     return timer.elapsed
