@@ -2,7 +2,8 @@
 
 small (the default) finishes in a few minutes on 2 cores: flush 50k messages, decode 10k,
 probe 1,000 URLs, stats and slo on 1M rows, each command's start-up (the same at either
-size). large: flush 200k, stats and slo on 10M rows (the issue's target size; generating and
+size), wm serve's requests, wm top and the dashboard on 1M probes + 1M hits (views). large:
+flush 200k, stats, slo and views on 10M rows (the issue's target size; generating and
 rolling up 10M rows takes several minutes).
 bench/tail.py and bench/listen.py, when present, run as they are (their own
 defaults) and their output is included as printed. Progress goes to stderr.
@@ -22,7 +23,7 @@ from pathlib import Path
 from bench import _common
 from bench._common import Result, log, table
 
-OURS = ("flush", "decode", "probe", "stats", "slo", "startup")
+OURS = ("flush", "decode", "probe", "stats", "slo", "startup", "views")
 OTHERS = ("tail", "listen")
 
 

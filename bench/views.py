@@ -50,7 +50,7 @@ REQUESTS = (
 )
 
 
-def _without_indexes(repository: Repository, table_name: str, fill: Callable[[], None]) -> None:
+def without_indexes(repository: Repository, table_name: str, fill: Callable[[], None]) -> None:
     """Run `fill` with the table's indexes dropped (but those of constraints), then build
     them again."""
     kept = [
@@ -127,6 +127,16 @@ def make_partitions(repository: Repository, seconds: float) -> None:
                     partitioning.create(tx, table_name, name, start, end)
 
 
+def fill(repository: Repository, rows: int, hits: bool = True) -> None:
+    """`rows` probes (and as many hits over the same span), each in its monthly partition
+    as in a store written month by month. The caller rebuilds the derived tables."""
+    span = rows / URLS * 30.0
+    make_partitions(repository, span)
+    without_indexes(repository, "url_probes", lambda: generate_probes(repository, rows))
+    if hits:
+        without_indexes(repository, "hits", lambda: generate_hits(repository, rows, span))
+
+
 class _Undone(Exception):
     """Raised to roll a transaction back."""
 
@@ -198,10 +208,7 @@ def run(rows: int, browser: bool = True) -> list[Result]:
     with scratch_database("views") as db_url, open_store(db_url) as repository:
         log(f"views: generating {rows:,} probes and {rows:,} hits")
         with Timer() as generation:
-            make_partitions(repository, rows / URLS * 30.0)
-            _without_indexes(repository, "url_probes", lambda: generate_probes(repository, rows))
-            span = rows / URLS * 30.0
-            _without_indexes(repository, "hits", lambda: generate_hits(repository, rows, span))
+            fill(repository, rows)
         log(f"views: generated in {generation.elapsed:.1f}s; rebuilding the rollups")
         with Timer() as rebuild:
             counts = housekeeping.rebuild(repository)

@@ -60,6 +60,10 @@ RELEASED: dict[tuple[str, str], tuple[int | None, str]] = {
         None,
         "34ab76222b18befcb05df6d06c28697812b75ec6687ced4964618711eb16fc0d",
     ),
+    ("probes", "0010_cert_index"): (
+        None,
+        "ff2e092bd931a2f20d61b90d95c3680e348ab2e15f0e4bdfeacbb4941766bbbc",
+    ),
     ("logs", "0001_hits_and_alerts"): (
         2,
         "098df4609e7513af7116bcb032c3e20545719fcc3adc662cafc2d6c078af7725",

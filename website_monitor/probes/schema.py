@@ -424,6 +424,21 @@ CHECKS = Migration(
     ),
 )
 
+CERT_INDEX = Migration(
+    "0010_cert_index",
+    "an index of the results that carry a certificate expiry, per URL and time",
+    # The newest expiry of a URL (/metrics, wm stats) is then one index look-up even when
+    # none of its results has one (plain failures), instead of a walk through all of them.
+    postgresql=(
+        "CREATE INDEX IF NOT EXISTS url_probes_cert ON url_probes (md5(url), timestamp)"
+        " WHERE cert_expires_at IS NOT NULL",
+    ),
+    sqlite=(
+        "CREATE INDEX IF NOT EXISTS url_probes_cert ON url_probes (url, timestamp)"
+        " WHERE cert_expires_at IS NOT NULL",
+    ),
+)
+
 MIGRATIONS = (
     URL_PROBES,
     ROLLUPS,
@@ -434,4 +449,5 @@ MIGRATIONS = (
     PARTITIONS,
     ALL_TIME,
     CHECKS,
+    CERT_INDEX,
 )
