@@ -21,56 +21,29 @@ import argparse
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from bench import views
 from bench._common import Result, Timer, log, scratch_database, table
 from website_monitor.probes import rollups, stats
 from website_monitor.store import Repository, open_store
 
 SIZES = {"small": 1_000_000, "large": 10_000_000}
-URLS = 10
-
-INDEXES = {
-    "url_probes_event_id": "CREATE UNIQUE INDEX url_probes_event_id ON url_probes (event_id)",
-    "url_probes_url_timestamp": "CREATE INDEX url_probes_url_timestamp"
-    " ON url_probes (url, timestamp)",
-    "url_probes_timestamp": "CREATE INDEX url_probes_timestamp ON url_probes (timestamp)",
-}
+URLS = views.URLS
 
 
 def generate(repository: Repository, rows: int) -> None:
-    for name in INDEXES:
-        repository.execute(f"DROP INDEX {name}")
-    repository.execute(
-        f"""INSERT INTO url_probes (event_id, url, timestamp, http_status_code,
-            response_time_ms, error, ok, ttfb_ms)
-        SELECT gen_random_uuid(),
-               'https://site-' || mod(i, {URLS}) || '.example/health',
-               now() - make_interval(secs => ({rows} - i) / {URLS} * 30.0 + random()),
-               CASE WHEN r < 0.01 THEN NULL WHEN r < 0.03 THEN 503 ELSE 200 END,
-               CASE WHEN r < 0.01 THEN NULL ELSE v END,
-               CASE WHEN r < 0.01 THEN 'timeout' END,
-               r >= 0.03,
-               CASE WHEN r < 0.01 THEN NULL ELSE v * 0.7 END
-        FROM (
-            SELECT i, random() AS r,
-                   round(exp(ln(60 + 25 * mod(i, {URLS}))
-                       + 0.6 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))::numeric,
-                       3)::double precision AS v
-            FROM generate_series(0, {rows} - 1) AS i
-        ) AS g"""
-    )
-    for statement in INDEXES.values():
-        repository.execute(statement)
-    repository.execute("ANALYZE url_probes")
+    """The rows in their monthly partitions, indexes built after (as bench.views does)."""
+    views.fill(repository, rows, hits=False)
 
 
-def worst_error(exact: list[dict[str, Any]], approx: list[dict[str, Any]]) -> float:
-    assert [(e["url"], e["probes"], e["errors"]) for e in exact] == [
-        (a["url"], a["probes"], a["errors"]) for a in approx
+def worst_error(exact: list[Any], approx: list[Any]) -> float:
+    """The worst relative error of p50/p95/p99 (entries are `StatsEntry`)."""
+    assert [(e.url, e.probes, e.errors) for e in exact] == [
+        (a.url, a.probes, a.errors) for a in approx
     ], "rollups and exact disagree on counts"
     worst = 0.0
     for e, a in zip(exact, approx, strict=True):
         for name, _ in stats.PERCENTILES:
-            worst = max(worst, abs(a[name] - e[name]) / e[name])
+            worst = max(worst, abs(getattr(a, name) - getattr(e, name)) / getattr(e, name))
     return worst
 
 
