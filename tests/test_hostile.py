@@ -210,6 +210,7 @@ def line(i: int, path: str = "/ok") -> bytes:
 TAIL_CASES = [
     Case("binary garbage", bytes(range(256)).replace(b"\n", b""), COUNTED, "bad_lines"),
     Case("NUL bytes", b"\x00" * 40, COUNTED, "bad_lines"),
+    Case("NUL in a valid line", line(1, "/n\x00ul"), STORED, "/n\ufffdul"),
     Case("1 MB line", line(1, "/big") + b"x" * (1 << 20), COUNTED, "bad_lines"),
     Case("10 kB path", line(1, "/p" + TEN_KB), STORED, ""),
     Case("invalid UTF-8", line(1).replace(b"/ok/", b"/bad\xff\xfe/"), STORED, ""),
@@ -357,6 +358,7 @@ SERVE_CASES = [
     Case("future timestamp", json_body([clf(NOW + timedelta(days=2), "/f", 200, 1)]), COUNTED,
          "timestamp more than an hour ahead"),
     Case("10 kB path", json_body([clf(NOW, "/p" + TEN_KB, 200, 1)]), STORED, ""),
+    Case("NUL in a line", json_body([clf(NOW, "/n\x00ul", 200, 1)]), STORED, ""),
     Case("markup path", json_body([clf(NOW, "/[/x][bold]", 200, 1)]), STORED, ""),
 ]  # fmt: skip
 
