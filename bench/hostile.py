@@ -9,7 +9,7 @@ sent fewer times: at most about 10 MB of it). Prints per class: sent, stored, co
 dead-lettered, refused and lost, then good messages/s with the hostile mix against the
 clean stream, with the ratio.
 
-    python -m bench hostile          # 100k good messages per entry point, 2 runs of each
+    python -m bench hostile          # 100k good messages per entry point, 3 runs of each
     python -m bench.hostile --good 20000 --each 20 --only flush --only serve
 """
 
@@ -173,8 +173,6 @@ def run_flush(
                 if found:
                     stored[(found[1], int(found[2]))] += 1
                 good_stored += "good-" in row["text"]
-        for table_name in ("url_probes", "hits", "telemetry_buckets"):
-            repository.execute(f"TRUNCATE {table_name}")
     for offset, label in enumerate(labels):
         if label is not None:
             rows[label].sent += 1
@@ -291,7 +289,6 @@ def run_listen(db: str, good: int, each: int, mixed: bool) -> tuple[float, list[
     with open_store(db) as repository:
         counts = {r["name"]: int(r["n"]) for r in repository.query(
             "SELECT name, sum(arrivals) AS n FROM telemetry_buckets GROUP BY name")}  # fmt: skip
-        repository.execute("TRUNCATE telemetry_buckets")
     for row, case in zip(rows, cases, strict=True):
         if case.outcome == STORED:
             row.seen[STORED] = counts.get(llpp.decode(case.payload).station, 0)  # type: ignore[union-attr]
@@ -393,7 +390,6 @@ def run_serve(db: str, good: int, each: int, mixed: bool) -> tuple[float, list[R
         paths = [
             r["path"] for r in repository.query("SELECT path FROM hits WHERE source = 'serve'")
         ]
-        repository.execute("TRUNCATE hits")
     stored_marks = Counter(int(m[1]) for p in paths if (m := re.match(r"/hx(\d+)r\d+\.", p)))
     for c, n in stored_marks.items():
         rows[c].seen[STORED] += n
@@ -424,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--good", type=int, default=100_000, help="good messages per stream")
     parser.add_argument("--each", type=int, default=100, help="messages of each hostile class")
-    parser.add_argument("--repeats", type=int, default=2, help="clean and mixed runs each")
+    parser.add_argument("--repeats", type=int, default=3, help="clean and mixed runs each")
     parser.add_argument("--only", action="append", choices=ENTRIES, help="repeatable")
     args = parser.parse_args(argv)
     # one warning per dead letter or refused request is what an operator sees; here, noise
@@ -433,25 +429,36 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     results: list[Result] = []
     lost = 0  # over every run
-    with scratch_database("hostile") as db, tempfile.TemporaryDirectory() as work:
-        with open_store(db):
-            pass
+    with tempfile.TemporaryDirectory() as work:
         broker = services.kafka_broker() if "flush" in chosen else None
         bootstrap = broker.__enter__() if broker is not None else ""
         try:
-            runners: dict[str, Callable[[bool], tuple[float, list[Row]]]] = {
-                "flush": lambda m: run_flush(bootstrap, db, args.good, args.each, m),
-                "tail": lambda m: run_tail(db, args.good, args.each, m, Path(work)),
-                "listen": lambda m: run_listen(db, args.good, args.each, m),
-                "serve": lambda m: run_serve(db, args.good, args.each, m),
+            runners: dict[str, Callable[[str, bool], tuple[float, list[Row]]]] = {
+                "flush": lambda db, m: run_flush(bootstrap, db, args.good, args.each, m),
+                "tail": lambda db, m: run_tail(db, args.good, args.each, m, Path(work)),
+                "listen": lambda db, m: run_listen(db, args.good, args.each, m),
+                "serve": lambda db, m: run_serve(db, args.good, args.each, m),
             }
+
+            def once(entry: str, mixed: bool) -> tuple[float, list[Row]]:
+                """One stream into a database of its own (nothing left from another run)."""
+                with scratch_database("hostile") as db:
+                    open_store(db).close()
+                    return runners[entry](db, mixed)
+
             for entry in chosen:
                 cleans, mixeds = [], []
-                for _ in range(args.repeats):  # alternated: a warm cache favours neither
-                    cleans.append(runners[entry](False)[0])
-                    rate, entry_rows = runners[entry](True)
-                    mixeds.append(rate)
-                    lost += sum(r.lost for r in entry_rows)
+                # clean then mixed, then mixed then clean, …: on this shared machine the
+                # first run of a pair is often the slower, whichever it is
+                for k in range(args.repeats):
+                    for mixed in (False, True) if k % 2 == 0 else (True, False):
+                        rate, runs_rows = once(entry, mixed)
+                        if mixed:
+                            mixeds.append(rate)
+                            entry_rows = runs_rows
+                            lost += sum(r.lost for r in entry_rows)
+                        else:
+                            cleans.append(rate)
                 rows += entry_rows  # the last mixed run's
                 hostile_sent = sum(r.sent for r in entry_rows[1:])
                 results.append(Result(
