@@ -5,8 +5,9 @@ probe 1,000 URLs, stats and slo on 1M rows, each command's start-up (the same at
 size), wm serve's requests, wm top and the dashboard on 1M probes + 1M hits (views). large:
 flush 200k, stats, slo and views on 10M rows (the issue's target size; generating and
 rolling up 10M rows takes several minutes).
-bench/tail.py and bench/listen.py, when present, run as they are (their own
-defaults) and their output is included as printed. Progress goes to stderr.
+bench/tail.py, bench/listen.py and bench/hostile.py, when present, run as they are (their
+own defaults) and their output is included as printed. `python -m bench NAME…` runs only
+those. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -24,15 +25,19 @@ from bench import _common
 from bench._common import Result, log, table
 
 OURS = ("flush", "decode", "probe", "stats", "slo", "startup", "views")
-OTHERS = ("tail", "listen")
+OTHERS = ("tail", "listen", "hostile")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=["small", "large"], default="small")
     parser.add_argument("--only", action="append", choices=OURS + OTHERS, help="repeatable")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="as --only (default: all)")
     args = parser.parse_args(argv)
-    selected = args.only or list(OURS + OTHERS)
+    unknown = [name for name in args.names if name not in OURS + OTHERS]
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r} (choose from {', '.join(OURS + OTHERS)})")
+    selected = (args.only or []) + args.names or list(OURS + OTHERS)
     results: list[Result] = []
     failures: list[str] = []
     sections: list[str] = []

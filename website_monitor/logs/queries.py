@@ -92,7 +92,7 @@ def _exact_stats(
     sql = (
         "SELECT section, count(*) AS hits,"
         " sum(CASE WHEN status >= 500 AND status < 600 THEN 1 ELSE 0 END) AS errors,"
-        f" sum(bytes) AS total_bytes, {percentiles}"
+        f" {reader.dialect.sum_of('bytes')} AS total_bytes, {percentiles}"
         " FROM hits" + where.sql + " GROUP BY section ORDER BY section"
     )
     entries = []

@@ -60,7 +60,7 @@ def _fill_statements(rollup: Rollup, dialect: Dialect, ranged: bool) -> tuple[st
     columns = f"{rollup.count_names}, {total}, {low}, {high}"
     summary_sql = (
         f"WITH s{DAY} AS (SELECT ({epoch} / {DAY}) * {DAY} AS period_start, {keys},"
-        f" {counted}, coalesce(sum({value}), 0) AS {total}, min({value}) AS {low},"
+        f" {counted}, {dialect.sum_of(value)} AS {total}, min({value}) AS {low},"
         f" max({value}) AS {high} FROM {rollup.raw}{where} GROUP BY {groups}),"
         f" s{WEEK} AS (SELECT (period_start / {WEEK}) * {WEEK} AS period_start, {names},"
         f" {summed}, sum({total}) AS {total}, min({low}) AS {low}, max({high}) AS {high}"

@@ -55,6 +55,11 @@ class Dialect:
         """1-based position of `needle` in `haystack`, 0 when absent."""
         raise NotImplementedError
 
+    def sum_of(self, expression: str) -> str:
+        """A sum of integers that cannot fail however large they are (response sizes and
+        counts go up to 2**63 each); 0 over no rows."""
+        raise NotImplementedError
+
     def text_key(self, expression: str) -> str:
         """What indexes on long text are built on: the text itself where an index entry
         may be any length (SQLite), else a fixed-size hash of it (PostgreSQL's btree
@@ -98,6 +103,10 @@ class PostgreSQL(Dialect):
     def position(self, needle: str, haystack: str) -> str:
         return f"strpos({haystack}, {needle})"
 
+    def sum_of(self, expression: str) -> str:
+        # the sum of bigints is a numeric: it does not overflow
+        return f"coalesce(sum({expression}), 0)"
+
     def text_key(self, expression: str) -> str:
         return f"md5({expression})"
 
@@ -135,6 +144,10 @@ class SQLite(Dialect):
 
     def position(self, needle: str, haystack: str) -> str:
         return f"instr({haystack}, {needle})"
+
+    def sum_of(self, expression: str) -> str:
+        # sum() raises "integer overflow" past 2**63; total() is a float (exact to 2**53)
+        return f"total({expression})"
 
     def text_key(self, expression: str) -> str:
         return expression  # a long key spills to overflow pages: no limit

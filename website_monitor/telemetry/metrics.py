@@ -28,9 +28,10 @@ def telemetry_metrics(reader: Reader) -> Iterator[Metric]:
         [health.PREFIX],
     ):
         buckets.add_metric([row["metric_type"]], float(row["n"]))
+    total = reader.dialect.sum_of
     for row in reader.query(
-        "SELECT name, sum(arrivals) AS a, sum(departures) AS d FROM telemetry_buckets"
-        " WHERE metric_type = 'station' GROUP BY name ORDER BY name"
+        f"SELECT name, {total('arrivals')} AS a, {total('departures')} AS d"
+        " FROM telemetry_buckets WHERE metric_type = 'station' GROUP BY name ORDER BY name"
     ):
         arrivals.add_metric([row["name"]], float(row["a"] or 0))
         departures.add_metric([row["name"]], float(row["d"] or 0))
