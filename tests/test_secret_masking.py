@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import logging
+import threading
 from pathlib import Path
 
 import pytest
 
+from tests.alerting import URL, Timeline, run, store
 from website_monitor import config, log
 from website_monitor.store.url import StoreURL, mask, redact, url_secrets
 from website_monitor.transport.kafka import client_options, servers
 
 SECRET = "s3cret-hunter2"
+DOWN = [False] * 3
 
 
 @pytest.mark.parametrize(
@@ -154,3 +159,96 @@ def test_text_logs_escape_control_characters(
     err = capsys.readouterr().err
     assert "cannot read /logs/\\x1b]2;PWNED\\x07access.log" in err
     assert "\x1b" not in err and "\x07" not in err
+
+
+class EchoingReceiver:
+    """A receiver that refuses every POST and says back what it was sent, as many servers'
+    error pages do (`Cannot POST /path?query`, the request's JSON, its credentials)."""
+
+    def __init__(self) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                auth = self.headers.get("Authorization", "")
+                if auth.lower().startswith("basic "):
+                    auth = base64.b64decode(auth[6:]).decode()
+                said = f"Cannot POST {self.path} ({auth}) {body.decode()[:120]}".encode()
+                self.send_response(403)
+                self.send_header("Content-Length", str(len(said)))
+                self.end_headers()
+                self.wfile.write(said)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_receiver_that_echoes_what_it_got_never_shows_a_secret(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = {
+        "webhook query token": "hook-q-hunter2",
+        "webhook header": "hdr-tok-hunter2",
+        "slack path": "SLACKPATHhunter2",
+        "pagerduty key": "pd-key-hunter2",
+        "alertmanager password": "am-pw-hunter2",
+    }
+    monkeypatch.setenv("WM_TEST_PD_KEY", secrets["pagerduty key"])
+    echo = EchoingReceiver()
+    try:
+        wm_toml = tmp_path / "wm.toml"
+        wm_toml.write_text(
+            f"""
+[[notifier]]
+name = "hook"
+type = "webhook"
+url = "http://{echo.address}/hook?token={secrets["webhook query token"]}"
+headers = {{ Authorization = "Bearer {secrets["webhook header"]}" }}
+
+[[notifier]]
+name = "chat"
+type = "slack"
+url = "http://{echo.address}/services/T000/B000/{secrets["slack path"]}"
+
+[[notifier]]
+name = "pager"
+type = "pagerduty"
+routing_key_env = "WM_TEST_PD_KEY"
+url = "http://{echo.address}/v2/enqueue"
+
+[[notifier]]
+name = "am"
+type = "alertmanager"
+url = "http://wm:{secrets["alertmanager password"]}@{echo.address}"
+
+[[alert]]
+name = "site down"
+urls = ["{URL}"]
+notify = ["hook", "chat", "pager", "am"]
+"""
+        )
+        store(sqlite_url, Timeline()(DOWN))
+        output = run(
+            "alert", "--once", "-d", sqlite_url, "--config", str(wm_toml), "--log-level", "debug",
+            code=1,
+        )  # fmt: skip
+        listed = run("incidents", "-d", sqlite_url)
+    finally:
+        echo.close()
+    [incident] = json.loads(listed)["incidents"]
+    errors = {n["notifier"]: n["error"] for n in incident["notified"]}
+    assert set(errors) == {"hook", "chat", "pager", "am"}, incident["notified"]
+    assert all("answered HTTP 403: Cannot POST" in error for error in errors.values()), errors
+    for what, secret in secrets.items():
+        assert "hunter2" not in listed, (what, listed)
+        assert secret not in output, (what, output)
+    assert "***" in errors["hook"] and "***" in errors["chat"] and "***" in errors["pager"]
