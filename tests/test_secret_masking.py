@@ -105,6 +105,17 @@ def test_secrets_of_settings(tmp_path: Path) -> None:
     assert log.secrets_of(config.resolve({}, env={})) == ()
 
 
+def test_secrets_in_the_environment_whoever_reads_them() -> None:
+    environ = {
+        "WM_SERVE_TOKEN": "serve-tok",
+        "WM_DB_CONNECTION_STRING": "postgresql://wm:db-pw@h/wm",
+        "WM_STREAM_SASL_PASSWORD": "sasl-pw",
+        "WM_SERVE_BIND": "127.0.0.1:8080",
+        "HOME": "/root",
+    }
+    assert set(log.environment_secrets(environ)) == {"serve-tok", "db-pw", "sasl-pw"}
+
+
 @pytest.fixture
 def logging_setup() -> object:
     """log.setup as a command runs it; the handlers it adds are removed afterwards."""
@@ -252,3 +263,34 @@ notify = ["hook", "chat", "pager", "am"]
         assert "hunter2" not in listed, (what, listed)
         assert secret not in output, (what, output)
     assert "***" in errors["hook"] and "***" in errors["chat"] and "***" in errors["pager"]
+
+
+def test_a_command_that_says_the_environment_never_shows_a_secret(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command notifier inherits the environment, where the settings' secrets may be."""
+    monkeypatch.setenv("WM_SERVE_TOKEN", "serve-tok-hunter2")
+    monkeypatch.setenv("WM_STREAM_SASL_PASSWORD", "sasl-pw-hunter2")
+    wm_toml = tmp_path / "wm.toml"
+    wm_toml.write_text(
+        f"""
+[[notifier]]
+name = "page"
+type = "command"
+command = ["sh", "-c", "echo token $WM_SERVE_TOKEN sasl $WM_STREAM_SASL_PASSWORD >&2; exit 3"]
+
+[[alert]]
+name = "site down"
+urls = ["{URL}"]
+notify = ["page"]
+"""
+    )
+    store(sqlite_url, Timeline()(DOWN))
+    output = run(
+        "alert", "--once", "-d", sqlite_url, "--config", str(wm_toml), "--log-level", "debug",
+        code=1,
+    )  # fmt: skip
+    listed = run("incidents", "-d", sqlite_url)
+    [incident] = json.loads(listed)["incidents"]
+    assert incident["notified"][0]["error"] == "sh exited with 3: token *** sasl ***"
+    assert "hunter2" not in output + listed

@@ -102,8 +102,10 @@ class Outbox:
         self.lease = timedelta(seconds=max(60.0, 3 * longest + 30))
 
     def secrets(self) -> list[str]:
-        """Every notifier's secrets (read now: some come from the environment)."""
-        return [secret for n in self.notifiers.values() for secret in n.secrets() if secret]
+        """Every notifier's secrets (read now: some come from the environment), and the
+        settings' (a command inherits the environment, where they may be)."""
+        found = [secret for n in self.notifiers.values() for secret in n.secrets() if secret]
+        return [*found, *log.masked_secrets()]
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(maintain.clock(self.repository), timezone.utc)
@@ -167,7 +169,8 @@ class Outbox:
                     logger.error("notifier %s failed unexpectedly", notifier.name, exc_info=exc)
                     reason = f"{type(exc).__name__} in the {notifier.type} notifier"
                 # A receiver's answer may say back what it was sent (`Cannot POST /path?token=`,
-                # the routing key in the body): stored and shown by `wm incidents`, so masked.
+                # the routing key in the body), a command its environment: stored and shown
+                # by `wm incidents`, so masked.
                 reason = mask(reason, self.secrets())
                 if self._failed(row, reason):
                     done.given_up += 1
