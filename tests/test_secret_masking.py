@@ -294,3 +294,36 @@ notify = ["page"]
     [incident] = json.loads(listed)["incidents"]
     assert incident["notified"][0]["error"] == "sh exited with 3: token *** sasl ***"
     assert "hunter2" not in output + listed
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value"),
+    [
+        ("webhook", "secret", "73105523"),
+        ("pagerduty", "routing_key", "[\"R0UT1NGKEY\", 1]"),
+        ("slack", "url", "{ token = \"xoxb-1\" }"),
+    ],
+)  # fmt: skip
+def test_a_secret_of_the_wrong_type_is_not_shown_in_the_error(
+    sqlite_url: str, tmp_path: Path, kind: str, key: str, value: str
+) -> None:
+    wm_toml = tmp_path / "wm.toml"
+    url = 'url = "https://hooks.example/h"' if kind == "webhook" else ""
+    wm_toml.write_text(
+        f"""
+[[notifier]]
+name = "n"
+type = "{kind}"
+{url}
+{key} = {value}
+
+[[alert]]
+name = "site down"
+urls = ["{URL}"]
+notify = ["n"]
+"""
+    )
+    output = run("alert", "--once", "-d", sqlite_url, "--config", str(wm_toml), code=1)
+    assert f"[[notifier]] 'n': {key}: expected a non-empty string (a secret: not shown)" in output
+    for shown in ("73105523", "R0UT1NGKEY", "xoxb"):
+        assert shown not in output
