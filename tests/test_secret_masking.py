@@ -253,8 +253,14 @@ notify = ["hook", "chat", "pager", "am"]
             code=1,
         )  # fmt: skip
         listed = run("incidents", "-d", sqlite_url)
+        tests = [
+            run("alert", "test", name, "-d", sqlite_url, "--config", str(wm_toml), code=1)
+            for name in ("hook", "chat", "pager", "am")
+        ]
     finally:
         echo.close()
+    for said in tests:  # the CLI's Error: line, masked as the stored reason is
+        assert "answered HTTP 403: Cannot POST" in said and "hunter2" not in said, said
     [incident] = json.loads(listed)["incidents"]
     errors = {n["notifier"]: n["error"] for n in incident["notified"]}
     assert set(errors) == {"hook", "chat", "pager", "am"}, incident["notified"]
