@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import logging
+import threading
 from pathlib import Path
 
 import pytest
 
+from tests.alerting import URL, Timeline, run, store
 from website_monitor import config, log
 from website_monitor.store.url import StoreURL, mask, redact, url_secrets
 from website_monitor.transport.kafka import client_options, servers
 
 SECRET = "s3cret-hunter2"
+DOWN = [False] * 3
 
 
 @pytest.mark.parametrize(
@@ -100,6 +105,17 @@ def test_secrets_of_settings(tmp_path: Path) -> None:
     assert log.secrets_of(config.resolve({}, env={})) == ()
 
 
+def test_secrets_in_the_environment_whoever_reads_them() -> None:
+    environ = {
+        "WM_SERVE_TOKEN": "serve-tok",
+        "WM_DB_CONNECTION_STRING": "postgresql://wm:db-pw@h/wm",
+        "WM_STREAM_SASL_PASSWORD": "sasl-pw",
+        "WM_SERVE_BIND": "127.0.0.1:8080",
+        "HOME": "/root",
+    }
+    assert set(log.environment_secrets(environ)) == {"serve-tok", "db-pw", "sasl-pw"}
+
+
 @pytest.fixture
 def logging_setup() -> object:
     """log.setup as a command runs it; the handlers it adds are removed afterwards."""
@@ -154,3 +170,166 @@ def test_text_logs_escape_control_characters(
     err = capsys.readouterr().err
     assert "cannot read /logs/\\x1b]2;PWNED\\x07access.log" in err
     assert "\x1b" not in err and "\x07" not in err
+
+
+class EchoingReceiver:
+    """A receiver that refuses every POST and says back what it was sent, as many servers'
+    error pages do (`Cannot POST /path?query`, the request's JSON, its credentials)."""
+
+    def __init__(self) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                auth = self.headers.get("Authorization", "")
+                if auth.lower().startswith("basic "):
+                    auth = base64.b64decode(auth[6:]).decode()
+                said = f"Cannot POST {self.path} ({auth}) {body.decode()[:120]}".encode()
+                self.send_response(403)
+                self.send_header("Content-Length", str(len(said)))
+                self.end_headers()
+                self.wfile.write(said)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_receiver_that_echoes_what_it_got_never_shows_a_secret(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = {
+        "webhook query token": "hook-q-hunter2",
+        "webhook header": "hdr-tok-hunter2",
+        "slack path": "SLACKPATHhunter2",
+        "pagerduty key": "pd-key-hunter2",
+        "alertmanager password": "am-pw-hunter2",
+    }
+    monkeypatch.setenv("WM_TEST_PD_KEY", secrets["pagerduty key"])
+    echo = EchoingReceiver()
+    try:
+        wm_toml = tmp_path / "wm.toml"
+        wm_toml.write_text(
+            f"""
+[[notifier]]
+name = "hook"
+type = "webhook"
+url = "http://{echo.address}/hook?token={secrets["webhook query token"]}"
+headers = {{ Authorization = "Bearer {secrets["webhook header"]}" }}
+
+[[notifier]]
+name = "chat"
+type = "slack"
+url = "http://{echo.address}/services/T000/B000/{secrets["slack path"]}"
+
+[[notifier]]
+name = "pager"
+type = "pagerduty"
+routing_key_env = "WM_TEST_PD_KEY"
+url = "http://{echo.address}/v2/enqueue"
+
+[[notifier]]
+name = "am"
+type = "alertmanager"
+url = "http://wm:{secrets["alertmanager password"]}@{echo.address}"
+
+[[alert]]
+name = "site down"
+urls = ["{URL}"]
+notify = ["hook", "chat", "pager", "am"]
+"""
+        )
+        store(sqlite_url, Timeline()(DOWN))
+        output = run(
+            "alert", "--once", "-d", sqlite_url, "--config", str(wm_toml), "--log-level", "debug",
+            code=1,
+        )  # fmt: skip
+        listed = run("incidents", "-d", sqlite_url)
+        tests = [
+            run("alert", "test", name, "-d", sqlite_url, "--config", str(wm_toml), code=1)
+            for name in ("hook", "chat", "pager", "am")
+        ]
+    finally:
+        echo.close()
+    for said in tests:  # the CLI's Error: line, masked as the stored reason is
+        assert "answered HTTP 403: Cannot POST" in said and "hunter2" not in said, said
+    [incident] = json.loads(listed)["incidents"]
+    errors = {n["notifier"]: n["error"] for n in incident["notified"]}
+    assert set(errors) == {"hook", "chat", "pager", "am"}, incident["notified"]
+    assert all("answered HTTP 403: Cannot POST" in error for error in errors.values()), errors
+    for what, secret in secrets.items():
+        assert "hunter2" not in listed, (what, listed)
+        assert secret not in output, (what, output)
+    assert "***" in errors["hook"] and "***" in errors["chat"] and "***" in errors["pager"]
+
+
+def test_a_command_that_says_the_environment_never_shows_a_secret(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command notifier inherits the environment, where the settings' secrets may be."""
+    monkeypatch.setenv("WM_SERVE_TOKEN", "serve-tok-hunter2")
+    monkeypatch.setenv("WM_STREAM_SASL_PASSWORD", "sasl-pw-hunter2")
+    wm_toml = tmp_path / "wm.toml"
+    wm_toml.write_text(
+        f"""
+[[notifier]]
+name = "page"
+type = "command"
+command = ["sh", "-c", "echo token $WM_SERVE_TOKEN sasl $WM_STREAM_SASL_PASSWORD >&2; exit 3"]
+
+[[alert]]
+name = "site down"
+urls = ["{URL}"]
+notify = ["page"]
+"""
+    )
+    store(sqlite_url, Timeline()(DOWN))
+    output = run(
+        "alert", "--once", "-d", sqlite_url, "--config", str(wm_toml), "--log-level", "debug",
+        code=1,
+    )  # fmt: skip
+    listed = run("incidents", "-d", sqlite_url)
+    [incident] = json.loads(listed)["incidents"]
+    assert incident["notified"][0]["error"] == "sh exited with 3: token *** sasl ***"
+    assert "hunter2" not in output + listed
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value"),
+    [
+        ("webhook", "secret", "73105523"),
+        ("pagerduty", "routing_key", "[\"R0UT1NGKEY\", 1]"),
+        ("slack", "url", "{ token = \"xoxb-1\" }"),
+    ],
+)  # fmt: skip
+def test_a_secret_of_the_wrong_type_is_not_shown_in_the_error(
+    sqlite_url: str, tmp_path: Path, kind: str, key: str, value: str
+) -> None:
+    wm_toml = tmp_path / "wm.toml"
+    url = 'url = "https://hooks.example/h"' if kind == "webhook" else ""
+    wm_toml.write_text(
+        f"""
+[[notifier]]
+name = "n"
+type = "{kind}"
+{url}
+{key} = {value}
+
+[[alert]]
+name = "site down"
+urls = ["{URL}"]
+notify = ["n"]
+"""
+    )
+    output = run("alert", "--once", "-d", sqlite_url, "--config", str(wm_toml), code=1)
+    assert f"[[notifier]] 'n': {key}: expected a non-empty string (a secret: not shown)" in output
+    for shown in ("73105523", "R0UT1NGKEY", "xoxb"):
+        assert shown not in output

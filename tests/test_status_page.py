@@ -276,3 +276,52 @@ def test_public_routes_are_not_described_when_not_served(store_url: str) -> None
     with serving(store_url) as served:
         paths = served.get("/api/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith(("/status", "/badge/"))]
+
+
+def test_a_failing_store_is_not_described_to_the_public(
+    pg_url: str, pg_admin_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store's error names its host, database and user: the API says it (behind the
+    token), the public routes only that the status is unavailable; the log has the rest."""
+    import psycopg2
+
+    write(pg_url, history(datetime.now(timezone.utc))[:30])
+    database = pg_url.rsplit("/", 1)[1]
+    with serving(pg_url, token=TOKEN, status_urls=(SHOWN,)) as served:
+        admin = psycopg2.connect(pg_admin_url)
+        admin.autocommit = True
+        try:
+            with admin.cursor() as cur:
+                cur.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (database,),
+                )
+            answers = [
+                anonymous(served, "/status"),
+                anonymous(served, "/status.json"),
+                anonymous(served, "/badge/status.svg", url=SHOWN),
+                anonymous(served, "/badge/uptime.json", url=SHOWN),
+            ]
+            api = served.get("/api/stats")
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+            admin.close()
+    assert api.status_code == 503 and database in api.text  # the operator's view
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.json() == {
+            "error": "Error: the status is unavailable right now (hint: try again in a minute)"
+        }
+        assert "cache-control" not in answer.headers
+    assert database in caplog.text
+
+
+def test_secrets_in_a_urls_query_are_masked(store_url: str) -> None:
+    url = "https://private.example/health?token=hunter2&region=eu"
+    write(store_url, [ProbeResult(url, datetime.now(timezone.utc), 200, 12.0)])
+    with serving(store_url, status_urls=(url,)) as served:
+        text = anonymous(served, "/status").text + anonymous(served, "/status.json").text
+        assert "hunter2" not in text and "health?token=***&amp;region=eu" in text
+        assert anonymous(served, "/badge/status.svg", url=url).status_code == 200

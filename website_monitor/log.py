@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -110,6 +110,24 @@ def secrets_of(settings: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def environment_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The secrets in the environment variables of every secret or URL-valued setting,
+    whether or not the running command reads them: a notifier's command inherits them."""
+    from website_monitor.config import DECLARATIONS
+
+    found: list[str] = []
+    for declared in DECLARATIONS:
+        if not (declared.secret or declared.key in URL_SETTINGS):
+            continue
+        for name in declared.env:
+            value = environ.get(name, "")
+            if value and declared.secret:
+                found.extend(url_secrets(value) if "://" in value else [value])
+            elif value:
+                found.extend(url_secrets(value))
+    return tuple(dict.fromkeys(found))
+
+
 class _Stderr(logging.Handler):
     """Writes to whatever `sys.stderr` is when a record is emitted (as `logging.lastResort`)."""
 
@@ -161,6 +179,12 @@ def also_mask(secrets: Iterable[str]) -> None:
     if _masking is not None:
         found = {*_masking.secrets, *(s for s in secrets if s)}
         _masking.secrets = tuple(sorted(found, key=len, reverse=True))
+
+
+def masked_secrets() -> tuple[str, ...]:
+    """What every record is masked of now (`setup`'s secrets and `also_mask`'s), for text
+    stored rather than logged."""
+    return _masking.secrets if _masking is not None else ()
 
 
 def get(name: str) -> logging.Logger:

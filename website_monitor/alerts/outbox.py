@@ -30,6 +30,7 @@ from website_monitor.alerts.notifiers import Notification, Notifier, NotifyError
 from website_monitor.errors import WebsiteMonitorError
 from website_monitor.rollups import maintain
 from website_monitor.store import Repository
+from website_monitor.store.url import mask
 from website_monitor.times import as_utc
 
 logger = log.get("alert")
@@ -100,6 +101,12 @@ class Outbox:
         #: A claim outlives the slowest send several times over.
         self.lease = timedelta(seconds=max(60.0, 3 * longest + 30))
 
+    def secrets(self) -> list[str]:
+        """Every notifier's secrets (read now: some come from the environment), and the
+        settings' (a command inherits the environment, where they may be)."""
+        found = [secret for n in self.notifiers.values() for secret in n.secrets() if secret]
+        return [*found, *log.masked_secrets()]
+
     def _now(self) -> datetime:
         return datetime.fromtimestamp(maintain.clock(self.repository), timezone.utc)
 
@@ -161,6 +168,10 @@ class Outbox:
                 else:
                     logger.error("notifier %s failed unexpectedly", notifier.name, exc_info=exc)
                     reason = f"{type(exc).__name__} in the {notifier.type} notifier"
+                # A receiver's answer may say back what it was sent (`Cannot POST /path?token=`,
+                # the routing key in the body), a command its environment: stored and shown
+                # by `wm incidents`, so masked.
+                reason = mask(reason, self.secrets())
                 if self._failed(row, reason):
                     done.given_up += 1
                 done.failed += 1

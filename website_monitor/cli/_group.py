@@ -88,7 +88,13 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
 
 
 def error_line(exc: WebsiteMonitorError) -> str:
-    return f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message
+    """The `Error:` line's text, masked as every log record is (a receiver's answer may
+    say back a secret it was sent)."""
+    from website_monitor import log
+    from website_monitor.store.url import mask
+
+    line = f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message
+    return mask(line, log.masked_secrets())
 
 
 class LazyCommands(MutableMapping[str, click.Command]):

@@ -9,6 +9,7 @@ the command runs, so the config file still applies under it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -180,5 +181,6 @@ def load_settings(kwargs: dict[str, Any], explicit: Mapping[str, Any] | None = N
             values[declared.key] = value
     values.update(explicit or {})
     settings = config.resolve(values, config_file=config_file, env={})
-    log.setup(settings.log.level, settings.log.format, log.secrets_of(settings))
+    secrets = (*log.secrets_of(settings), *log.environment_secrets(os.environ))
+    log.setup(settings.log.level, settings.log.format, secrets)
     return settings

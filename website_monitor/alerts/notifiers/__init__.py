@@ -107,6 +107,10 @@ def secret_from(table: Table, key: str, *, required: bool) -> tuple[str | None, 
     The variable is read when the notifier sends (`environment_secret`), so a
     command that never sends does not need it.
     """
+    given = table.values.get(key)
+    if given is not None and (not isinstance(given, str) or not given.strip()):
+        table.read.add(key)  # what was written may be the secret, mistyped: never shown
+        raise table.error(key, "expected a non-empty string (a secret: not shown)")
     value = table.text(key)
     variable = table.text(f"{key}_env")
     if value and variable:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 
 from website_monitor.alerts.notifiers import (
     Notification,
@@ -22,6 +23,9 @@ from website_monitor.alerts.notifiers import (
 from website_monitor.alerts.notifiers._http import http_url, post
 from website_monitor.alerts.tables import Table
 from website_monitor.store.url import url_secrets
+
+#: Headers whose values are credentials (`Authorization`, `X-Api-Key`…), never shown.
+_SECRET_HEADER = re.compile(r"auth|token|key|secret|password|cookie|signature", re.I)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -56,7 +60,13 @@ class WebhookNotifier(Notifier):
 
     def secrets(self) -> tuple[str, ...]:
         variable = os.environ.get(self.secret_env or "", "") if self.secret_env else ""
-        return (*url_secrets(self.url), self._secret or "", variable)
+        credentials = [  # `Bearer t`, and `t` alone
+            shown
+            for name, value in self.headers.items()
+            if _SECRET_HEADER.search(name)
+            for shown in (value, value.split()[-1] if value.split() else "")
+        ]
+        return (*url_secrets(self.url), self._secret or "", variable, *credentials)
 
     def send(self, notification: Notification) -> None:
         body = json.dumps(notification.payload).encode()

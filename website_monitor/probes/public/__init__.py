@@ -17,6 +17,7 @@ costs the store one read per URL and window that often.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,13 +29,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from website_monitor.errors import WebsiteMonitorError
 from website_monitor.probes.public import badges
 from website_monitor.probes.public.page import render
 from website_monitor.probes.public.status import IncidentSource, StatusDocument, status_document
 from website_monitor.probes.uptime import window_seconds
 from website_monitor.web.section import Section
 
+log = logging.getLogger(__name__)
+
 CACHE_SECONDS = 30.0
+UNAVAILABLE = "the status is unavailable right now (hint: try again in a minute)"
 MAX_CACHED = 1024
 DEFAULT_WINDOWS = {"uptime": "30d", "p95": "7d"}
 
@@ -93,9 +98,18 @@ async def _document(request: Request) -> StatusDocument:
 
 
 async def _off_loop(fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)` in a worker thread; a store's failure is a 503 that does not describe it.
+
+    The store's messages name its host, database and user: the server's log and the
+    API (behind the token) say them, the public only that the status is unavailable.
+    """
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(fn, *args)
+    try:
+        return await run_in_threadpool(fn, *args)
+    except WebsiteMonitorError as exc:
+        log.warning("public status page: %s", exc.message)
+        raise HTTPException(503, detail=UNAVAILABLE) from None
 
 
 async def status_page(request: Request) -> Response:
@@ -166,7 +180,10 @@ def _operation(
                     "description": "Not a URL chosen with --status-page",
                     "content": _ERROR_JSON,
                 },
-                "503": {"$ref": "#/components/responses/StoreUnavailable"},
+                "503": {
+                    "description": "The store cannot be read now (not described further)",
+                    "content": _ERROR_JSON,
+                },
             },
         }
     }

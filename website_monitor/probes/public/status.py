@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Annotated
-from urllib.parse import urlsplit, urlunsplit
 
 from msgspec import Meta, Struct
 
@@ -22,6 +21,7 @@ from website_monitor.probes.stats import StatsQuery, probe_stats
 from website_monitor.probes.uptime import STATUS_WINDOWS, window_start
 from website_monitor.store import Reader
 from website_monitor.store.base import reading
+from website_monitor.store.url import redact
 from website_monitor.times import as_utc
 
 STATES = ("up", "degraded", "down", "unknown")
@@ -34,7 +34,7 @@ class WindowUptime(Struct, kw_only=True):
 
 
 class CheckStatus(Struct, kw_only=True):
-    url: Annotated[str, Meta(description="the check's URL, a password in it masked")]
+    url: Annotated[str, Meta(description="the check's URL, its secrets (password, token=…) masked")]
     state: Annotated[str, Meta(description="up, degraded, down or unknown")]
     checked_at: Annotated[str | None, Meta(description="the newest check, ISO 8601 UTC")]
     locations: Annotated[int, Meta(description="locations whose newest check counts")]
@@ -66,15 +66,8 @@ IncidentSource = Callable[[Reader, Sequence[str]], Sequence[PublicIncident]]
 
 
 def shown_url(url: str) -> str:
-    """The URL with any password in it masked."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL with its secrets masked: a password, and a query's `token=`, `api_key=`…"""
+    return redact(url)
 
 
 def current_state(reader: Reader, url: str) -> tuple[str, str | None, int, int]:
