@@ -19,8 +19,24 @@ from website_monitor.errors import ConfigError
 GOOD_CHECKS_SQL = "sum(CASE WHEN ok THEN 1 ELSE 0 END)"
 #: Windows the status page shows, as (label, seconds).
 STATUS_WINDOWS = (("24h", 86_400), ("7d", 7 * 86_400), ("30d", 30 * 86_400), ("90d", 90 * 86_400))
-#: The longest window a badge may ask for.
-MAX_WINDOW = 366 * 86_400
+#: The windows a badge may ask for. A fixed few: the badges are public, and each window
+#: is a cached answer, so any length at all would let anyone turn every request into a
+#: fresh read of the store and push everyone else's answers out of the cache.
+BADGE_WINDOWS = (
+    "1h",
+    "6h",
+    "12h",
+    "24h",
+    "36h",
+    "48h",
+    "7d",
+    "14d",
+    "30d",
+    "60d",
+    "90d",
+    "180d",
+    "365d",
+)
 
 
 def uptime(good: int, checks: int) -> float:
@@ -39,16 +55,23 @@ def percent(value: float) -> str:
 
 
 def window_seconds(text: str) -> int:
-    """A window such as 24h, 7d, 30d: whole seconds, at least an hour, at most 366 days."""
+    """A badge's window, one of BADGE_WINDOWS however written (1d is 24h), in seconds."""
     from website_monitor.config import parse_duration
 
+    allowed = ", ".join(BADGE_WINDOWS)
+    shown = text if len(text) <= 20 else f"{text[:20]}…"
     try:
-        seconds = int(parse_duration(text))
-    except ConfigError as exc:
-        raise ConfigError(f"window: {exc.message}", hint="e.g. 24h, 7d, 30d, 90d") from None
-    if not 3600 <= seconds <= MAX_WINDOW:
-        raise ConfigError(f"window {text!r} must be between 1h and 366d", hint="e.g. 7d, 30d")
-    return seconds
+        seconds = parse_duration(text)
+    except ConfigError:
+        raise ConfigError(f"window {shown!r} is not a duration", hint=f"one of {allowed}") from None
+    if seconds not in _BADGE_SECONDS:
+        raise ConfigError(f"window {shown!r} is not one of {allowed}", hint="e.g. 7d, 30d")
+    return int(seconds)
+
+
+_BADGE_SECONDS = frozenset(
+    int(window[:-1]) * (3600 if window.endswith("h") else 86_400) for window in BADGE_WINDOWS
+)
 
 
 def window_start(seconds: int, now: datetime | None = None) -> datetime:

@@ -33,7 +33,7 @@ from website_monitor.errors import WebsiteMonitorError
 from website_monitor.probes.public import badges
 from website_monitor.probes.public.page import render
 from website_monitor.probes.public.status import IncidentSource, StatusDocument, status_document
-from website_monitor.probes.uptime import window_seconds
+from website_monitor.probes.uptime import BADGE_WINDOWS, window_seconds
 from website_monitor.web.section import Section
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ def _window(default: str) -> dict[str, Any]:
     return {
         "name": "window",
         "in": "query",
-        "description": f"1h to 366d, e.g. 24h, 7d, 30d (default {default})",
+        "description": f"one of {', '.join(BADGE_WINDOWS)} (default {default})",
         "schema": {"type": "string"},
     }
 
