@@ -114,7 +114,12 @@ def command(**kwargs: Any) -> None:
             options, _Fanout(reporter, notifiers), collect_hits=hits is not None
         )
         follower = stack.enter_context(
-            Follower(list(paths), from_start=tail.from_start, rotate_wait=tail.rotate_wait)
+            Follower(
+                list(paths),
+                from_start=tail.from_start,
+                rotate_wait=tail.rotate_wait,
+                positions=hits is not None,  # hit ids derive from where each line is
+            )
         )
         monitor.check_readable(follower, exit_at_eof=tail.exit_at_eof)
         for path, reason in follower.problems():

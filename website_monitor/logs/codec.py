@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -21,6 +22,28 @@ MAX_PATH_LENGTH = 8192
 #: Longest source, remote host and user name.
 MAX_NAME_LENGTH = 255
 MAX_USER_AGENT = 2048
+
+
+def hit_id_prefix(source: str, fingerprint: str) -> str:
+    """The first 80 bits of the ids of the hits of one file read as `source`, as UUID text.
+
+    A hit read from a file is named by where it was read: the source, the file's
+    fingerprint (`logs.follower`: a digest of its first line, which rotation and
+    logrotate's copy keep) and the line's byte offset (`hit_id`), so the same line
+    read again, by this `wm tail` or another, has the same id and is stored once.
+    The id is a UUID of version 8 (custom): a digest of source and fingerprint, then
+    the offset in its last 48 bits.
+    """
+    digest = hashlib.blake2b(
+        f"{source}\x00{fingerprint}".encode("utf-8", "surrogatepass"), digest_size=10
+    ).hexdigest()
+    variant = "89ab"[int(digest[16], 16) & 3]
+    return f"{digest[:8]}-{digest[8:12]}-8{digest[13:16]}-{variant}{digest[17:20]}-"
+
+
+def hit_id(prefix: str, offset: int) -> str:
+    """The id of the line at byte `offset` of the file whose ids begin with `prefix`."""
+    return f"{prefix}{offset & 0xFFFF_FFFF_FFFF:012x}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -8,17 +8,26 @@ uses: poll the follower, feed, tick, publish hits in batches, sleep.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Protocol
 
 from website_monitor import log
+from website_monitor.codec import new_event_id
 from website_monitor.errors import ConfigError, DeliveryError
 from website_monitor.logs.alerts import AlertEvent, HighTrafficAlert
-from website_monitor.logs.codec import MAX_NAME_LENGTH, MAX_PATH_LENGTH, MAX_USER_AGENT, Hit
+from website_monitor.logs.codec import (
+    MAX_NAME_LENGTH,
+    MAX_PATH_LENGTH,
+    MAX_USER_AGENT,
+    Hit,
+    hit_id,
+    hit_id_prefix,
+)
 from website_monitor.logs.follower import Chunk, Follower
 from website_monitor.logs.formats import FORMATS, LineParser, LogRecord, section_of
 from website_monitor.logs.ship import Shipper
@@ -27,6 +36,9 @@ from website_monitor.logs.windows import Windows
 from website_monitor.transport import Publisher
 
 logger = log.get("tail")
+
+#: The offsets of lines whose position is not kept.
+_NO_OFFSETS = itertools.repeat(-1)
 
 CLOCKS = ("log", "wall")
 
@@ -83,7 +95,13 @@ def _clean(text: str, limit: int) -> str:
     return text[:limit]
 
 
-def hit_from_record(record: LogRecord, source: str) -> Hit:
+#: A parsed line kept for publishing: the record, and where it was read (the file's
+#: fingerprint and the line's offset; None for standard input).
+Collected = tuple[LogRecord, str | None, int]
+
+
+def hit_from_record(record: LogRecord, source: str, event_id: str | None = None) -> Hit:
+    """The hit of a parsed line; a new random id unless `event_id`."""
     path = _clean(record.path, MAX_PATH_LENGTH)
     return Hit(
         timestamp=datetime.fromtimestamp(record.timestamp, timezone.utc),
@@ -99,6 +117,7 @@ def hit_from_record(record: LogRecord, source: str) -> Hit:
         user_agent=(
             _clean(record.user_agent, MAX_USER_AGENT) if record.user_agent is not None else None
         ),
+        event_id=new_event_id() if event_id is None else event_id,
     )
 
 
@@ -129,7 +148,7 @@ class Monitor:
         self.alert = HighTrafficAlert(options.threshold, options.alert_window, options.hysteresis)
         self.files: dict[str, _FileState] = {}
         self.collect_hits = collect_hits
-        self.records: list[LogRecord] = []
+        self.records: list[Collected] = []
         self.bad_shown = 0
         self.bad_shown_since = -math.inf
         self.lines = 0
@@ -155,9 +174,13 @@ class Monitor:
         wall = self.wall
         future = math.inf if wall else now + self.options.max_future
         collect = self.records.append if self.collect_hits else None
+        fingerprint = chunk.fingerprint
+        offsets: Iterable[int] = _NO_OFFSETS
+        if collect is not None and chunk.offsets is not None:
+            offsets = chunk.offsets
         last = state.last
         parsed = 0
-        for line in chunk.lines:
+        for line, offset in zip(chunk.lines, offsets, strict=False):  # (repeat: endless)
             record = parser.parse_line(line)
             if record is None:
                 if not line.strip() or parser.is_directive(line):
@@ -170,7 +193,7 @@ class Monitor:
                 continue
             parsed += 1
             if collect is not None:
-                collect(record)
+                collect((record, fingerprint, offset))
             add(record, now if wall else timestamp, now)
             last = timestamp
         self.lines += parsed
@@ -208,13 +231,17 @@ class Monitor:
         if event is not None:
             self.reporter.alert(event)
 
-    def take_records(self) -> list[LogRecord]:
+    def take_records(self) -> list[Collected]:
         records, self.records = self.records, []
         return records
 
 
 class HitPublisher:
-    """Sends hits in batches; a failed batch is logged and counted, never fatal."""
+    """Sends hits in batches; a failed batch is logged and counted, never fatal.
+
+    A hit read from a file gets the id of its place in it (`codec.hit_id_prefix`), so
+    the same line published again is stored once; from standard input, a new one.
+    """
 
     def __init__(self, publisher: Publisher, source: str, batch_size: int = 1000) -> None:
         self.publisher = publisher
@@ -222,11 +249,24 @@ class HitPublisher:
         self.batch_size = batch_size
         self.published = 0
         self.failed = 0
+        self._prefixes: dict[str, str] = {}
 
-    def publish(self, records: list[LogRecord]) -> None:
+    def _event_id(self, fingerprint: str | None, offset: int) -> str | None:
+        if fingerprint is None:
+            return None
+        prefix = self._prefixes.get(fingerprint)
+        if prefix is None:
+            prefix = self._prefixes[fingerprint] = hit_id_prefix(self.source, fingerprint)
+        return hit_id(prefix, offset)
+
+    def publish(self, records: list[Collected]) -> None:
+        source, event_id = self.source, self._event_id
         for start in range(0, len(records), self.batch_size):
             chunk = records[start : start + self.batch_size]
-            batch = [hit_from_record(record, self.source) for record in chunk]
+            batch = [
+                hit_from_record(record, source, event_id(fingerprint, offset))
+                for record, fingerprint, offset in chunk
+            ]
             try:
                 self.published += self.publisher.publish(batch)
             except DeliveryError as exc:

@@ -1,0 +1,148 @@
+"""Exactly once: a line of a log file is one hit, however often it is read and published.
+
+A hit's id derives from the source, the file's fingerprint (its first line) and the
+line's byte offset, so reading a file again, its rotated name, or logrotate's copy of
+it stores nothing new, through Kafka and `wm flush` as straight into the store.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.services import flush_args
+from website_monitor.cli import main
+from website_monitor.logs.codec import hit_id, hit_id_prefix
+from website_monitor.logs.follower import MAX_LINE, Follower
+from website_monitor.store import open_store
+
+BASE = 1_525_881_600  # 2018-05-09T16:00:00Z
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def clf(second: int, path: str = "/api/user", size: int = 100) -> str:
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(BASE + second))
+    return f'10.0.0.{second % 7} - - [{stamp}] "GET {path} HTTP/1.1" 200 {size}'
+
+
+def write_log(path: Path, seconds: range) -> list[str]:
+    lines = [clf(s, f"/section{s % 5}/item") for s in seconds]
+    with path.open("a") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+    return lines
+
+
+def stored(url: str) -> tuple[int, int]:
+    with open_store(url) as repository:
+        row = repository.query("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM hits")[0]
+    return int(row["n"]), int(row["d"])
+
+
+def publish(log: Path, *args: str) -> None:
+    run(
+        "tail", str(log), "--from-start", "--exit-at-eof", "--publish", "--source", "web-1",
+        "--no-record-alerts", *args,
+    )  # fmt: skip
+
+
+def test_a_file_published_twice_through_kafka_is_stored_once(
+    kafka_bootstrap: str, topic: str, pg_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "access.log"
+    lines = write_log(log, range(3000))
+    flush = [*flush_args(kafka_bootstrap, topic, pg_url, f"group-{topic}"), "--drain"]
+    publish(log, "-b", kafka_bootstrap, "-t", topic)
+    run(*flush)
+    assert stored(pg_url) == (len(lines), len(lines))
+
+    publish(log, "-b", kafka_bootstrap, "-t", topic)  # the same file again
+    run(*flush)
+    assert stored(pg_url) == (len(lines), len(lines))
+
+    # Rotated by rename and read under its new name, then the new file: only its lines.
+    log.rename(tmp_path / "access.log.1")
+    newer = write_log(log, range(3000, 3500))
+    publish(tmp_path / "access.log.1", "-b", kafka_bootstrap, "-t", topic)
+    publish(log, "-b", kafka_bootstrap, "-t", topic)
+    run(*flush)
+    total = len(lines) + len(newer)
+    assert stored(pg_url) == (total, total)
+
+
+def test_reading_again_stores_only_what_is_new(store_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    first = write_log(log, range(1500))
+    publish(log, "-d", store_url)
+    publish(log, "-d", store_url)
+    assert stored(store_url) == (len(first), len(first))
+
+    more = write_log(log, range(1500, 1800))  # the file grew: its new lines are new hits
+    publish(log, "-d", store_url)
+    assert stored(store_url) == (len(first) + len(more),) * 2
+
+    # logrotate's copy (copytruncate) holds the same lines at the same offsets.
+    shutil.copy(log, tmp_path / "access.log-20180509")
+    publish(tmp_path / "access.log-20180509", "-d", store_url)
+    assert stored(store_url) == (len(first) + len(more),) * 2
+
+    # Another source reading the same file: other hits.
+    run(
+        "tail", str(log), "--from-start", "--exit-at-eof", "--publish", "--source", "web-2",
+        "--no-record-alerts", "-d", store_url,
+    )  # fmt: skip
+    assert stored(store_url) == (2 * (len(first) + len(more)),) * 2
+
+
+def test_a_truncated_file_written_anew_is_new_hits(store_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    first = write_log(log, range(100))
+    publish(log, "-d", store_url)
+    log.write_text("")
+    second = write_log(log, range(200, 300))  # same offsets, other content
+    publish(log, "-d", store_url)
+    assert stored(store_url) == (len(first) + len(second),) * 2
+
+
+def test_offsets_are_byte_offsets_whatever_the_bytes(tmp_path: Path) -> None:
+    """Invalid UTF-8, CRLF, multi-byte characters, an over-long line and an unterminated
+    last line: each line's offset is where its bytes start in the file."""
+    pieces = [
+        clf(1).encode() + b"\r\n",
+        clf(2, "/caf\xc3\xa9").encode() + b"\n",
+        clf(3, "/bad\xff\xfe").encode() + b"\n",
+        b"x" * (MAX_LINE + 10) + b"\n",
+        b"\n",
+        clf(4).encode(),
+    ]
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(pieces))
+    starts = [sum(len(p) for p in pieces[:i]) for i in range(len(pieces))]
+    seen: list[int] = []
+    fingerprints = set()
+    with Follower([str(log)], from_start=True, positions=True) as follower:
+        for chunk in follower.poll() + follower.poll(final=True):
+            assert chunk.offsets is not None and len(chunk.offsets) == len(chunk.lines)
+            seen.extend(chunk.offsets)
+            if chunk.lines:
+                fingerprints.add(chunk.fingerprint)
+    assert seen == starts
+    assert len(fingerprints) == 1 and None not in fingerprints
+
+
+def test_hit_ids_are_uuids_that_name_the_place() -> None:
+    import uuid
+
+    prefix = hit_id_prefix("web-1", "abc")
+    ids = {hit_id(prefix, offset) for offset in (0, 1, 2**40)}
+    assert len(ids) == 3
+    for text in ids:
+        assert str(uuid.UUID(text)) == text and uuid.UUID(text).version == 8
+    assert hit_id_prefix("web-2", "abc") != prefix != hit_id_prefix("web-1", "abd")
