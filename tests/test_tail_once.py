@@ -146,3 +146,28 @@ def test_hit_ids_are_uuids_that_name_the_place() -> None:
     for text in ids:
         assert str(uuid.UUID(text)) == text and uuid.UUID(text).version == 8
     assert hit_id_prefix("web-2", "abc") != prefix != hit_id_prefix("web-1", "abd")
+
+
+def test_kafka_messages_are_the_hits_documents() -> None:
+    """`wm tail --publish -b` encodes records straight to messages: the same documents as
+    the hits the store path builds, long values and NULs cut and replaced alike."""
+    import orjson
+
+    from website_monitor.codec import encode
+    from website_monitor.logs.codec import MAX_PATH_LENGTH
+    from website_monitor.logs.formats import LogRecord
+    from website_monitor.logs.monitor import HitMessages, hit_from_record
+
+    records = [
+        LogRecord(BASE + 0.5, "10.0.0.1", None, "GET", "/api/x?y=1", 200, 5),
+        LogRecord(BASE, "h\x00st", "", "", "", 503, 2**64, "-", "curl\x00"),
+        LogRecord(BASE, "x" * 300, "u" * 300, "M" * 70, "/" + "p" * MAX_PATH_LENGTH, 404, 0,
+                  "r" * (MAX_PATH_LENGTH + 1), "a" * 5000),
+        LogRecord(BASE + 1, "::1", "bob", "POST", "http://h.example/a/b", 301, 1, None, None),
+    ]  # fmt: skip
+    for source in ("web-1", "s" * 300, "\x00"):
+        messages = HitMessages(source)
+        for index, record in enumerate(records):
+            event_id = hit_id(hit_id_prefix(source, "f"), index)
+            hit = hit_from_record(record, source, event_id)
+            assert orjson.loads(messages(record, event_id)) == orjson.loads(encode(hit))

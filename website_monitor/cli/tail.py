@@ -99,7 +99,14 @@ def command(**kwargs: Any) -> None:
             from website_monitor.transport import open_publisher
 
             topic = settings.stream.topic if topic_given else HITS_TOPIC
-            publisher = open_publisher(settings, topic=topic)
+            publisher: Any
+            if settings.stream.uses_kafka:  # the high-volume producer (librdkafka)
+                from website_monitor.logs.codec import encode
+                from website_monitor.transport.producer import BatchPublisher
+
+                publisher = BatchPublisher(settings, topic, encode)  # type: ignore[arg-type]
+            else:
+                publisher = open_publisher(settings, topic=topic)
             stack.callback(publisher.close)
             hits = monitor.HitPublisher(publisher, source)
         stack.callback(notifiers.close)

@@ -7,6 +7,8 @@ import hashlib
 from datetime import datetime
 from typing import Any, ClassVar
 
+import orjson
+
 from website_monitor import codec
 from website_monitor.codec import (
     SCHEMA_VERSION,
@@ -90,6 +92,12 @@ class Hit:
 
     def key(self) -> bytes:
         return self.source.encode("utf-8")
+
+
+def encode(hit: Hit) -> bytes:
+    """The message of a hit (the document `codec.encode` writes), by orjson: fast enough for
+    a tail that publishes every line."""
+    return orjson.dumps(hit.to_dict())
 
 
 def decode(data: dict[str, Any], fallback_id: FallbackId) -> Hit:

@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Protocol
 
+import orjson
+
 from website_monitor import log
-from website_monitor.codec import new_event_id
+from website_monitor.codec import SCHEMA_VERSION, new_event_id
 from website_monitor.errors import ConfigError, DeliveryError
 from website_monitor.logs.alerts import AlertEvent, HighTrafficAlert
 from website_monitor.logs.codec import (
@@ -29,7 +31,7 @@ from website_monitor.logs.codec import (
     hit_id_prefix,
 )
 from website_monitor.logs.follower import Chunk, Follower
-from website_monitor.logs.formats import FORMATS, LineParser, LogRecord, section_of
+from website_monitor.logs.formats import FORMATS, LineParser, LogRecord, path_keys, section_of
 from website_monitor.logs.ship import Shipper
 from website_monitor.logs.summary import WindowSummary
 from website_monitor.logs.windows import Windows
@@ -119,6 +121,55 @@ def hit_from_record(record: LogRecord, source: str, event_id: str | None = None)
         ),
         event_id=new_event_id() if event_id is None else event_id,
     )
+
+
+class HitMessages:
+    """The Kafka message of a parsed line, straight from its record: the document
+    `codec.encode(hit_from_record(...))` is, without building the hit (a tail publishing
+    to Kafka does this for every line). Times repeat from line to line: the last is kept."""
+
+    def __init__(self, source: str) -> None:
+        self.source = _clean(source, MAX_NAME_LENGTH) or "-"
+        self._time = math.nan
+        self._iso = ""
+
+    def __call__(self, record: LogRecord, event_id: str) -> bytes:
+        timestamp = record.timestamp
+        if timestamp != self._time:
+            self._iso = datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+            self._time = timestamp
+        path, host, user, method = record.path, record.remote_host, record.user, record.method
+        referer, agent = record.referer, record.user_agent
+        if len(path) > MAX_PATH_LENGTH or "\x00" in path:
+            path = _clean(path, MAX_PATH_LENGTH)
+        if len(host) > MAX_NAME_LENGTH or "\x00" in host:
+            host = _clean(host, MAX_NAME_LENGTH)
+        if user and (len(user) > MAX_NAME_LENGTH or "\x00" in user):
+            user = _clean(user, MAX_NAME_LENGTH)
+        if len(method) > 64 or "\x00" in method:
+            method = _clean(method, 64)
+        if referer is not None and (len(referer) > MAX_PATH_LENGTH or "\x00" in referer):
+            referer = _clean(referer, MAX_PATH_LENGTH)
+        if agent is not None and (len(agent) > MAX_USER_AGENT or "\x00" in agent):
+            agent = _clean(agent, MAX_USER_AGENT)
+        return orjson.dumps(
+            {
+                "kind": "hit",
+                "v": SCHEMA_VERSION,
+                "timestamp": self._iso,
+                "source": self.source,
+                "remote_host": host or "-",
+                "user": user or None,
+                "method": method or "-",
+                "path": path or "-",
+                "section": (path_keys(path)[0] or "-") if path else "-",
+                "status": record.status,
+                "bytes": min(record.bytes, 2**63 - 1),
+                "event_id": event_id,
+                "referer": referer,
+                "user_agent": agent,
+            }
+        )
 
 
 @dataclasses.dataclass
@@ -250,6 +301,7 @@ class HitPublisher:
         self.published = 0
         self.failed = 0
         self._prefixes: dict[str, str] = {}
+        self._messages: HitMessages | None = None
 
     def _event_id(self, fingerprint: str | None, offset: int) -> str | None:
         if fingerprint is None:
@@ -261,6 +313,9 @@ class HitPublisher:
 
     def publish(self, records: list[Collected]) -> None:
         source, event_id = self.source, self._event_id
+        if hasattr(self.publisher, "publish_values"):  # a Kafka producer: messages, no hits
+            self._publish_messages(records)
+            return
         for start in range(0, len(records), self.batch_size):
             chunk = records[start : start + self.batch_size]
             batch = [
@@ -272,6 +327,24 @@ class HitPublisher:
             except DeliveryError as exc:
                 self.failed += len(exc.undelivered) or len(batch)
                 self.published += len(batch) - (len(exc.undelivered) or len(batch))
+                logger.error("%s", exc.message)
+
+    def _publish_messages(self, records: list[Collected]) -> None:
+        if self._messages is None:
+            self._messages = HitMessages(self.source)
+        message, event_id, key = self._messages, self._event_id, self._messages.source.encode()
+        publish = self.publisher.publish_values  # type: ignore[attr-defined]
+        for start in range(0, len(records), self.batch_size):
+            values = [
+                message(record, event_id(fingerprint, offset) or new_event_id())
+                for record, fingerprint, offset in records[start : start + self.batch_size]
+            ]
+            try:
+                self.published += publish(key, values)
+            except DeliveryError as exc:
+                lost = len(exc.undelivered) or len(values)
+                self.failed += lost
+                self.published += len(values) - lost
                 logger.error("%s", exc.message)
 
 
