@@ -171,3 +171,49 @@ def test_kafka_messages_are_the_hits_documents() -> None:
             event_id = hit_id(hit_id_prefix(source, "f"), index)
             hit = hit_from_record(record, source, event_id)
             assert orjson.loads(messages(record, event_id)) == orjson.loads(encode(hit))
+
+
+_HIT = {
+    "kind": "hit", "v": 1, "timestamp": "2018-05-09T16:00:01+00:00", "source": "web-1",
+    "remote_host": "10.0.0.1", "user": None, "method": "GET", "path": "/a/b?c=1",
+    "section": "/a", "status": 200, "bytes": 512,
+    "event_id": "0d9c1b2e-4a1f-8c3d-9e2f-00000000002a", "referer": None, "user_agent": "curl/8",
+}  # fmt: skip
+_ODD_VALUES = [
+    None, "", "\x00", "x" * 256, "x" * 9000, 0, 99, 1000, -1, 2**63, 2**63 - 1, True, 1.0,
+    "2018-05-09T16:00:01Z", "2018-05-09 16:00:01", "2018-05-09T18:00:01+02:00", "1969-12-31T23:59:59Z",
+    "not-a-uuid", "0D9C1B2E-4A1F-8C3D-9E2F-00000000002A", [], {}, "probe", 2,
+]  # fmt: skip
+
+
+def _outcome(decoder: object, raw: bytes) -> tuple[str, str]:
+    from website_monitor.errors import DecodeError
+
+    try:
+        return ("event", repr(decoder(raw, fallback_id=None)))  # type: ignore[operator]
+    except DecodeError as exc:
+        return ("error", exc.reason)
+
+
+def test_the_fast_hit_decoder_accepts_only_what_the_slow_one_does() -> None:
+    """Every field set to each odd value, or left out, or an unknown field added: the fast
+    path builds the very hit the field-by-field decoder builds, or leaves it to it."""
+    import json
+
+    from website_monitor.codec import decode, decode_slow
+    from website_monitor.logs.codec import decode_fast
+
+    variants = [dict(_HIT), {**_HIT, "extra": 1}]
+    for name in _HIT:
+        variants.append({k: v for k, v in _HIT.items() if k != name})
+        variants.extend({**_HIT, name: value} for value in _ODD_VALUES)
+    taken = 0
+    for variant in variants:
+        raw = json.dumps(variant).encode()
+        expected = _outcome(decode_slow, raw)
+        assert _outcome(decode, raw) == expected, variant
+        quick = decode_fast(raw, None)
+        if quick is not None:
+            taken += 1
+            assert expected == ("event", repr(quick)), variant
+    assert taken > 20  # the valid variants did take the fast path

@@ -27,7 +27,15 @@ def _web() -> tuple[Section, ...]:
 FEATURE = Feature(
     name="logs",
     title="Access logs",
-    events=(EventKind(kind="hit", type=codec.Hit, decode=codec.decode, write=store.write),),
+    events=(
+        EventKind(
+            kind="hit",
+            type=codec.Hit,
+            decode=codec.decode,
+            decode_fast=codec.decode_fast,
+            write=store.write,
+        ),
+    ),
     migrations=schema.MIGRATIONS,
     derived=DERIVED,
     web=_web,

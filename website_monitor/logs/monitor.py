@@ -29,9 +29,10 @@ from website_monitor.logs.codec import (
     Hit,
     hit_id,
     hit_id_prefix,
+    new_hit,
 )
 from website_monitor.logs.follower import Chunk, Follower
-from website_monitor.logs.formats import FORMATS, LineParser, LogRecord, path_keys, section_of
+from website_monitor.logs.formats import FORMATS, LineParser, LogRecord, path_keys
 from website_monitor.logs.ship import Shipper
 from website_monitor.logs.summary import WindowSummary
 from website_monitor.logs.windows import Windows
@@ -103,23 +104,41 @@ Collected = tuple[LogRecord, str | None, int]
 
 
 def hit_from_record(record: LogRecord, source: str, event_id: str | None = None) -> Hit:
-    """The hit of a parsed line; a new random id unless `event_id`."""
-    path = _clean(record.path, MAX_PATH_LENGTH)
-    return Hit(
-        timestamp=datetime.fromtimestamp(record.timestamp, timezone.utc),
-        source=_clean(source, MAX_NAME_LENGTH) or "-",
-        remote_host=_clean(record.remote_host, MAX_NAME_LENGTH) or "-",
-        user=_clean(record.user, MAX_NAME_LENGTH) if record.user else None,
-        method=_clean(record.method, 64) or "-",
-        path=path or "-",
-        section=section_of(path) or "-",
-        status=record.status,
-        size=min(record.bytes, 2**63 - 1),
-        referer=_clean(record.referer, MAX_PATH_LENGTH) if record.referer is not None else None,
-        user_agent=(
-            _clean(record.user_agent, MAX_USER_AGENT) if record.user_agent is not None else None
-        ),
-        event_id=new_event_id() if event_id is None else event_id,
+    """The hit of a parsed line; a new random id unless `event_id`.
+
+    Values fit for any store: no NUL, bounded lengths (checked inline: they almost
+    always are), and the Hit built by `codec.new_hit` (every line published goes
+    through here when there is no broker).
+    """
+    path, host, user, method = record.path, record.remote_host, record.user, record.method
+    referer, agent = record.referer, record.user_agent
+    if len(path) > MAX_PATH_LENGTH or "\x00" in path:
+        path = _clean(path, MAX_PATH_LENGTH)
+    if len(host) > MAX_NAME_LENGTH or "\x00" in host:
+        host = _clean(host, MAX_NAME_LENGTH)
+    if user and (len(user) > MAX_NAME_LENGTH or "\x00" in user):
+        user = _clean(user, MAX_NAME_LENGTH)
+    if len(method) > 64 or "\x00" in method:
+        method = _clean(method, 64)
+    if referer is not None and (len(referer) > MAX_PATH_LENGTH or "\x00" in referer):
+        referer = _clean(referer, MAX_PATH_LENGTH)
+    if agent is not None and (len(agent) > MAX_USER_AGENT or "\x00" in agent):
+        agent = _clean(agent, MAX_USER_AGENT)
+    if len(source) > MAX_NAME_LENGTH or "\x00" in source:
+        source = _clean(source, MAX_NAME_LENGTH)
+    return new_hit(
+        datetime.fromtimestamp(record.timestamp, timezone.utc),
+        source or "-",
+        host or "-",
+        user or None,
+        method or "-",
+        path or "-",
+        (path_keys(path)[0] or "-") if path else "-",
+        record.status,
+        min(record.bytes, 2**63 - 1),
+        new_event_id() if event_id is None else event_id,
+        referer,
+        agent,
     )
 
 
