@@ -217,3 +217,41 @@ def test_the_fast_hit_decoder_accepts_only_what_the_slow_one_does() -> None:
             taken += 1
             assert expected == ("event", repr(quick)), variant
     assert taken > 20  # the valid variants did take the fast path
+
+
+def test_batch_messages_decode_whole_or_not_at_all() -> None:
+    """`wm tail --publish -b` sends up to 100 hits per message: they decode to the hits the
+    single messages hold, fast or field by field; one bad hit refuses the whole message,
+    saying which."""
+    import json
+
+    import pytest
+
+    from website_monitor.codec import decode, decode_many
+    from website_monitor.errors import DecodeError
+    from website_monitor.logs.monitor import _batch_messages
+
+    docs = [{**_HIT, "event_id": hit_id(hit_id_prefix("w", "f"), i)} for i in range(250)]
+    singles = [json.dumps(doc).encode() for doc in docs]
+    batches = _batch_messages(singles)
+    assert [len(decode_many(raw)) for raw in batches] == [100, 100, 50]
+    expected = [decode(raw) for raw in singles]
+    assert [e for raw in batches for e in decode_many(raw)] == expected
+    # The same batch, `kind` last and one hit without an id: the slow path, same hits.
+    reordered = {"v": 1, "events": docs[:3], "kind": "batch"}
+    assert decode_many(json.dumps(reordered).encode()) == expected[:3]
+    no_id = {
+        "kind": "batch",
+        "v": 1,
+        "events": [{k: v for k, v in _HIT.items() if k != "event_id"}],
+    }
+    first = decode_many(json.dumps(no_id).encode(), fallback_id="t/0/5")
+    assert first == decode_many(json.dumps(no_id).encode(), fallback_id="t/0/5")
+    with pytest.raises(DecodeError, match="field 'event_id' is missing"):
+        decode_many(json.dumps(no_id).encode())
+    bad = {"kind": "batch", "v": 1, "events": [docs[0], {**docs[1], "status": 42}, docs[2]]}
+    with pytest.raises(DecodeError, match=r"^event 1 of the batch: field 'status'"):
+        decode_many(json.dumps(bad).encode())
+    for events in ([], [docs[0]] * 1001, "x", [bad]):
+        with pytest.raises(DecodeError):
+            decode_many(json.dumps({"kind": "batch", "v": 1, "events": events}).encode())

@@ -33,6 +33,7 @@ FEATURE = Feature(
             type=codec.Hit,
             decode=codec.decode,
             decode_fast=codec.decode_fast,
+            decode_batch_fast=codec.decode_batch_fast,
             write=store.write,
         ),
     ),

@@ -32,8 +32,10 @@ from website_monitor.transport.kafka import (
 
 logger = log.get("kafka")
 
-#: Messages librdkafka may hold unsent; `produce` waits for room beyond this.
-QUEUE_MESSAGES = 500_000
+#: Messages, and kilobytes, librdkafka may hold unsent; `produce` waits for room beyond
+#: this, so a reader faster than the broker keeps its memory flat.
+QUEUE_MESSAGES = 100_000
+QUEUE_KBYTES = 64 * 1024
 
 
 class BatchPublisher:
@@ -61,6 +63,7 @@ class BatchPublisher:
                 "linger.ms": 5,
                 "batch.num.messages": 10_000,
                 "queue.buffering.max.messages": QUEUE_MESSAGES,
+                "queue.buffering.max.kbytes": QUEUE_KBYTES,
                 "message.timeout.ms": int(timeout_s * 1000) + 15_000,
                 "delivery.report.only.error": True,
                 "on_delivery": self._on_delivery,
@@ -104,13 +107,27 @@ class BatchPublisher:
         undelivered = [value for value in values if value in lost] or list(values)
         raise self._error(count, len(values), reason, undelivered)
 
-    def _deliver(
-        self, messages: Sequence[tuple[bytes | None, bytes]]
-    ) -> tuple[int, str, set[bytes]] | None:
-        """Produce and wait for every acknowledgement; None when all were delivered, else
-        how many were not, the first reason and the values that failed."""
+    def send_values(self, key: bytes, values: Sequence[bytes]) -> None:
+        """Hand messages to librdkafka without waiting for the broker: those that fail come
+        back from `take_failed` later, and `settle` waits for the rest."""
+        self._produce([(key, value) for value in values])
+        self.producer.poll(0)
+
+    def take_failed(self) -> list[tuple[bytes, str]]:
+        """(value, reason) of the messages that failed since the last call."""
+        self.producer.poll(0)
+        failed, self._failed = self._failed, []
+        return failed
+
+    def settle(self) -> None:
+        """Wait for every message sent; those still unsent after the timeout fail (and come
+        back from `take_failed`)."""
+        if self.producer.flush(self.timeout_s + 15):
+            self.producer.purge()
+            self.producer.flush(1)
+
+    def _produce(self, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
         produce, topic, poll = self.producer.produce, self.topic, self.producer.poll
-        refused: list[tuple[bytes, str]] = []
         for key, value in messages:
             while True:
                 try:
@@ -119,9 +136,17 @@ class BatchPublisher:
                 except BufferError:  # the local queue is full: let librdkafka send some
                     poll(0.05)
                 except KafkaException as exc:
-                    refused.append((value, self._reporter.mask(str(exc))))
+                    self._failed.append((value, self._reporter.mask(str(exc))))
                     break
+
+    def _deliver(
+        self, messages: Sequence[tuple[bytes | None, bytes]]
+    ) -> tuple[int, str, set[bytes]] | None:
+        """Produce and wait for every acknowledgement; None when all were delivered, else
+        how many were not, the first reason and the values that failed."""
+        self._produce(messages)
         left = self.producer.flush(self.timeout_s + 15)
+        refused: list[tuple[bytes, str]] = []
         failed, self._failed = self._failed, []
         if not failed and not refused and not left:
             return None
