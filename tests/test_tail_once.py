@@ -156,7 +156,8 @@ def test_kafka_messages_are_the_hits_documents() -> None:
     from website_monitor.codec import encode
     from website_monitor.logs.codec import MAX_PATH_LENGTH
     from website_monitor.logs.formats import LogRecord
-    from website_monitor.logs.monitor import HitMessages, hit_from_record
+    from website_monitor.logs.monitor import hit_from_record
+    from website_monitor.logs.publish import HitMessages
 
     records = [
         LogRecord(BASE + 0.5, "10.0.0.1", None, "GET", "/api/x?y=1", 200, 5),
@@ -229,7 +230,7 @@ def test_batch_messages_decode_whole_or_not_at_all() -> None:
 
     from website_monitor.codec import decode, decode_many
     from website_monitor.errors import DecodeError
-    from website_monitor.logs.monitor import _batch_messages
+    from website_monitor.logs.publish import _batch_messages
 
     docs = [{**_HIT, "event_id": hit_id(hit_id_prefix("w", "f"), i)} for i in range(250)]
     singles = [json.dumps(doc).encode() for doc in docs]

@@ -43,6 +43,7 @@ def command(**kwargs: Any) -> None:
     from website_monitor.logs import monitor, output
     from website_monitor.logs.follower import Follower
     from website_monitor.logs.notify import Notifiers
+    from website_monitor.logs.publish import HitPublisher
 
     logger = log.get("tail")
     topic_given = given("topic")
@@ -108,7 +109,7 @@ def command(**kwargs: Any) -> None:
             else:
                 publisher = open_publisher(settings, topic=topic)
             stack.callback(publisher.close)
-            hits = monitor.HitPublisher(publisher, source)
+            hits = HitPublisher(publisher, source)
         stack.callback(notifiers.close)
         shipper = None
         if tail.ship:
