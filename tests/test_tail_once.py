@@ -157,7 +157,7 @@ def test_kafka_messages_are_the_hits_documents() -> None:
     from website_monitor.logs.codec import MAX_PATH_LENGTH
     from website_monitor.logs.formats import LogRecord
     from website_monitor.logs.monitor import hit_from_record
-    from website_monitor.logs.publish import HitMessages
+    from website_monitor.logs.publish import HitMessages, encode_document
 
     records = [
         LogRecord(BASE + 0.5, "10.0.0.1", None, "GET", "/api/x?y=1", 200, 5),
@@ -171,7 +171,8 @@ def test_kafka_messages_are_the_hits_documents() -> None:
         for index, record in enumerate(records):
             event_id = hit_id(hit_id_prefix(source, "f"), index)
             hit = hit_from_record(record, source, event_id)
-            assert orjson.loads(messages(record, event_id)) == orjson.loads(encode(hit))
+            document = encode_document(messages(record, event_id))
+            assert orjson.loads(document) == orjson.loads(encode(hit))
 
 
 _HIT = {
@@ -230,17 +231,35 @@ def test_batch_messages_decode_whole_or_not_at_all() -> None:
 
     from website_monitor.codec import decode, decode_many
     from website_monitor.errors import DecodeError
-    from website_monitor.logs.publish import _batch_messages
+    from website_monitor.logs.formats import LogRecord
+    from website_monitor.logs.monitor import hit_from_record
+    from website_monitor.logs.publish import HitMessages, _batch_messages
 
     docs = [{**_HIT, "event_id": hit_id(hit_id_prefix("w", "f"), i)} for i in range(250)]
     singles = [json.dumps(doc).encode() for doc in docs]
-    batches = _batch_messages(singles)
-    assert [len(decode_many(raw)) for raw in batches] == [100, 100, 50]
     expected = [decode(raw) for raw in singles]
-    assert [e for raw in batches for e in decode_many(raw)] == expected
+    records = [
+        LogRecord(BASE + i // 7, "10.0.0.1", None, "GET", f"/a/{i}", 200, i, None, "a" * 3000)
+        for i in range(250)
+    ]
+    messages = HitMessages("w")
+    documents = [messages(r, hit_id(hit_id_prefix("w", "f"), i)) for i, r in enumerate(records)]
+    batches = _batch_messages(documents[:150])
+    assert [len(decode_many(raw)) for raw in batches] == [100, 50]
+    assert [e for raw in batches for e in decode_many(raw)] == [
+        hit_from_record(r, "w", hit_id(hit_id_prefix("w", "f"), i))
+        for i, r in enumerate(records[:150])
+    ]
+    long = [
+        messages(r._replace(path="/" + "p" * 8000), "0d9c1b2e-4a1f-8c3d-9e2f-000000000001")
+        for r in records
+    ]  # over 256 KiB in 100: split in halves
+    assert all(len(raw) <= 256 * 1024 for raw in _batch_messages(long))
+    assert sum(len(decode_many(raw)) for raw in _batch_messages(long)) == 250
     # The same batch, `kind` last and one hit without an id: the slow path, same hits.
     reordered = {"v": 1, "events": docs[:3], "kind": "batch"}
     assert decode_many(json.dumps(reordered).encode()) == expected[:3]
+    assert [e for raw in singles[:3] for e in decode_many(raw)] == expected[:3]
     no_id = {
         "kind": "batch",
         "v": 1,

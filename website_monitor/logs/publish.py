@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
-import orjson
+import msgspec
 
 from website_monitor import log
 from website_monitor.codec import SCHEMA_VERSION, new_event_id
@@ -39,7 +39,7 @@ class HitMessages:
         self._time = math.nan
         self._iso = ""
 
-    def __call__(self, record: LogRecord, event_id: str) -> bytes:
+    def __call__(self, record: LogRecord, event_id: str) -> _HitDocument:
         timestamp = record.timestamp
         if timestamp != self._time:
             self._iso = datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
@@ -58,24 +58,45 @@ class HitMessages:
             referer = _clean(referer, MAX_PATH_LENGTH)
         if agent is not None and (len(agent) > MAX_USER_AGENT or "\x00" in agent):
             agent = _clean(agent, MAX_USER_AGENT)
-        return orjson.dumps(
-            {
-                "kind": "hit",
-                "v": SCHEMA_VERSION,
-                "timestamp": self._iso,
-                "source": self.source,
-                "remote_host": host or "-",
-                "user": user or None,
-                "method": method or "-",
-                "path": path or "-",
-                "section": (path_keys(path)[0] or "-") if path else "-",
-                "status": record.status,
-                "bytes": min(record.bytes, 2**63 - 1),
-                "event_id": event_id,
-                "referer": referer,
-                "user_agent": agent,
-            }
+        return _HitDocument(
+            "hit",
+            SCHEMA_VERSION,
+            self._iso,
+            self.source,
+            host or "-",
+            user or None,
+            method or "-",
+            path or "-",
+            (path_keys(path)[0] or "-") if path else "-",
+            record.status,
+            min(record.bytes, 2**63 - 1),
+            event_id,
+            referer,
+            agent,
         )
+
+
+class _HitDocument(msgspec.Struct, gc=False):
+    """A hit's message, fields in `Hit.to_dict`'s order: msgspec encodes a list of these
+    in a fraction of the time a dict per hit takes."""
+
+    kind: str
+    v: int
+    timestamp: str
+    source: str
+    remote_host: str
+    user: str | None
+    method: str
+    path: str
+    section: str
+    status: int
+    bytes: int
+    event_id: str
+    referer: str | None
+    user_agent: str | None
+
+
+_ENCODER = msgspec.json.Encoder()
 
 
 class HitPublisher:
@@ -163,19 +184,25 @@ HITS_PER_MESSAGE = 100
 MESSAGE_BYTES = 256 * 1024
 
 
-def _batch_messages(values: list[bytes]) -> list[bytes]:
-    """`values` (hit documents) grouped into `batch` messages of at most HITS_PER_MESSAGE
-    hits and about MESSAGE_BYTES. Fewer, larger messages cost the producer, the broker and
-    the flush less per hit."""
-    batches: list[bytes] = []
-    group: list[bytes] = []
-    size = 0
-    for value in values:
-        if group and (len(group) >= HITS_PER_MESSAGE or size + len(value) > MESSAGE_BYTES):
-            batches.append(b'{"kind":"batch","v":1,"events":[' + b",".join(group) + b"]}")
-            group, size = [], 0
-        group.append(value)
-        size += len(value) + 1
-    if group:
-        batches.append(b'{"kind":"batch","v":1,"events":[' + b",".join(group) + b"]}")
-    return batches
+def _batch_messages(documents: list[_HitDocument]) -> list[bytes]:
+    """`documents` in `batch` messages of at most HITS_PER_MESSAGE hits and MESSAGE_BYTES.
+    Fewer, larger messages cost the producer, the broker and the flush less per hit."""
+    messages: list[bytes] = []
+    for start in range(0, len(documents), HITS_PER_MESSAGE):
+        _encode_batch(documents[start : start + HITS_PER_MESSAGE], messages)
+    return messages
+
+
+def _encode_batch(documents: list[_HitDocument], out: list[bytes]) -> None:
+    message = b'{"kind":"batch","v":1,"events":' + _ENCODER.encode(documents) + b"}"
+    if len(message) <= MESSAGE_BYTES or len(documents) == 1:
+        out.append(message)
+        return
+    half = len(documents) // 2  # long paths and agents: in two messages
+    _encode_batch(documents[:half], out)
+    _encode_batch(documents[half:], out)
+
+
+def encode_document(document: _HitDocument) -> bytes:
+    """One hit's message (what a batch holds for it)."""
+    return _ENCODER.encode(document)
