@@ -272,13 +272,20 @@ def test_relative_links_name_files() -> None:
 def test_example_messages_decode() -> None:
     """Every JSON example of docs/message-format.md is a message the codec accepts, of the
     kind it says (the page cannot drift from the codecs)."""
-    from website_monitor.codec import decode
+    from website_monitor.codec import decode, decode_many
 
     page = ROOT / "docs" / "message-format.md"
     messages = [b for b in blocks(page) if b.language == "json"]
     assert len(messages) >= 4
     for block in messages:
         data = json.loads(block.code)
+        if data.get("kind") == "batch":  # several events in one message, in order
+            events = decode_many(
+                block.code.encode(), fallback_id="00000000-0000-4000-8000-000000000000"
+            )
+            assert [e.event_id for e in events] == [d["event_id"] for d in data["events"]]
+            assert [e.kind for e in events] == [d["kind"] for d in data["events"]], block.where
+            continue
         event = decode(block.code.encode(), fallback_id="00000000-0000-4000-8000-000000000000")
         assert event.kind == data.get("kind", "probe"), block.where
         assert event.to_dict().keys() >= data.keys(), block.where

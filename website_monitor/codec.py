@@ -57,6 +57,8 @@ FallbackId = str | Callable[[], str] | None
 Decoder = Callable[[dict[str, Any], FallbackId], Event]
 #: Builds an event of one kind straight from the bytes when they are valid, else None.
 FastDecoder = Callable[[bytes, FallbackId], Event | None]
+#: The events of a valid `batch` message of one kind, every one with its id, else None.
+BatchDecoder = Callable[[bytes], "list[Event] | None"]
 
 
 def encode(event: Event) -> bytes:
@@ -74,12 +76,21 @@ class _Kinds:
 
     decoders: dict[str, Decoder] | None = None
     fast: tuple[FastDecoder, ...] = ()
+    #: The fast path of each kind, by the kind's name (bytes) after `{"kind":"`.
+    by_kind: dict[bytes, tuple[FastDecoder, ...]] = {}
+    #: Fast paths for `batch` messages whose events are all of one kind.
+    batch_fast: tuple[BatchDecoder, ...] = ()
 
     @classmethod
     def load(cls) -> dict[str, Decoder]:
         from website_monitor import features
 
-        cls.fast = tuple(k.decode_fast for k in features.event_kinds() if k.decode_fast)
+        kinds = [k for k in features.event_kinds() if k.decode_fast]
+        cls.fast = tuple(k.decode_fast for k in kinds if k.decode_fast)
+        cls.by_kind = {k.kind.encode(): (k.decode_fast,) for k in kinds if k.decode_fast}
+        cls.batch_fast = tuple(
+            k.decode_batch_fast for k in features.event_kinds() if k.decode_batch_fast
+        )
         cls.decoders = {k.kind: k.decode for k in features.event_kinds()}
         return cls.decoders
 
@@ -98,18 +109,86 @@ def decode(raw: bytes, *, fallback_id: FallbackId = None) -> Event:
     if _Kinds.decoders is None:
         _Kinds.load()
     if type(raw) is bytes:
-        for fast in _Kinds.fast:
+        # Producers write `kind` first: only that kind's fast path is worth trying (a fast
+        # path only accepts its own kind, so a wrong guess costs time, never a wrong event).
+        fast_paths = _Kinds.fast
+        if raw.startswith(b'{"kind":"'):
+            fast_paths = _Kinds.by_kind.get(raw[9 : raw.find(b'"', 9)], fast_paths)
+        for fast in fast_paths:
             event = fast(raw, fallback_id)
             if event is not None:
                 return event
     return decode_slow(raw, fallback_id=fallback_id)
 
 
+#: Most events in one `batch` message.
+MAX_BATCH = 1000
+_BATCH = b'{"kind":"batch"'
+
+
+def decode_many(raw: bytes, *, fallback_id: FallbackId = None) -> list[Event]:
+    """The events of a message: one, or those of a `batch` message, in order.
+
+    A batch message (`{"kind": "batch", "v": 1, "events": [...]}`, what `wm tail
+    --publish -b` sends: several hits per message) holds up to MAX_BATCH whole event
+    documents of any kind. It decodes whole or not at all: DecodeError names the
+    first event that does not decode and why, and the message is dead-lettered as
+    one. An event without an id gets one derived from the message's fallback id
+    and its index.
+    """
+    if _Kinds.decoders is None:
+        _Kinds.load()
+    if type(raw) is bytes and raw.startswith(_BATCH):
+        for fast in _Kinds.batch_fast:
+            events = fast(raw)
+            if events is not None:
+                return events
+    elif type(raw) is bytes:
+        try:
+            return [decode(raw, fallback_id=fallback_id)]
+        except DecodeError as exc:  # a batch whose `kind` is not first: read below
+            if exc.reason != "unknown event kind 'batch'":
+                raise
+    data = parse_object(raw)
+    if data.get("kind") != "batch":
+        return [decode_object(data, fallback_id)]
+    version = data.get("v", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise DecodeError(f"unsupported schema version {short(version)}")
+    items = data.get("events")
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+        raise DecodeError(f"field 'events' is not a list of 1 to {MAX_BATCH} events")
+    events = []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict) or item.get("kind") == "batch":
+                raise DecodeError("not an event object")
+            events.append(decode_object(item, _item_id(fallback_id, index)))
+        except DecodeError as exc:
+            raise DecodeError(f"event {index} of the batch: {exc.reason}") from None
+    return events
+
+
+def _item_id(fallback_id: FallbackId, index: int) -> FallbackId:
+    if fallback_id is None:
+        return None
+    return lambda: str(
+        uuid.uuid5(
+            LEGACY_NAMESPACE,
+            f"{fallback_id if isinstance(fallback_id, str) else fallback_id()}#{index}",
+        )
+    )
+
+
 def decode_slow(raw: bytes, *, fallback_id: FallbackId = None) -> Event:
     """`decode` for every kind, field by field: the reference for what is accepted and why
     anything is not."""
+    return decode_object(parse_object(raw), fallback_id)
+
+
+def decode_object(data: dict[str, Any], fallback_id: FallbackId = None) -> Event:
+    """The event of a parsed message (`decode_slow` after parsing)."""
     decoders = _Kinds.decoders or _Kinds.load()
-    data = parse_object(raw)
     kind = data.get("kind", "probe")
     decoder = decoders.get(kind) if isinstance(kind, str) else None
     if decoder is None:

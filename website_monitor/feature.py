@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from website_monitor.codec import Decoder, FastDecoder
+from website_monitor.codec import BatchDecoder, Decoder, FastDecoder
 from website_monitor.store.base import Reader, Repository, Transaction
 from website_monitor.store.migrate import Migration
 
@@ -45,6 +45,8 @@ class EventKind:
     write: Writer
     #: A faster decoder for valid messages (None: `decode` is the only one).
     decode_fast: FastDecoder | None = None
+    #: A faster decoder for valid `batch` messages of this kind only (`codec.decode_many`).
+    decode_batch_fast: BatchDecoder | None = None
 
 
 class Frontier(Protocol):

@@ -43,6 +43,7 @@ def command(**kwargs: Any) -> None:
     from website_monitor.logs import monitor, output
     from website_monitor.logs.follower import Follower
     from website_monitor.logs.notify import Notifiers
+    from website_monitor.logs.publish import HitPublisher
 
     logger = log.get("tail")
     topic_given = given("topic")
@@ -99,9 +100,16 @@ def command(**kwargs: Any) -> None:
             from website_monitor.transport import open_publisher
 
             topic = settings.stream.topic if topic_given else HITS_TOPIC
-            publisher = open_publisher(settings, topic=topic)
+            publisher: Any
+            if settings.stream.uses_kafka:  # the high-volume producer (librdkafka)
+                from website_monitor.logs.codec import encode
+                from website_monitor.transport.producer import BatchPublisher
+
+                publisher = BatchPublisher(settings, topic, encode)  # type: ignore[arg-type]
+            else:
+                publisher = open_publisher(settings, topic=topic)
             stack.callback(publisher.close)
-            hits = monitor.HitPublisher(publisher, source)
+            hits = HitPublisher(publisher, source)
         stack.callback(notifiers.close)
         shipper = None
         if tail.ship:
@@ -114,7 +122,12 @@ def command(**kwargs: Any) -> None:
             options, _Fanout(reporter, notifiers), collect_hits=hits is not None
         )
         follower = stack.enter_context(
-            Follower(list(paths), from_start=tail.from_start, rotate_wait=tail.rotate_wait)
+            Follower(
+                list(paths),
+                from_start=tail.from_start,
+                rotate_wait=tail.rotate_wait,
+                positions=hits is not None,  # hit ids derive from where each line is
+            )
         )
         monitor.check_readable(follower, exit_at_eof=tail.exit_at_eof)
         for path, reason in follower.problems():

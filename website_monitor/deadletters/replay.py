@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from website_monitor.codec import decode, legacy_event_id
+from website_monitor.codec import decode_many, legacy_event_id
 from website_monitor.errors import DecodeError, StoreDataError
 from website_monitor.store import Repository, Where
 from website_monitor.transport.writer import write_events
@@ -40,15 +40,23 @@ def _store(repository: Repository, events: list[Any], ids: list[int], report: Re
             with repository.transaction() as tx:
                 write_events(tx, batch)
                 tx.executemany(
-                    f"DELETE FROM dead_letters WHERE id = {mark}", [(i,) for i in batch_ids]
+                    f"DELETE FROM dead_letters WHERE id = {mark}",
+                    [(i,) for i in sorted(set(batch_ids))],
                 )
         except StoreDataError as exc:
-            if len(batch) == 1:
+            letters = sorted(set(batch_ids))
+            if len(letters) == 1:  # (a batch message's events stay or go together)
                 report.failed(f"rejected by the store: {exc.message}"[:500])
             else:
-                groups.extend(([e], [i]) for e, i in zip(batch, batch_ids, strict=True))
+                groups.extend(
+                    (
+                        [e for e, i in zip(batch, batch_ids, strict=True) if i == letter],
+                        [letter] * batch_ids.count(letter),
+                    )
+                    for letter in letters
+                )
             continue
-        report.replayed += len(batch)
+        report.replayed += len(set(batch_ids))
 
 
 def replay(repository: Repository, ids: Sequence[int] = (), batch: int = 1000) -> ReplayReport:
@@ -75,8 +83,9 @@ def replay(repository: Repository, ids: Sequence[int] = (), batch: int = 1000) -
                 if value is None:
                     raise DecodeError("empty message (no value)")
                 fallback = legacy_event_id(row["topic"], row["partition"], row["offset"])
-                decoded.append(decode(bytes(value), fallback_id=fallback))
-                decoded_ids.append(int(row["id"]))
+                events = decode_many(bytes(value), fallback_id=fallback)
+                decoded.extend(events)
+                decoded_ids.extend([int(row["id"])] * len(events))
             except DecodeError as exc:
                 report.failed(exc.reason)
         if decoded:

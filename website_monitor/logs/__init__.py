@@ -1,7 +1,7 @@
 """Access logs: formats, following files, time windows, summaries, alerts, and the hits store.
 
-`formats`, `follower`, `windows`, `summary`, `alerts` and `monitor` are what
-`wm tail` runs; `codec` is the `hit` message, `schema` the tables, `store` the
+`formats`, `follower`, `windows`, `summary`, `alerts`, `monitor` and `publish`
+are what `wm tail` runs; `codec` is the `hit` message, `schema` the tables, `store` the
 writer, `queries` the read side (`models` the documents), `ingest` the
 `POST /api/logs` parser, `web` and `metrics` its part of `wm serve`.
 """
@@ -27,7 +27,16 @@ def _web() -> tuple[Section, ...]:
 FEATURE = Feature(
     name="logs",
     title="Access logs",
-    events=(EventKind(kind="hit", type=codec.Hit, decode=codec.decode, write=store.write),),
+    events=(
+        EventKind(
+            kind="hit",
+            type=codec.Hit,
+            decode=codec.decode,
+            decode_fast=codec.decode_fast,
+            decode_batch_fast=codec.decode_batch_fast,
+            write=store.write,
+        ),
+    ),
     migrations=schema.MIGRATIONS,
     derived=DERIVED,
     web=_web,

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
-from typing import Any, ClassVar
+import hashlib
+from datetime import datetime, timezone
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
+import orjson
 
 from website_monitor import codec
 from website_monitor.codec import (
+    CANONICAL_UUID,
+    MAX_BATCH,
     SCHEMA_VERSION,
     FallbackId,
     new_event_id,
     optional_str,
+    parse_utc,
     required_str,
 )
 from website_monitor.errors import DecodeError
@@ -21,6 +28,28 @@ MAX_PATH_LENGTH = 8192
 #: Longest source, remote host and user name.
 MAX_NAME_LENGTH = 255
 MAX_USER_AGENT = 2048
+
+
+def hit_id_prefix(source: str, fingerprint: str) -> str:
+    """The first 80 bits of the ids of the hits of one file read as `source`, as UUID text.
+
+    A hit read from a file is named by where it was read: the source, the file's
+    fingerprint (`logs.follower`: a digest of its first line, which rotation and
+    logrotate's copy keep) and the line's byte offset (`hit_id`), so the same line
+    read again, by this `wm tail` or another, has the same id and is stored once.
+    The id is a UUID of version 8 (custom): a digest of source and fingerprint, then
+    the offset in its last 48 bits.
+    """
+    digest = hashlib.blake2b(
+        f"{source}\x00{fingerprint}".encode("utf-8", "surrogatepass"), digest_size=10
+    ).hexdigest()
+    variant = "89ab"[int(digest[16], 16) & 3]
+    return f"{digest[:8]}-{digest[8:12]}-8{digest[13:16]}-{variant}{digest[17:20]}-"
+
+
+def hit_id(prefix: str, offset: int) -> str:
+    """The id of the line at byte `offset` of the file whose ids begin with `prefix`."""
+    return f"{prefix}{offset & 0xFFFF_FFFF_FFFF:012x}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,6 +98,12 @@ class Hit:
         return self.source.encode("utf-8")
 
 
+def encode(hit: Hit) -> bytes:
+    """The message of a hit (the document `codec.encode` writes), by orjson: fast enough for
+    a tail that publishes every line."""
+    return orjson.dumps(hit.to_dict())
+
+
 def decode(data: dict[str, Any], fallback_id: FallbackId) -> Hit:
     status = codec.status(data, "status")
     assert status is not None
@@ -89,3 +124,203 @@ def decode(data: dict[str, Any], fallback_id: FallbackId) -> Hit:
         referer=optional_str(data, "referer", MAX_PATH_LENGTH),
         user_agent=optional_str(data, "user_agent", MAX_USER_AGENT),
     )
+
+
+# --- the fast path for hits -----------------------------------------------------------------
+
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
+_Path = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PATH_LENGTH)]
+
+
+class _HitMessage(msgspec.Struct, forbid_unknown_fields=True):
+    """A valid hit message, as far as msgspec can tell; `decode_fast` checks the rest.
+
+    As for probes (`probes.codec._ProbeMessage`): unknown fields are refused (the
+    slow path then decides), and `timestamp` stays a string, read as the slow path
+    reads it.
+    """
+
+    kind: Literal["hit"]
+    timestamp: str
+    source: _Name
+    remote_host: _Name
+    method: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    path: _Path
+    section: _Path
+    status: Annotated[int, msgspec.Meta(ge=100, le=999)]
+    bytes: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+    v: int = SCHEMA_VERSION
+    event_id: str | None = None
+    user: Annotated[str, msgspec.Meta(max_length=MAX_NAME_LENGTH)] | None = None
+    referer: Annotated[str, msgspec.Meta(max_length=MAX_PATH_LENGTH)] | None = None
+    user_agent: Annotated[str, msgspec.Meta(max_length=MAX_USER_AGENT)] | None = None
+
+
+_HIT_DECODER = msgspec.json.Decoder(_HitMessage)
+_fromisoformat = datetime.fromisoformat
+#: The last timestamp text `decode_fast` read, and its time.
+_last_time: list[tuple[str, Any]] = [("", None)]
+
+
+class _HitSlots:
+    """An object with exactly Hit's slots, filled by plain stores and then made a Hit by
+    `__class__` assignment (as `probes.codec._ProbeSlots`): a third of the frozen
+    dataclass's `__init__`."""
+
+    __slots__ = Hit.__slots__
+
+    def __init__(
+        self,
+        timestamp: datetime,
+        source: str,
+        remote_host: str,
+        user: str | None,
+        method: str,
+        path: str,
+        section: str,
+        status: int,
+        size: int,
+        event_id: str,
+        referer: str | None,
+        user_agent: str | None,
+    ) -> None:
+        self.timestamp = timestamp
+        self.source = source
+        self.remote_host = remote_host
+        self.user = user
+        self.method = method
+        self.path = path
+        self.section = section
+        self.status = status
+        self.size = size
+        self.event_id = event_id
+        self.referer = referer
+        self.user_agent = user_agent
+
+
+def decode_fast(raw: bytes, fallback_id: FallbackId) -> Hit | None:
+    """The hit in `raw` when it is a valid one, else None: the slow path then decides.
+
+    Only ever accepts, and only what `decode` accepts, building the same Hit; every
+    rejection and its reason come from the slow path. `wm flush` decodes every hit.
+    """
+    try:
+        m = _HIT_DECODER.decode(raw)
+    except (msgspec.DecodeError, ValueError):  # invalid UTF-8 is a UnicodeDecodeError
+        return None
+    # JSON writes a NUL as \u0000: without one in the bytes, no field holds one.
+    return _hit_of(m, b"\\u0000" in raw, fallback_id)
+
+
+class _HitBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A valid `batch` message of hits, as far as msgspec can tell (`codec.decode_many`)."""
+
+    kind: Literal["batch"]
+    events: Annotated[list[_HitMessage], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+    v: int = SCHEMA_VERSION
+
+
+_BATCH_DECODER = msgspec.json.Decoder(_HitBatch)
+
+
+def decode_batch_fast(raw: bytes) -> list[Any] | None:
+    """The hits of a valid batch message of hits, each with its id, else None: the slow
+    path (`codec.decode_many`) then decides, for the whole message."""
+    try:
+        batch = _BATCH_DECODER.decode(raw)
+    except (msgspec.DecodeError, ValueError):
+        return None
+    if batch.v != SCHEMA_VERSION:
+        return None
+    nul = b"\\u0000" in raw
+    hits = [_hit_of(m, nul, None) for m in batch.events]
+    return None if None in hits else hits
+
+
+def _hit_of(m: _HitMessage, nul: bool, fallback_id: FallbackId) -> Hit | None:
+    """The hit of a message msgspec read, if the slow path would take it (`nul`: the
+    message may hold a NUL somewhere)."""
+    user, referer, agent = m.user, m.referer, m.user_agent
+    if m.v != SCHEMA_VERSION:
+        return None
+    if nul and (
+        "\x00" in m.source
+        or "\x00" in m.remote_host
+        or "\x00" in m.method
+        or "\x00" in m.path
+        or "\x00" in m.section
+        or (user is not None and "\x00" in user)
+        or (referer is not None and "\x00" in referer)
+        or (agent is not None and "\x00" in agent)
+    ):
+        return None
+    event_id = m.event_id
+    if event_id is None:
+        if fallback_id is None:
+            return None
+        event_id = fallback_id if isinstance(fallback_id, str) else fallback_id()
+    elif not CANONICAL_UUID.fullmatch(event_id):
+        return None
+    text = m.timestamp
+    last = _last_time[0]  # (one tuple, replaced whole: safe on any thread)
+    if text == last[0]:  # hits come in time order: mostly the time just read
+        timestamp = last[1]
+    else:
+        try:
+            timestamp = _fromisoformat(text.replace("Z", "+00:00"))
+        except (ValueError, OverflowError):
+            return None
+        if timestamp.tzinfo is not timezone.utc or not 1970 <= timestamp.year < 9000:
+            try:
+                timestamp = parse_utc(text, "timestamp", naive_is_utc=True)
+            except DecodeError:
+                return None
+        _last_time[0] = (text, timestamp)
+    return new_hit(
+        timestamp,
+        m.source,
+        m.remote_host,
+        user,
+        m.method,
+        m.path,
+        m.section,
+        m.status,
+        m.bytes,
+        event_id,
+        referer,
+        agent,
+    )
+
+
+def new_hit(
+    timestamp: datetime,
+    source: str,
+    remote_host: str,
+    user: str | None,
+    method: str,
+    path: str,
+    section: str,
+    status: int,
+    size: int,
+    event_id: str,
+    referer: str | None,
+    user_agent: str | None,
+) -> Hit:
+    """`Hit(...)` with every field given, checked by the caller: a third of the time."""
+    hit: Any = _HitSlots(
+        timestamp,
+        source,
+        remote_host,
+        user,
+        method,
+        path,
+        section,
+        status,
+        size,
+        event_id,
+        referer,
+        user_agent,
+    )
+    hit.__class__ = Hit
+    result: Hit = hit
+    return result

@@ -42,18 +42,28 @@ that appears later, from its start. `-` is standard input, read by a
 background thread. Bytes that are not UTF-8 are replaced, never fatal. A line
 longer than MAX_LINE bytes is returned once, cut to MAX_LINE bytes (the rest
 up to its newline is skipped), so one endless line cannot exhaust memory.
+
+With `positions`, each chunk of a file also says where its lines are: the byte
+offset of each line and the file's fingerprint, a digest of its first line (up
+to FINGERPRINT bytes). The fingerprint stays with the content: a file renamed by
+rotation, or logrotate's copy of it, has the same one, and a file truncated and
+written anew gets another. `wm tail --publish` derives each hit's id from them,
+so reading the same lines again stores nothing new.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import itertools
 import os
 import queue
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import IO
+
+from website_monitor.logs.copies import find_copy
 
 #: Bytes asked of one read; at most MAX_LINE, so only a line begun in an earlier read can be
 #: longer than MAX_LINE.
@@ -67,6 +77,8 @@ ROTATE_WAIT = 5.0
 #: How many bytes before the read offset are kept to recognise the content read so far: a
 #: file truncated and refilled past the offset no longer has them, logrotate's copy does.
 MARK = 256
+#: At most this many bytes of a file's first line make its fingerprint.
+FINGERPRINT = 1024
 _ALL = 1 << 62
 
 
@@ -78,6 +90,8 @@ class Chunk:
     (`access.log #2` after a rotation): a rotated file and its successor are read side by
     side, and each needs its own parser. `reset`: the lines start the file anew (it was
     created or truncated). `done`: the file's last lines; it is closed.
+    With the follower's `positions`: `offsets`, the byte offset in the file where each
+    line starts, and `fingerprint`, the file's (see the module); None for a stream.
     """
 
     source: str
@@ -85,6 +99,8 @@ class Chunk:
     reset: bool = False
     file: str = ""
     done: bool = False
+    offsets: list[int] | None = None
+    fingerprint: str | None = None
 
     @property
     def key(self) -> str:
@@ -103,10 +119,21 @@ def _split(text: str, out: list[str]) -> None:
         out.extend(text.split("\n"))
 
 
+def _line_offsets(data: bytes, start: int, out: list[int]) -> None:
+    """The offsets of the lines of `data` (complete lines, newlines between them) that
+    begins at byte `start` of its file."""
+    lengths = [len(piece) + 1 for piece in data.split(b"\n")]
+    lengths[-1] = start
+    lengths.insert(0, lengths.pop())
+    out.extend(itertools.accumulate(lengths))
+
+
 class _OpenFile:
     """One open file and how far it was read."""
 
-    def __init__(self, handle: IO[bytes], name: str, position: int, now: float) -> None:
+    def __init__(
+        self, handle: IO[bytes], name: str, position: int, now: float, positions: bool = False
+    ) -> None:
         self.handle = handle
         self.fd = handle.fileno()
         info = os.fstat(self.fd)
@@ -121,6 +148,29 @@ class _OpenFile:
         self.mark = os.pread(self.fd, position - start, start) if position else b""
         #: When the file last grew (monotonic), for rotated files.
         self.grew_at = now
+        #: With `positions`, the offset of each line read (filled alongside the lines).
+        self.offsets: list[int] | None = [] if positions else None
+        self._fingerprint: str | None = None
+
+    def take_offsets(self) -> list[int] | None:
+        """The offsets of the lines read since the last call (None without `positions`)."""
+        offsets = self.offsets
+        if offsets is not None:
+            self.offsets = []
+        return offsets
+
+    def fingerprint(self) -> str | None:
+        """The file's fingerprint, once it has a first line (None without `positions`)."""
+        if self.offsets is None:
+            return None
+        if self._fingerprint is None:
+            head = os.pread(self.fd, FINGERPRINT, 0)
+            end = head.find(b"\n")
+            head = head if end < 0 else head[: end + 1]
+            if not head:
+                return None
+            self._fingerprint = hashlib.blake2b(head, digest_size=16).hexdigest()
+        return self._fingerprint
 
     def read(self, out: list[str], budget: int = POLL_BUDGET) -> bool:
         """Read complete lines into `out`; True once the end of the file was reached."""
@@ -133,6 +183,8 @@ class _OpenFile:
             self.position += len(data)
             self.mark = data[-MARK:] if len(data) >= MARK else (self.mark + data)[-MARK:]
             self._take(data, out)
+            if self.offsets and self._fingerprint is None:
+                self.fingerprint()  # now, before the file can change
         return False
 
     def _take(self, data: bytes, out: list[str]) -> None:
@@ -143,10 +195,14 @@ class _OpenFile:
             self.cutting = False
             data = data[end + 1 :]
         data = self.partial + data
+        base = self.position - len(data)  # the file offset of data[0]
+        offsets = self.offsets
         last = data.rfind(b"\n")
         if last < 0:
             if len(data) > MAX_LINE:
                 out.append(_decode(data[:MAX_LINE]))
+                if offsets is not None:
+                    offsets.append(base)
                 self.partial = b""
                 self.cutting = True
             else:
@@ -156,15 +212,21 @@ class _OpenFile:
         first = data.find(b"\n")
         if first > MAX_LINE:  # begun in an earlier read: the others fit in READ_SIZE
             out.append(_decode(data[:MAX_LINE]))
+            if offsets is not None:
+                offsets.append(base)
             start = first + 1
         self.partial = data[last + 1 :]
         if start <= last:
             _split(_decode(data[start:last]), out)
+            if offsets is not None:
+                _line_offsets(data[start:last], base + start, offsets)
 
     def flush(self, out: list[str]) -> None:
         """Return the unterminated last line too."""
         if self.partial:
             out.append(_decode(self.partial).rstrip("\r"))
+            if self.offsets is not None:
+                self.offsets.append(self.position - len(self.partial))
             self.partial = b""
         self.cutting = False
 
@@ -181,55 +243,35 @@ class _OpenFile:
         self.position = 0
         self.partial = self.mark = b""
         self.cutting = False
+        self._fingerprint = None  # other content now
+        if self.offsets is not None:
+            self.offsets = []
 
     def close(self) -> None:
         self.handle.close()
 
 
-def _find_copy(path: str, truncated: _OpenFile) -> IO[bytes] | None:
-    """logrotate's copy of `truncated`, opened: a file beside it, named with the same stem,
-    holding the bytes last read at the same offset. The most recently modified first."""
-    mark, position = truncated.mark, truncated.position
-    if not mark:
-        return None
-    directory, base = os.path.split(path)
-    stem = base.split(".", 1)[0]
-    candidates: list[tuple[float, str]] = []
-    try:
-        with os.scandir(directory or ".") as entries:
-            for entry in entries:
-                if entry.name == base or not entry.name.startswith(stem):
-                    continue
-                try:
-                    info = entry.stat()
-                except OSError:
-                    continue
-                if (
-                    stat.S_ISREG(info.st_mode)
-                    and info.st_size >= position
-                    and (info.st_dev, info.st_ino) != truncated.identity
-                ):
-                    candidates.append((info.st_mtime, entry.path))
-    except OSError:
-        return None
-    for _, candidate in sorted(candidates, reverse=True):
-        try:
-            handle = open(candidate, "rb")  # noqa: SIM115 - returned open
-        except OSError:
-            continue
-        if os.pread(handle.fileno(), len(mark), position - len(mark)) == mark:
-            return handle
-        handle.close()
-    return None
+def _located(chunk: Chunk, read_from: _OpenFile) -> Chunk:
+    """`chunk` with where its lines are in `read_from`, when positions are kept."""
+    if read_from.offsets is not None:
+        chunk.offsets = read_from.take_offsets()
+        chunk.fingerprint = read_from.fingerprint()
+    return chunk
 
 
 class _FileSource:
     """One path: the file it names now, and rotated ones still being read."""
 
     def __init__(
-        self, path: str, from_start: bool, rotate_wait: float, clock: Callable[[], float]
+        self,
+        path: str,
+        from_start: bool,
+        rotate_wait: float,
+        clock: Callable[[], float],
+        positions: bool = False,
     ) -> None:
         self.path = path
+        self.positions = positions
         self.rotate_wait = rotate_wait
         self.clock = clock
         self.current: _OpenFile | None = None
@@ -249,7 +291,7 @@ class _FileSource:
         self.opened += 1
         name = "" if self.opened == 1 else f"{self.path} #{self.opened}"
         position = os.fstat(handle.fileno()).st_size if from_end else 0
-        self.current = _OpenFile(handle, name, position, self.clock())
+        self.current = _OpenFile(handle, name, position, self.clock(), self.positions)
         return True
 
     def poll(self, *, final: bool = False) -> Iterator[Chunk]:
@@ -264,9 +306,9 @@ class _FileSource:
         assert current is not None
         lines: list[str] = []
         if current.rewritten():
-            self._recover(current, lines)
+            recovered = self._recover(current, lines)
             if lines:
-                yield Chunk(self.path, lines, file=current.name)
+                yield _located(Chunk(self.path, lines, file=current.name), recovered)
                 lines = []
             current.restart()
             self.reset_pending = True
@@ -297,17 +339,20 @@ class _FileSource:
             current.flush(lines)
         yield from self._chunk(current, lines)
 
-    def _recover(self, truncated: _OpenFile, out: list[str]) -> None:
-        """What was not read before a truncation: from logrotate's copy, or the cut line."""
-        copy = _find_copy(self.path, truncated)
-        if copy is not None:
-            rest = _OpenFile(copy, truncated.name, truncated.position, 0.0)
-            rest.partial, rest.cutting = truncated.partial, truncated.cutting
-            rest.read(out, budget=_ALL)
-            rest.flush(out)
-            rest.close()
-        else:
+    def _recover(self, truncated: _OpenFile, out: list[str]) -> _OpenFile:
+        """What was not read before a truncation: from logrotate's copy, or the cut line.
+        Returns the file read, which knows where the lines were."""
+        copy = find_copy(self.path, truncated.mark, truncated.position, truncated.identity)
+        if copy is None:
             truncated.flush(out)
+            return truncated
+        rest = _OpenFile(copy, truncated.name, truncated.position, 0.0, self.positions)
+        rest.partial, rest.cutting = truncated.partial, truncated.cutting
+        rest._fingerprint = truncated._fingerprint  # the same content up to here
+        rest.read(out, budget=_ALL)
+        rest.flush(out)
+        rest.close()
+        return rest
 
     def _drain(self, old: _OpenFile, now: float, final: bool) -> Iterator[Chunk]:
         """Read a rotated file on; close it once it has been idle for `rotate_wait`."""
@@ -322,11 +367,12 @@ class _FileSource:
             old.close()
             self.rotated.remove(old)
         if lines or done:
-            yield Chunk(self.path, lines, file=old.name, done=done)
+            yield _located(Chunk(self.path, lines, file=old.name, done=done), old)
 
     def _chunk(self, current: _OpenFile, lines: list[str]) -> Iterator[Chunk]:
         if lines or self.reset_pending:
-            yield Chunk(self.path, lines, reset=self.reset_pending, file=current.name)
+            chunk = Chunk(self.path, lines, reset=self.reset_pending, file=current.name)
+            yield _located(chunk, current)
             self.reset_pending = False
 
     def close(self) -> None:
@@ -386,6 +432,7 @@ class Follower:
     """Follows several files (and `-` for standard input); `poll()` returns what is new.
 
     `rotate_wait`: seconds a rotated or deleted file is still read after it last grew.
+    `positions`: chunks of files say where their lines are (`Chunk.offsets`, `fingerprint`).
     """
 
     def __init__(
@@ -396,6 +443,7 @@ class Follower:
         stdin: IO[bytes] | None = None,
         rotate_wait: float = ROTATE_WAIT,
         clock: Callable[[], float] = time.monotonic,
+        positions: bool = False,
     ) -> None:
         self.sources: list[_FileSource | _StreamSource] = []
         for path in paths:
@@ -406,7 +454,9 @@ class Follower:
                     stdin = sys.stdin.buffer
                 self.sources.append(_StreamSource("-", stdin))
             else:
-                self.sources.append(_FileSource(path, from_start, rotate_wait, clock))
+                self.sources.append(
+                    _FileSource(path, from_start, rotate_wait, clock, positions=positions)
+                )
 
     def poll(self, *, final: bool = False) -> list[Chunk]:
         """Everything new in every source. `final`: also return unterminated last lines,

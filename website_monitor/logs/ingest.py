@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from website_monitor.errors import ConfigError
-from website_monitor.logs.codec import Hit
+from website_monitor.logs.codec import Hit, hit_id, hit_id_prefix
 from website_monitor.logs.formats import FORMATS, LineParser
 from website_monitor.logs.models import LineNote
 from website_monitor.logs.monitor import hit_from_record
@@ -75,6 +75,7 @@ def parse_lines(
 ) -> Parsed:
     """Parse every line; line numbers in the answer start at 0 (the index in `lines`)."""
     parser = LineParser(fmt)
+    prefix = None if batch is None else batch_id_prefix(source, batch)
     future = (time.time() if now is None else now) + MAX_FUTURE
     result = Parsed([], [], [], [])
     for index, line in enumerate(lines):
@@ -104,19 +105,23 @@ def parse_lines(
                 LineNote(line=index, reason="timestamp more than an hour ahead of the server clock")
             )
             continue
-        hit = hit_from_record(record, source)
-        if batch is not None:
-            event_id = batch_hit_id(source, batch, index)
-            hit = dataclasses.replace(hit, event_id=event_id)
-        result.hits.append(hit)
+        event_id = None if prefix is None else hit_id(prefix, index)
+        result.hits.append(hit_from_record(record, source, event_id))
         result.lines.append(index)
     return result
 
 
+def batch_id_prefix(source: str, batch: str) -> str:
+    """The first 80 bits of the ids of a client's batch (`codec.hit_id_prefix` of a digest of
+    source and batch, whatever characters they hold); line `index`'s id ends with `index`,
+    so a retried batch has the same ids and any other (source, batch, line) others."""
+    named = uuid.uuid5(_NAMESPACE, json.dumps([source, batch]))
+    return hit_id_prefix(source, f"batch:{named}")
+
+
 def batch_hit_id(source: str, batch: str, index: int) -> str:
-    """The id of line `index` of a client's batch: the same for a retried batch, different
-    for any other (source, batch, line), whatever characters source and batch hold."""
-    return str(uuid.uuid5(_NAMESPACE, json.dumps([source, batch, index])))
+    """The id of line `index` of a client's batch."""
+    return hit_id(batch_id_prefix(source, batch), index)
 
 
 def store_hits(repository: Repository, hits: Sequence[Hit]) -> tuple[int, list[str]]:

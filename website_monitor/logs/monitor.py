@@ -8,25 +8,38 @@ uses: poll the follower, feed, tick, publish hits in batches, sleep.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from website_monitor import log
-from website_monitor.errors import ConfigError, DeliveryError
+from website_monitor.codec import new_event_id
+from website_monitor.errors import ConfigError
 from website_monitor.logs.alerts import AlertEvent, HighTrafficAlert
-from website_monitor.logs.codec import MAX_NAME_LENGTH, MAX_PATH_LENGTH, MAX_USER_AGENT, Hit
+from website_monitor.logs.codec import (
+    MAX_NAME_LENGTH,
+    MAX_PATH_LENGTH,
+    MAX_USER_AGENT,
+    Hit,
+    new_hit,
+)
 from website_monitor.logs.follower import Chunk, Follower
-from website_monitor.logs.formats import FORMATS, LineParser, LogRecord, section_of
+from website_monitor.logs.formats import FORMATS, LineParser, LogRecord, path_keys
 from website_monitor.logs.ship import Shipper
 from website_monitor.logs.summary import WindowSummary
 from website_monitor.logs.windows import Windows
-from website_monitor.transport import Publisher
+
+if TYPE_CHECKING:
+    from website_monitor.logs import publish
 
 logger = log.get("tail")
+
+#: The offsets of lines whose position is not kept.
+_NO_OFFSETS = itertools.repeat(-1)
 
 CLOCKS = ("log", "wall")
 
@@ -83,22 +96,47 @@ def _clean(text: str, limit: int) -> str:
     return text[:limit]
 
 
-def hit_from_record(record: LogRecord, source: str) -> Hit:
-    path = _clean(record.path, MAX_PATH_LENGTH)
-    return Hit(
-        timestamp=datetime.fromtimestamp(record.timestamp, timezone.utc),
-        source=_clean(source, MAX_NAME_LENGTH) or "-",
-        remote_host=_clean(record.remote_host, MAX_NAME_LENGTH) or "-",
-        user=_clean(record.user, MAX_NAME_LENGTH) if record.user else None,
-        method=_clean(record.method, 64) or "-",
-        path=path or "-",
-        section=section_of(path) or "-",
-        status=record.status,
-        size=min(record.bytes, 2**63 - 1),
-        referer=_clean(record.referer, MAX_PATH_LENGTH) if record.referer is not None else None,
-        user_agent=(
-            _clean(record.user_agent, MAX_USER_AGENT) if record.user_agent is not None else None
-        ),
+#: A parsed line kept for publishing: the record, and where it was read (the file's
+#: fingerprint and the line's offset; None for standard input).
+Collected = tuple[LogRecord, str | None, int]
+
+
+def hit_from_record(record: LogRecord, source: str, event_id: str | None = None) -> Hit:
+    """The hit of a parsed line; a new random id unless `event_id`.
+
+    Values fit for any store: no NUL, bounded lengths (checked inline: they almost
+    always are), and the Hit built by `codec.new_hit` (every line published goes
+    through here when there is no broker).
+    """
+    path, host, user, method = record.path, record.remote_host, record.user, record.method
+    referer, agent = record.referer, record.user_agent
+    if len(path) > MAX_PATH_LENGTH or "\x00" in path:
+        path = _clean(path, MAX_PATH_LENGTH)
+    if len(host) > MAX_NAME_LENGTH or "\x00" in host:
+        host = _clean(host, MAX_NAME_LENGTH)
+    if user and (len(user) > MAX_NAME_LENGTH or "\x00" in user):
+        user = _clean(user, MAX_NAME_LENGTH)
+    if len(method) > 64 or "\x00" in method:
+        method = _clean(method, 64)
+    if referer is not None and (len(referer) > MAX_PATH_LENGTH or "\x00" in referer):
+        referer = _clean(referer, MAX_PATH_LENGTH)
+    if agent is not None and (len(agent) > MAX_USER_AGENT or "\x00" in agent):
+        agent = _clean(agent, MAX_USER_AGENT)
+    if len(source) > MAX_NAME_LENGTH or "\x00" in source:
+        source = _clean(source, MAX_NAME_LENGTH)
+    return new_hit(
+        datetime.fromtimestamp(record.timestamp, timezone.utc),
+        source or "-",
+        host or "-",
+        user or None,
+        method or "-",
+        path or "-",
+        (path_keys(path)[0] or "-") if path else "-",
+        record.status,
+        min(record.bytes, 2**63 - 1),
+        new_event_id() if event_id is None else event_id,
+        referer,
+        agent,
     )
 
 
@@ -129,7 +167,7 @@ class Monitor:
         self.alert = HighTrafficAlert(options.threshold, options.alert_window, options.hysteresis)
         self.files: dict[str, _FileState] = {}
         self.collect_hits = collect_hits
-        self.records: list[LogRecord] = []
+        self.records: list[Collected] = []
         self.bad_shown = 0
         self.bad_shown_since = -math.inf
         self.lines = 0
@@ -155,9 +193,13 @@ class Monitor:
         wall = self.wall
         future = math.inf if wall else now + self.options.max_future
         collect = self.records.append if self.collect_hits else None
+        fingerprint = chunk.fingerprint
+        offsets: Iterable[int] = _NO_OFFSETS
+        if collect is not None and chunk.offsets is not None:
+            offsets = chunk.offsets
         last = state.last
         parsed = 0
-        for line in chunk.lines:
+        for line, offset in zip(chunk.lines, offsets, strict=False):  # (repeat: endless)
             record = parser.parse_line(line)
             if record is None:
                 if not line.strip() or parser.is_directive(line):
@@ -170,7 +212,7 @@ class Monitor:
                 continue
             parsed += 1
             if collect is not None:
-                collect(record)
+                collect((record, fingerprint, offset))
             add(record, now if wall else timestamp, now)
             last = timestamp
         self.lines += parsed
@@ -208,31 +250,9 @@ class Monitor:
         if event is not None:
             self.reporter.alert(event)
 
-    def take_records(self) -> list[LogRecord]:
+    def take_records(self) -> list[Collected]:
         records, self.records = self.records, []
         return records
-
-
-class HitPublisher:
-    """Sends hits in batches; a failed batch is logged and counted, never fatal."""
-
-    def __init__(self, publisher: Publisher, source: str, batch_size: int = 1000) -> None:
-        self.publisher = publisher
-        self.source = source
-        self.batch_size = batch_size
-        self.published = 0
-        self.failed = 0
-
-    def publish(self, records: list[LogRecord]) -> None:
-        for start in range(0, len(records), self.batch_size):
-            chunk = records[start : start + self.batch_size]
-            batch = [hit_from_record(record, self.source) for record in chunk]
-            try:
-                self.published += self.publisher.publish(batch)
-            except DeliveryError as exc:
-                self.failed += len(exc.undelivered) or len(batch)
-                self.published += len(batch) - (len(exc.undelivered) or len(batch))
-                logger.error("%s", exc.message)
 
 
 def check_readable(follower: Follower, *, exit_at_eof: bool) -> None:
@@ -257,7 +277,7 @@ def run(
     *,
     exit_at_eof: bool = False,
     poll_interval: float = 0.25,
-    publisher: HitPublisher | None = None,
+    publisher: publish.HitPublisher | None = None,
     publish_every: float = 1.0,
     clock: Callable[[], float] = time.time,
     shipper: Shipper | None = None,
@@ -302,3 +322,4 @@ def run(
     monitor.finish()
     if publisher is not None:
         publisher.publish(monitor.take_records())
+        publisher.finish()

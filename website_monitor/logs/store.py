@@ -15,6 +15,7 @@ from website_monitor.alerts.incidents import Incident
 from website_monitor.logs.alerts import AlertEvent
 from website_monitor.logs.codec import Hit
 from website_monitor.store import Repository, Transaction
+from website_monitor.store.copytext import text_column, utc_times
 
 HIT_COLUMNS = (
     "event_id",
@@ -51,7 +52,31 @@ def hit_row(hit: Hit) -> tuple[Any, ...]:
 
 def write(tx: Transaction, hits: Sequence[Hit]) -> int:
     """Insert hits, skipping ids already stored; returns the rows inserted."""
-    return tx.insert("hits", HIT_COLUMNS, [hit_row(hit) for hit in hits])
+    return tx.insert(
+        "hits", HIT_COLUMNS, [hit_row(hit) for hit in hits], copy_text=lambda: copy_rows(hits)
+    )
+
+
+def copy_rows(hits: Sequence[Hit]) -> str:
+    """The hits as COPY text (HIT_COLUMNS order), a column at a time: the flush and the
+    direct writer build this for every hit they store on PostgreSQL."""
+    if not hits:
+        return ""
+    columns = [
+        text_column([hit.event_id for hit in hits]),
+        utc_times([hit.timestamp for hit in hits]),
+        text_column([hit.source for hit in hits]),
+        text_column([hit.remote_host for hit in hits]),
+        text_column([hit.user for hit in hits]),
+        text_column([hit.method for hit in hits]),
+        text_column([hit.path for hit in hits]),
+        text_column([hit.section for hit in hits]),
+        [str(hit.status) for hit in hits],
+        [str(hit.size) for hit in hits],
+        text_column([hit.referer for hit in hits]),
+        text_column([hit.user_agent for hit in hits]),
+    ]
+    return "".join([f"{chr(9).join(row)}\n" for row in zip(*columns, strict=True)])
 
 
 def _moment(seconds: float) -> datetime:

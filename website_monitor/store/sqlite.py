@@ -44,6 +44,30 @@ def _adapt(value: Any) -> Any:
     return value
 
 
+def _adapt_rows(rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
+    """`_adapt` of every value, a column at a time: only the columns that hold a time are
+    rewritten (rows of a batch share their types; a column is looked at in full where the
+    first row holds a time or None), and a time repeated from the row before (hits of the
+    same second) is formatted once."""
+    if not rows:
+        return rows
+    candidates = [i for i, v in enumerate(rows[0]) if v is None or isinstance(v, datetime)]
+    times = [i for i in candidates if any(isinstance(row[i], datetime) for row in rows)]
+    if not times:
+        return rows
+    adapted = [list(row) for row in rows]
+    for i in times:
+        last: Any = None
+        text = ""
+        for row in adapted:
+            value = row[i]
+            if isinstance(value, datetime):
+                if value != last:  # (the same instant: the same UTC text)
+                    last, text = value, format_timestamp(value)
+                row[i] = text
+    return adapted
+
+
 class _PercentileCont:
     """Aggregate `percentile_cont(fraction, value)` with PostgreSQL's semantics."""
 
@@ -81,7 +105,7 @@ class SQLiteTransaction(Transaction):
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         before = self.conn.total_changes
-        self.cursor.executemany(sql, [[_adapt(v) for v in row] for row in rows])
+        self.cursor.executemany(sql, _adapt_rows(rows))
         return self.conn.total_changes - before
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

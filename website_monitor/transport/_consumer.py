@@ -90,15 +90,25 @@ def consumer_config(
     offset. Fetch settings stay at librdkafka's defaults, which already prefetch
     far more than one batch (measured in bench/flush.py).
     """
-    config = ClientConfig(
+    config = connection_config(settings)
+    config.update(
         {
-            "bootstrap.servers": ",".join(settings.stream.bootstrap_servers),
-            "client.id": "website-monitor",
             "group.id": group_id or settings.flush.consumer_group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "session.timeout.ms": session_timeout_ms,
             "heartbeat.interval.ms": max(100, session_timeout_ms // 5),
+        }
+    )
+    return config
+
+
+def connection_config(settings: Settings) -> ClientConfig:
+    """librdkafka's connection and security settings, for the consumer and the producer."""
+    config = ClientConfig(
+        {
+            "bootstrap.servers": ",".join(settings.stream.bootstrap_servers),
+            "client.id": "website-monitor",
             "socket.connection.setup.timeout.ms": 10_000,
         }
     )

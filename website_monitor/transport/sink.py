@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from website_monitor import features, log
-from website_monitor.codec import Event, decode, legacy_event_id
+from website_monitor.codec import Event, decode_many, legacy_event_id
 from website_monitor.deadletters.store import DeadLetter
 from website_monitor.errors import (
     DecodeError,
@@ -127,7 +127,7 @@ def split_batch(records: Iterable[Any]) -> Batch:
         # derived only for a message that carries no id of its own
         fallback = functools.partial(legacy_event_id, record.topic, record.partition, record.offset)
         try:
-            event = decode(record.value, fallback_id=fallback)
+            events = decode_many(record.value, fallback_id=fallback)
         except DecodeError as exc:
             batch.dead.append(dead_letter(record, exc.reason))
             continue
@@ -135,8 +135,12 @@ def split_batch(records: Iterable[Any]) -> Batch:
             reason = f"internal error while decoding: {type(exc).__name__}: {exc}"[:500]
             batch.dead.append(dead_letter(record, reason))
             continue
-        batch.events.append(event)
-        batch.origins.append(record)
+        if len(events) == 1:
+            batch.events.append(events[0])
+            batch.origins.append(record)
+        else:  # a batch message: its events share its record
+            batch.events.extend(events)
+            batch.origins.extend([record] * len(events))
     return batch
 
 
