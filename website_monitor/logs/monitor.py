@@ -96,18 +96,11 @@ def _clean(text: str, limit: int) -> str:
     return text[:limit]
 
 
-#: A parsed line kept for publishing: the record, and where it was read (the file's
-#: fingerprint and the line's offset; None for standard input).
-Collected = tuple[LogRecord, str | None, int]
-
-
-def hit_from_record(record: LogRecord, source: str, event_id: str | None = None) -> Hit:
-    """The hit of a parsed line; a new random id unless `event_id`.
-
-    Values fit for any store: no NUL, bounded lengths (checked inline: they almost
-    always are), and the Hit built by `codec.new_hit` (every line published goes
-    through here when there is no broker).
-    """
+def bounded_fields(
+    record: LogRecord,
+) -> tuple[str, str, str | None, str, str | None, str | None]:
+    """A record's path, host, user, method, referer and agent fit for any store: no NUL,
+    bounded lengths (checked inline: they almost always are)."""
     path, host, user, method = record.path, record.remote_host, record.user, record.method
     referer, agent = record.referer, record.user_agent
     if len(path) > MAX_PATH_LENGTH or "\x00" in path:
@@ -122,6 +115,22 @@ def hit_from_record(record: LogRecord, source: str, event_id: str | None = None)
         referer = _clean(referer, MAX_PATH_LENGTH)
     if agent is not None and (len(agent) > MAX_USER_AGENT or "\x00" in agent):
         agent = _clean(agent, MAX_USER_AGENT)
+    return path, host, user, method, referer, agent
+
+
+#: A parsed line kept for publishing: the record, and where it was read (the file's
+#: fingerprint and the line's offset; None for standard input).
+Collected = tuple[LogRecord, str | None, int]
+
+
+def hit_from_record(record: LogRecord, source: str, event_id: str | None = None) -> Hit:
+    """The hit of a parsed line; a new random id unless `event_id`.
+
+    Values fit for any store: no NUL, bounded lengths (checked inline: they almost
+    always are), and the Hit built by `codec.new_hit` (every line published goes
+    through here when there is no broker).
+    """
+    path, host, user, method, referer, agent = bounded_fields(record)
     if len(source) > MAX_NAME_LENGTH or "\x00" in source:
         source = _clean(source, MAX_NAME_LENGTH)
     return new_hit(

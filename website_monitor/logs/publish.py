@@ -17,13 +17,11 @@ from website_monitor.codec import SCHEMA_VERSION, new_event_id
 from website_monitor.errors import DeliveryError
 from website_monitor.logs.codec import (
     MAX_NAME_LENGTH,
-    MAX_PATH_LENGTH,
-    MAX_USER_AGENT,
     hit_id,
     hit_id_prefix,
 )
 from website_monitor.logs.formats import LogRecord, path_keys
-from website_monitor.logs.monitor import Collected, _clean, hit_from_record
+from website_monitor.logs.monitor import Collected, _clean, bounded_fields, hit_from_record
 from website_monitor.transport import Publisher
 
 logger = log.get("tail")
@@ -44,20 +42,7 @@ class HitMessages:
         if timestamp != self._time:
             self._iso = datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
             self._time = timestamp
-        path, host, user, method = record.path, record.remote_host, record.user, record.method
-        referer, agent = record.referer, record.user_agent
-        if len(path) > MAX_PATH_LENGTH or "\x00" in path:
-            path = _clean(path, MAX_PATH_LENGTH)
-        if len(host) > MAX_NAME_LENGTH or "\x00" in host:
-            host = _clean(host, MAX_NAME_LENGTH)
-        if user and (len(user) > MAX_NAME_LENGTH or "\x00" in user):
-            user = _clean(user, MAX_NAME_LENGTH)
-        if len(method) > 64 or "\x00" in method:
-            method = _clean(method, 64)
-        if referer is not None and (len(referer) > MAX_PATH_LENGTH or "\x00" in referer):
-            referer = _clean(referer, MAX_PATH_LENGTH)
-        if agent is not None and (len(agent) > MAX_USER_AGENT or "\x00" in agent):
-            agent = _clean(agent, MAX_USER_AGENT)
+        path, host, user, method, referer, agent = bounded_fields(record)
         return _HitDocument(
             "hit",
             SCHEMA_VERSION,
