@@ -443,6 +443,18 @@ def wm_process(*args: str, env: dict[str, str] | None = None) -> Iterator[subpro
     )
     try:
         yield process
+    except BaseException as exc:  # the test failed: say what the process said
+        if process.poll() is None:
+            process.kill()
+        try:
+            _, stderr = process.communicate(timeout=10)
+        except (ValueError, subprocess.TimeoutExpired):  # already read, or stuck
+            stderr = ""
+        if stderr and hasattr(exc, "add_note"):
+            exc.add_note(
+                f"wm {' '.join(args[:2])} … stderr (last 4000 characters):\n{stderr[-4000:]}"
+            )
+        raise
     finally:
         if process.poll() is None:
             process.kill()
