@@ -12,12 +12,13 @@ raw rows are pruned.
 
 `rollup_state.series_to` (epoch seconds) says how far they go: for each width,
 every period ending at or before it is stored. A catch-up moves it to
-LATENESS before the newest probe it takes in (or before the database's clock,
-if earlier): a backlog caught up in steps (`wm flush` after an outage) then
-stores each period once, when the probes after it come in, instead of storing
-every period up to the clock at the first step and computing each again at
-every later step. A probe that arrives later for a period already stored
-(from a spool) has its period computed again.
+LATENESS before how far the probes it takes in have come: per URL among them
+its newest, the oldest of those (or the database's clock, if earlier). A
+backlog caught up in steps (`wm flush` after an outage, Kafka partitions
+consumed unevenly) then stores most periods once, when the probes after them
+are in, instead of storing every period up to the clock at the first step and
+computing each again at every later step. A probe that arrives later for a
+period already stored (from a spool) has its period computed again.
 """
 
 from __future__ import annotations
@@ -72,12 +73,11 @@ class Series:
             return
         done = int(tx.scalar("SELECT series_to FROM rollup_state") or 0)
         mark = tx.dialect.placeholder
-        # count(*) keeps PostgreSQL from reading min and max off the timestamp index, which
-        # would walk past every row rolled up before: one pass over the new ids is cheaper.
+        # Per URL its newest new row; the URLs' oldest such is how far they all have come.
         span = tx.query(
-            "SELECT min(timestamp) AS oldest, max(timestamp) AS newest, count(*) AS n"
-            " FROM url_probes"
-            f" WHERE id > {mark} AND id <= {mark}",
+            "SELECT min(oldest) AS oldest, min(newest) AS newest FROM (SELECT url,"
+            " min(timestamp) AS oldest, max(timestamp) AS newest FROM url_probes"
+            f" WHERE id > {mark} AND id <= {mark} GROUP BY url) AS x",
             (lo, hi),
         )[0]
         if span["newest"] is None:
