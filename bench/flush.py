@@ -63,8 +63,12 @@ def generate(count: int, urls: int = 200, seed: int = 1) -> list[ProbeResult]:
 
 
 def reset(repository: PostgresRepository) -> None:
-    repository.execute("TRUNCATE url_probes, rollup_summary, rollup_latency")
-    repository.execute("UPDATE rollup_state SET rolled_up_to = 0")
+    """Empty the raw rows and everything the catch-ups keep, so each run starts alike."""
+    repository.execute(
+        "TRUNCATE url_probes, rollup_summary, rollup_latency,"
+        " probe_latest, probe_series, probe_counters"
+    )
+    repository.execute("UPDATE rollup_state SET rolled_up_to = 0, series_to = 0")
 
 
 def raw_copy(repository: PostgresRepository, probes: list[ProbeResult]) -> float:

@@ -36,11 +36,16 @@ _NAMES = ", ".join(COLUMNS)
 
 
 def _newest(where: str) -> str:
-    """The newest of the url_probes rows matching `where`, per URL."""
+    """The newest of the url_probes rows matching `where`, per URL; `where` comes twice
+    (its parameters too).
+
+    The ranking sorts only (url, timestamp, id), and the winners' whole rows are read
+    after: sorting every column of every row cost a third more.
+    """
     return (
-        f"SELECT {_NAMES} FROM (SELECT {_NAMES}, row_number() OVER"
-        " (PARTITION BY url ORDER BY timestamp DESC, id DESC) AS rank"
-        f" FROM url_probes WHERE {where}) AS ranked WHERE rank = 1"
+        f"SELECT {_NAMES} FROM url_probes WHERE {where} AND id IN (SELECT id FROM"
+        " (SELECT id, row_number() OVER (PARTITION BY url ORDER BY timestamp DESC, id DESC)"
+        f" AS rank FROM url_probes WHERE {where}) AS ranked WHERE rank = 1)"
     )
 
 
@@ -57,14 +62,14 @@ class Latest:
             f"INSERT INTO {TABLE} ({_NAMES}) {_newest(f'id > {mark} AND id <= {mark}')}"
             f" ON CONFLICT ({dialect.text_key('url')}) DO UPDATE SET {newer}"
             f" WHERE (excluded.timestamp, excluded.id) > ({TABLE}.timestamp, {TABLE}.id)",
-            (lo, hi),
+            (lo, hi) * 2,
         )
 
     def rebuild(self, tx: Transaction, upto: int, now: float) -> None:
         tx.execute(f"DELETE FROM {TABLE}")
         tx.execute(
             f"INSERT INTO {TABLE} ({_NAMES}) {_newest(f'id <= {tx.dialect.placeholder}')}",
-            (upto,),
+            (upto,) * 2,
         )
 
 
@@ -72,7 +77,7 @@ def latest_rows(reader: Reader, rolled_up_to: int) -> list[Row]:
     """The newest row of each URL: the table, and the raw rows above `rolled_up_to`."""
     mark = reader.dialect.placeholder
     rows = reader.query(
-        f"SELECT {_NAMES} FROM {TABLE} UNION ALL {_newest(f'id > {mark}')}", (rolled_up_to,)
+        f"SELECT {_NAMES} FROM {TABLE} UNION ALL {_newest(f'id > {mark}')}", (rolled_up_to,) * 2
     )
     newest: dict[str, Row] = {}
     for row in rows:

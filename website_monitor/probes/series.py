@@ -12,8 +12,13 @@ raw rows are pruned.
 
 `rollup_state.series_to` (epoch seconds) says how far they go: for each width,
 every period ending at or before it is stored. A catch-up moves it to
-LATENESS before the database's clock; a probe that arrives later for a period
-already stored (from a spool, a backlog) has its period computed again.
+LATENESS before how far the probes it takes in have come: per URL among them
+its newest, the oldest of those (or the database's clock, if earlier). A
+backlog caught up in steps (`wm flush` after an outage, Kafka partitions
+consumed unevenly) then stores most periods once, when the probes after them
+are in, instead of storing every period up to the clock at the first step and
+computing each again at every later step. A probe that arrives later for a
+period already stored (from a spool) has its period computed again.
 """
 
 from __future__ import annotations
@@ -64,10 +69,22 @@ class Series:
     """`probe_series`, as an extra table of the probes' rollups (`rollups.spec.Extra`)."""
 
     def add(self, tx: Transaction, lo: int, hi: int, now: float) -> None:
+        if hi <= lo:
+            return
         done = int(tx.scalar("SELECT series_to FROM rollup_state") or 0)
-        if hi > lo and done:
+        mark = tx.dialect.placeholder
+        # Per URL its newest new row; the URLs' oldest such is how far they all have come.
+        span = tx.query(
+            "SELECT min(oldest) AS oldest, min(newest) AS newest FROM (SELECT url,"
+            " min(timestamp) AS oldest, max(timestamp) AS newest FROM url_probes"
+            f" WHERE id > {mark} AND id <= {mark} GROUP BY url) AS x",
+            (lo, hi),
+        )[0]
+        if span["newest"] is None:
+            return
+        if done and as_utc(span["oldest"]).timestamp() < done:
             self._recompute_late(tx, lo, hi, done)
-        self._sweep(tx, done, now)
+        self._sweep(tx, done, min(now, as_utc(span["newest"]).timestamp()))
 
     def rebuild(self, tx: Transaction, upto: int, now: float) -> None:
         tx.execute(f"DELETE FROM {TABLE}")
