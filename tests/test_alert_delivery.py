@@ -97,6 +97,7 @@ def test_two_wm_alert_send_each_transition_once(store_url: str, tmp_path: Path) 
         config = webhook_config(tmp_path / "wm.toml", receiver.url)
         args = alert_args(store_url, config, "--every", "0.2s")
         timeline = Timeline(step=0.01)
+        store(store_url, [])  # the store made before both start, as a deployment has it
         with wm_process(*args) as first, wm_process(*args) as second:
             for phase, expected in ((DOWN, 1), (UP, 2), (DOWN, 3), (UP, 4)):
                 store(store_url, timeline(phase))
