@@ -14,7 +14,7 @@ from website_monitor.alerts import incidents
 from website_monitor.alerts.incidents import Incident
 from website_monitor.logs.alerts import AlertEvent
 from website_monitor.logs.codec import Hit
-from website_monitor.store import Repository, Transaction
+from website_monitor.store import Repository, RowsOf, Transaction
 from website_monitor.store.copytext import text_column, utc_times
 
 HIT_COLUMNS = (
@@ -52,9 +52,7 @@ def hit_row(hit: Hit) -> tuple[Any, ...]:
 
 def write(tx: Transaction, hits: Sequence[Hit]) -> int:
     """Insert hits, skipping ids already stored; returns the rows inserted."""
-    return tx.insert(
-        "hits", HIT_COLUMNS, [hit_row(hit) for hit in hits], copy_text=lambda: copy_rows(hits)
-    )
+    return tx.insert("hits", HIT_COLUMNS, RowsOf(hits, hit_row), copy_text=lambda: copy_rows(hits))
 
 
 def copy_rows(hits: Sequence[Hit]) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from website_monitor.probes.codec import ProbeResult
-from website_monitor.store.base import Transaction
+from website_monitor.store.base import RowsOf, Transaction
 from website_monitor.store.copytext import NULL, copy_escape
 
 PROBE_COLUMNS = (
@@ -47,7 +47,7 @@ def write(tx: Transaction, probes: Sequence[ProbeResult]) -> int:
     return tx.insert(
         "url_probes",
         PROBE_COLUMNS,
-        [probe_row(probe) for probe in probes],
+        RowsOf(probes, probe_row),
         copy_text=lambda: copy_rows(probes),
     )
 

@@ -9,13 +9,21 @@ no kind of data: those come from the registry (`website_monitor.features`).
 from __future__ import annotations
 
 from website_monitor.store._sql import Where
-from website_monitor.store.base import Reader, Repository, Row, SchemaStatus, Transaction
+from website_monitor.store.base import (
+    Reader,
+    Repository,
+    Row,
+    RowsOf,
+    SchemaStatus,
+    Transaction,
+)
 from website_monitor.store.url import StoreURL
 
 __all__ = [
     "Reader",
     "Repository",
     "Row",
+    "RowsOf",
     "SchemaStatus",
     "StoreURL",
     "Transaction",

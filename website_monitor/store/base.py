@@ -15,12 +15,41 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from website_monitor.store.dialect import Dialect
 from website_monitor.store.url import StoreURL
 
 Row = dict[str, Any]
+
+_Item = TypeVar("_Item")
+
+
+class RowsOf(Sequence[tuple[Any, ...]], Generic[_Item]):
+    """`[row(item) for item in items]`, made only when read: PostgreSQL's `insert` takes
+    the rows' COPY text instead and only counts them, so a flush storing a row for every
+    message does not build each one twice."""
+
+    def __init__(self, items: Sequence[_Item], row: Callable[[_Item], tuple[Any, ...]]) -> None:
+        self._items = items
+        self._row = row
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Any, ...]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[Any, ...]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+        if isinstance(index, slice):
+            return [self._row(item) for item in self._items[index]]
+        return self._row(self._items[index])
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return map(self._row, self._items)
 
 
 class Reader(Protocol):
