@@ -275,3 +275,33 @@ def test_batch_messages_decode_whole_or_not_at_all() -> None:
     for events in ([], [docs[0]] * 1001, "x", [bad]):
         with pytest.raises(DecodeError):
             decode_many(json.dumps({"kind": "batch", "v": 1, "events": events}).encode())
+
+
+def test_a_batch_takes_the_fast_path_only_when_each_id_would() -> None:
+    """The fast path checks a batch's ids in one match: an odd id anywhere, even one that
+    joins two canonical ids with the separator, leaves the batch to the slow path, which
+    decides as it does for the hits one at a time."""
+    import json
+
+    from website_monitor.codec import decode, decode_many
+    from website_monitor.logs.codec import decode_batch_fast
+
+    docs = [{**_HIT, "event_id": hit_id(hit_id_prefix("w", "f"), i)} for i in range(3)]
+    canonical = json.dumps({"kind": "batch", "v": 1, "events": docs}).encode()
+    assert decode_batch_fast(canonical) == decode_many(canonical)
+    first, last = str(docs[0]["event_id"]), str(docs[2]["event_id"])
+    odd_ids = [
+        first + "\n" + last, first.upper(), first[:-1], first + "0", "", "not-a-uuid",
+        first + "\n",
+    ]  # fmt: skip
+    for odd in odd_ids:
+        events = [docs[0], {**docs[1], "event_id": odd}, docs[2]]
+        raw = json.dumps({"kind": "batch", "v": 1, "events": events}).encode()
+        assert decode_batch_fast(raw) is None, odd
+        one_at_a_time = _outcome(lambda r, fallback_id: decode(r), json.dumps(events[1]).encode())
+        batch_outcome = _outcome(lambda r, fallback_id: decode_many(r)[1], raw)
+        if one_at_a_time[0] == "error":
+            assert batch_outcome[0] == "error"
+            assert one_at_a_time[1] in batch_outcome[1], odd
+        else:
+            assert batch_outcome == one_at_a_time, odd
