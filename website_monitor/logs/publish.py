@@ -8,21 +8,24 @@ its parsed line.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import msgspec
 
 from website_monitor import log
-from website_monitor.codec import SCHEMA_VERSION, new_event_id
+from website_monitor.codec import SCHEMA_VERSION, Event, new_event_id
 from website_monitor.errors import DeliveryError
 from website_monitor.logs.codec import (
     MAX_NAME_LENGTH,
+    Hit,
     hit_id,
     hit_id_prefix,
 )
 from website_monitor.logs.formats import LogRecord, path_keys
 from website_monitor.logs.monitor import Collected, _clean, bounded_fields, hit_from_record
 from website_monitor.transport import Publisher
+from website_monitor.transport.background import BackgroundPublisher
 
 logger = log.get("tail")
 
@@ -89,8 +92,9 @@ class HitPublisher:
 
     A hit read from a file gets the id of its place in it (`codec.hit_id_prefix`), so
     the same line published again is stored once; from standard input, a new one.
-    To Kafka, hits go as `batch` messages, waited for in `finish` (which must be called
-    at the end); to a store, each batch is written before `publish` returns.
+    To Kafka, hits go as `batch` messages; to a `BackgroundPublisher`, as batches its
+    thread writes; both are waited for in `finish` (which must be called at the end).
+    To any other publisher, each batch is written before `publish` returns.
     """
 
     def __init__(self, publisher: Publisher, source: str, batch_size: int = 1000) -> None:
@@ -111,22 +115,36 @@ class HitPublisher:
         return hit_id(prefix, offset)
 
     def publish(self, records: list[Collected]) -> None:
-        source, event_id = self.source, self._event_id
         if hasattr(self.publisher, "send_values"):  # a Kafka producer: messages, no hits
             self._publish_messages(records)
             return
+        background = self.publisher if isinstance(self.publisher, BackgroundPublisher) else None
         for start in range(0, len(records), self.batch_size):
-            chunk = records[start : start + self.batch_size]
-            batch = [
-                hit_from_record(record, source, event_id(fingerprint, offset))
-                for record, fingerprint, offset in chunk
-            ]
+            batch = self._hits(records[start : start + self.batch_size])
+            if background is not None:
+                background.send(batch)
+                self.published += len(batch)
+                continue
             try:
                 self.published += self.publisher.publish(batch)
             except DeliveryError as exc:
-                self.failed += len(exc.undelivered) or len(batch)
-                self.published += len(batch) - (len(exc.undelivered) or len(batch))
-                logger.error("%s", exc.message)
+                self._failed_batch(batch, exc)
+        if background is not None:
+            for sent, error in background.take_failed():
+                self.published -= len(sent)
+                self._failed_batch(sent, error)
+
+    def _hits(self, records: list[Collected]) -> list[Hit]:
+        source, event_id = self.source, self._event_id
+        return [
+            hit_from_record(record, source, event_id(fingerprint, offset))
+            for record, fingerprint, offset in records
+        ]
+
+    def _failed_batch(self, batch: Sequence[Event], exc: DeliveryError) -> None:
+        self.failed += len(exc.undelivered) or len(batch)
+        self.published += len(batch) - (len(exc.undelivered) or len(batch))
+        logger.error("%s", exc.message)
 
     def _publish_messages(self, records: list[Collected]) -> None:
         if self._messages is None:
@@ -157,11 +175,14 @@ class HitPublisher:
         )
 
     def finish(self) -> None:
-        """Wait until Kafka took every hit sent (or gave up on it), and count what it did
-        not take; to a store, every publish already waited."""
+        """Wait until Kafka, or the store's writer thread, took every hit sent (or gave up on
+        it), and count what it did not take."""
         if self._messages is not None:
             self.publisher.settle()  # type: ignore[attr-defined]
             self._account()
+        elif isinstance(self.publisher, BackgroundPublisher):
+            self.publisher.settle()
+            self.publish([])
 
 
 #: Most hits, and bytes, in one Kafka message (a `batch` message, `codec.decode_many`).

@@ -1,0 +1,101 @@
+"""`wm tail --publish` to a store: batches written on a thread of their own
+(`transport.background`), with every failure counted and reported as before."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from website_monitor.cli import main
+from website_monitor.errors import DeliveryError
+from website_monitor.store import open_store
+from website_monitor.transport.background import BackgroundPublisher
+
+LINE = '10.0.0.{n} - - [09/May/2018:16:{m:02d}:{s:02d} +0000] "GET /p/{n} HTTP/1.1" 200 {n}'
+
+
+def write_log(path: Path, lines: int) -> None:
+    path.write_text(
+        "".join(LINE.format(n=i, m=i // 60 % 60, s=i % 60) + "\n" for i in range(lines))
+    )
+
+
+def tail(log: Path, url: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main,
+        ["tail", str(log), "--from-start", "--exit-at-eof", "--publish", "--no-record-alerts",
+         "--source", "web-1", "-d", url, "--json"],
+    )  # fmt: skip
+    return result.exit_code, result.output
+
+
+def test_a_large_file_is_stored_whole_and_once(store_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    write_log(log, 25_000)  # three of the writer's batches, the last one partial
+    assert tail(log, store_url)[0] == 0
+    assert tail(log, store_url)[0] == 0  # the same lines again: the same ids
+    with open_store(store_url) as store:
+        row = store.query("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM hits")[0]
+        totals = store.query("SELECT sum(hits) AS n FROM hit_totals")[0]
+    assert (row["n"], row["d"]) == (25_000, 25_000)
+    assert totals["n"] == 25_000  # the rollups caught up before wm tail exited
+
+
+def test_hits_the_store_cannot_take_are_counted_and_reported(pg_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    write_log(log, 12_000)
+    open_store(pg_url).close()
+    with open_store(pg_url) as store:
+        store.execute("ALTER TABLE hits RENAME TO hits_elsewhere")
+    code, output = tail(log, pg_url)
+    assert code == 1
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert errors == ["Error: 12000 of 12000 hits were not published (hint: see the errors above)"]
+    assert "Traceback" not in output
+
+
+class _Refusing:
+    """A publisher that refuses the batches starting with "refused", and fails outright on
+    a batch of one."""
+
+    def __init__(self) -> None:
+        self.stored: list[Any] = []
+        self.thread: str | None = None
+
+    def publish(self, events: Sequence[Any]) -> int:
+        self.thread = threading.current_thread().name
+        if len(events) == 1:
+            raise RuntimeError("a writer bug")
+        if events[0].startswith("refused"):
+            raise DeliveryError("refused", undelivered=events)
+        self.stored.extend(events)
+        return len(events)
+
+    def close(self) -> None:
+        pass
+
+
+def test_background_publisher_reports_failed_batches_and_raises_a_crash() -> None:
+    inner = _Refusing()
+    writer: Any = BackgroundPublisher(inner)
+    batches = [[f"{'refused' if b % 2 else 'ok'}{b}-{i}" for i in range(3)] for b in range(4)]
+    for batch in batches:
+        writer.send(batch)
+    writer.settle()
+    failed = writer.take_failed()
+    assert [batch for batch, _ in failed] == [batches[1], batches[3]]
+    assert all(error.message == "refused" for _, error in failed)
+    assert inner.stored == batches[0] + batches[2]
+    assert inner.thread == "wm-store-writer"
+    assert writer.take_failed() == []
+    writer.send(["alone"])
+    with pytest.raises(RuntimeError, match="a writer bug"):
+        writer.settle()
+    writer.send(["ok-after", "the crash"])
+    writer.close()  # writes what was sent before stopping
+    assert inner.stored[-2:] == ["ok-after", "the crash"]
