@@ -10,6 +10,7 @@ from website_monitor import features, housekeeping, log
 from website_monitor.codec import Event
 from website_monitor.errors import DeliveryError, EventsRefused, StoreError
 from website_monitor.store import Repository
+from website_monitor.transport.roller import Roller, rollers_of_all_kinds, tell_rollers
 from website_monitor.transport.writer import kinds_stored, store_refusing
 
 logger = log.get("store")
@@ -22,7 +23,9 @@ class StoreWriter:
     `catch_up_every` seconds, and on `close`: a source writing thousands of rows a
     second (`wm tail --publish`) would otherwise spend most of its time catching up
     a thousand rows at a time. Reads are right meanwhile: they add the rows not
-    rolled up yet.
+    rolled up yet. Where writers commit concurrently (PostgreSQL), the catch-ups
+    run on a thread and connection of their own, as in `wm flush`
+    (`transport.roller`), so the writes never wait for them.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class StoreWriter:
         #: Kinds written since their last catch-up, and when that was (monotonic).
         self._behind: set[str] = set()
         self._caught_up = -math.inf
+        self._rollers: dict[str, Roller] | None = None
 
     def publish(self, events: Sequence[Event]) -> int:
         try:
@@ -50,9 +54,18 @@ class StoreWriter:
                 hint=exc.hint,
                 undelivered=events,
             ) from exc
-        self._behind |= kinds_stored(events)
-        if time.monotonic() - self._caught_up >= self.catch_up_every:
-            self._catch_up()
+        if self.repository.dialect.concurrent_writers:
+            if self._rollers is None:
+                self._rollers = rollers_of_all_kinds(self.repository)
+            tell_rollers(self._rollers, self.repository, events)
+            if time.monotonic() - self._caught_up >= self.catch_up_every:
+                self._caught_up = time.monotonic()
+                for roller in self._rollers.values():
+                    roller.idle()
+        else:
+            self._behind |= kinds_stored(events)
+            if time.monotonic() - self._caught_up >= self.catch_up_every:
+                self._catch_up()
         housekeeping.prune_if_due(self.repository, self.keep_raw, self.keep_dead_letters)
         refused = [reason for reason in refusals if reason]
         if refused:
@@ -78,6 +91,8 @@ class StoreWriter:
 
     def close(self) -> None:
         try:
+            for roller in (self._rollers or {}).values():
+                roller.close(catch_up=True)
             if self._behind:
                 self._catch_up()
         finally:

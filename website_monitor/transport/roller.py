@@ -10,9 +10,10 @@ when draining, before the flush exits.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
-from website_monitor import log
+from website_monitor import features, log
 from website_monitor.errors import StoreError
 from website_monitor.feature import Derived
 from website_monitor.store import Repository
@@ -105,6 +106,30 @@ class Roller:
             return
         if covered:
             logger.debug("%s rollups caught up with %d ids", self.name, covered)
+
+
+def tell_rollers(rollers: dict[str, Roller], repository: Repository, events: Sequence[Any]) -> None:
+    """Tell each kind's roller how many of `events` it can now catch up with, and up to
+    where the store holds rows (read here, right after their commit, so a catch-up covers
+    them without waiting for the writes begun since)."""
+    for name, roller in rollers.items():
+        types = {kind.type for kind in features.named(name).events}
+        rows = sum(type(event) in types for event in events)
+        if rows:
+            try:
+                stored_to = roller.derived.frontier(repository)
+            except StoreError:  # the catch-up reads it itself
+                stored_to = None
+            roller.stored(rows, stored_to)
+
+
+def rollers_of_all_kinds(repository: Repository) -> dict[str, Roller]:
+    """A roller per kind with derived tables, by feature name."""
+    return {
+        feature.name: Roller(repository, feature.derived, feature.name)
+        for feature in features.FEATURES
+        if feature.derived is not None
+    }
 
 
 class Housekeeper:

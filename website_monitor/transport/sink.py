@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from website_monitor import features, log
+from website_monitor import collector, log
 from website_monitor.codec import Event, decode_many, legacy_event_id
 from website_monitor.deadletters.store import DeadLetter
 from website_monitor.errors import (
@@ -31,7 +31,12 @@ from website_monitor.errors import (
     WebsiteMonitorError,
 )
 from website_monitor.store import Repository
-from website_monitor.transport.roller import Housekeeper, Roller
+from website_monitor.transport.roller import (
+    Housekeeper,
+    Roller,
+    rollers_of_all_kinds,
+    tell_rollers,
+)
 from website_monitor.transport.writer import store_events
 
 logger = log.get("flush")
@@ -232,12 +237,13 @@ class Sink:
 
         On the way out the batch being written is finished and its offsets committed.
         """
+        collector.pace_for_throughput()
         last_activity = time.monotonic()
         last_report = time.monotonic()
         assigned = False
         pending: _Write | None = None
         drained = False
-        self.rollers = self._rollers() if self.rollups else {}
+        self.rollers = rollers_of_all_kinds(self.repository) if self.rollups else {}
         housekeeper = Housekeeper(self.repository, *self.keep) if any(self.keep) else None
         try:
             while not stop.is_set():
@@ -302,29 +308,10 @@ class Sink:
         self.stats.batches += 1
         self._commit(write.polled)
 
-    def _rollers(self) -> dict[str, Roller]:
-        return {
-            feature.name: Roller(self.repository, feature.derived, feature.name)
-            for feature in features.FEATURES
-            if feature.derived is not None
-        }
-
     def _write(self, batch: Batch, stop: threading.Event) -> int:
-        """Store the batch; then tell the rollers how many rows they can catch up with.
-
-        The frontier is read here, before the next write begins, so a roller's
-        catch-up covers this batch without waiting for the next one to commit.
-        """
+        """Store the batch; then tell the rollers how many rows they can catch up with."""
         inserted = self._store(batch, stop)
-        for name, roller in self.rollers.items():
-            types = {kind.type for kind in features.named(name).events}
-            rows = sum(type(event) in types for event in batch.events)
-            if rows:
-                try:
-                    stored_to = roller.derived.frontier(self.repository)
-                except StoreError:  # the catch-up reads it itself
-                    stored_to = None
-                roller.stored(rows, stored_to)
+        tell_rollers(self.rollers, self.repository, batch.events)
         return inserted
 
     def _store(self, batch: Batch, stop: threading.Event) -> int:
