@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
 
-from website_monitor import log
+from website_monitor import collector, log
 from website_monitor.codec import new_event_id
 from website_monitor.errors import ConfigError
 from website_monitor.logs.alerts import AlertEvent, HighTrafficAlert
@@ -299,6 +299,7 @@ def run(
     Raises ConfigError, before reading anything, if `exit_at_eof` and no file can be read.
     """
     check_readable(follower, exit_at_eof=exit_at_eof)
+    collector.pace_for_throughput()
     last_publish = clock()
     only_streams = bool(follower.sources) and not any(
         source.path != "-" for source in follower.sources
