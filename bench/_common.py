@@ -6,8 +6,10 @@ import contextlib
 import dataclasses
 import os
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 # The test services (broker, HTTP server, PostgreSQL helpers) live in tests/services.py.
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,3 +89,29 @@ class Timer:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def time_sink(
+    sink: Any, consumer: Any, stop: threading.Event | None = None, stop_at: int | None = None
+) -> dict[str, float]:
+    """Time a flush's `Sink` as it runs: the marks returned get "first", when a poll first
+    brought messages, and "last", when a batch was last stored and its offsets committed.
+    With `stop_at`, `stop` is set once the sink consumed that many messages."""
+    marks: dict[str, float] = {}
+    poll, finish = consumer.poll, sink.finish
+
+    def timed_poll(*args: Any, **kwargs: Any) -> Any:
+        polled = poll(*args, **kwargs)
+        if polled:
+            marks.setdefault("first", time.perf_counter())
+        return polled
+
+    def timed_finish(write: Any) -> None:
+        finish(write)  # stored, then offsets committed
+        marks["last"] = time.perf_counter()
+        if stop is not None and stop_at is not None and sink.stats.consumed >= stop_at:
+            stop.set()
+
+    consumer.poll = timed_poll
+    sink.finish = timed_finish
+    return marks

@@ -27,9 +27,8 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
-from bench._common import Result, Timer, log, scratch_database, services, table
+from bench._common import Result, Timer, log, scratch_database, services, table, time_sink
 from website_monitor import config
 from website_monitor.probes import rollups
 from website_monitor.probes.codec import ProbeResult
@@ -113,22 +112,7 @@ def flush(
     stop = threading.Event()
     try:
         sink = Sink(consumer, repository, batch_size=batch, on_progress=lambda s: None)
-        poll, finish = consumer.poll, sink.finish
-
-        def timed_poll(*args: Any, **kwargs: Any) -> Any:
-            polled = poll(*args, **kwargs)
-            if polled:
-                marks.setdefault("first", time.perf_counter())
-            return polled
-
-        def timed_finish(write: Any) -> None:
-            finish(write)  # stored, then offsets committed
-            marks["last"] = time.perf_counter()
-            if sink.stats.consumed >= count:
-                stop.set()
-
-        consumer.poll = timed_poll  # type: ignore[method-assign]
-        sink.finish = timed_finish  # type: ignore[method-assign]
+        marks = time_sink(sink, consumer, stop, stop_at=count)
         stats = sink.run(stop, drain=False, idle_timeout=5.0)
         rollups.catch_up(repository)  # what --drain does before it exits
         marks["last"] = time.perf_counter()

@@ -39,7 +39,7 @@ from typing import Any
 import requests
 
 from bench import _hitlog
-from bench._common import Result, Timer, log, scratch_database, table
+from bench._common import Result, Timer, log, scratch_database, table, time_sink
 from bench.tail import measure as measure_fork
 from tests import services
 from website_monitor import config
@@ -138,20 +138,7 @@ def flush(bootstrap: str, db_url: str, topic: str, group: str) -> tuple[float, i
         sink = Sink(
             consumer, repository, batch_size=settings.flush.batch_size, on_progress=lambda s: None
         )
-        poll, finish = consumer.poll, sink.finish
-
-        def timed_poll(*args: Any, **kwargs: Any) -> Any:
-            polled = poll(*args, **kwargs)
-            if polled:
-                marks.setdefault("first", time.perf_counter())
-            return polled
-
-        def timed_finish(write: Any) -> None:
-            finish(write)
-            marks["last"] = time.perf_counter()
-
-        consumer.poll = timed_poll  # type: ignore[method-assign]
-        sink.finish = timed_finish  # type: ignore[method-assign]
+        marks = time_sink(sink, consumer)
         stats = sink.run(threading.Event(), drain=True, idle_timeout=2.0)
         rollups.catch_up(repository)
         marks["last"] = max(marks.get("last", 0.0), time.perf_counter())

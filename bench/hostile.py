@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from bench._common import Result, log, scratch_database, services, table
+from bench._common import Result, log, scratch_database, services, table, time_sink
 from tests import test_hostile as hostile
 from tests.traffic import clf
 from website_monitor import config
@@ -128,22 +128,7 @@ def timed_flush(bootstrap: str, db: str, topic: str, total: int) -> float:
     stop = threading.Event()
     try:
         sink = Sink(consumer, repository, on_progress=lambda s: None)
-        poll, finish = consumer.poll, sink.finish
-
-        def timed_poll(*args: Any, **kwargs: Any) -> Any:
-            polled = poll(*args, **kwargs)
-            if polled:
-                marks.setdefault("first", time.perf_counter())
-            return polled
-
-        def timed_finish(write: Any) -> None:
-            finish(write)
-            marks["last"] = time.perf_counter()
-            if sink.stats.consumed >= total:
-                stop.set()
-
-        consumer.poll = timed_poll  # type: ignore[method-assign]
-        sink.finish = timed_finish  # type: ignore[method-assign]
+        marks = time_sink(sink, consumer, stop, stop_at=total)
         sink.run(stop, drain=False)
     finally:
         consumer.close(autocommit=False)
