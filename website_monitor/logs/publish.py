@@ -18,6 +18,8 @@ from website_monitor.codec import SCHEMA_VERSION, Event, new_event_id
 from website_monitor.errors import DeliveryError
 from website_monitor.logs.codec import (
     MAX_NAME_LENGTH,
+    MAX_PATH_LENGTH,
+    MAX_USER_AGENT,
     Hit,
     hit_id,
     hit_id_prefix,
@@ -41,11 +43,25 @@ class HitMessages:
         self._iso = ""
 
     def __call__(self, record: LogRecord, event_id: str) -> _HitDocument:
-        timestamp = record.timestamp
+        timestamp, host, user, method, path, status, size, referer, agent = record
         if timestamp != self._time:
             self._iso = datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
             self._time = timestamp
-        path, host, user, method, referer, agent = bounded_fields(record)
+        if (  # fields fit for any store, checked inline: they almost always are
+            len(path) > MAX_PATH_LENGTH
+            or len(host) > MAX_NAME_LENGTH
+            or len(method) > 64
+            or (user is not None and len(user) > MAX_NAME_LENGTH)
+            or (referer is not None and len(referer) > MAX_PATH_LENGTH)
+            or (agent is not None and len(agent) > MAX_USER_AGENT)
+            or "\x00" in path
+            or "\x00" in host
+            or "\x00" in method
+            or (user is not None and "\x00" in user)
+            or (referer is not None and "\x00" in referer)
+            or (agent is not None and "\x00" in agent)
+        ):
+            path, host, user, method, referer, agent = bounded_fields(record)
         return _HitDocument(
             "hit",
             SCHEMA_VERSION,
@@ -56,8 +72,8 @@ class HitMessages:
             method or "-",
             path or "-",
             (path_keys(path)[0] or "-") if path else "-",
-            record.status,
-            min(record.bytes, 2**63 - 1),
+            status,
+            size if size < 2**63 else 2**63 - 1,
             event_id,
             referer,
             agent,
