@@ -100,21 +100,31 @@ def bounded_fields(
     record: LogRecord,
 ) -> tuple[str, str, str | None, str, str | None, str | None]:
     """A record's path, host, user, method, referer and agent fit for any store: no NUL,
-    bounded lengths (checked inline: they almost always are)."""
-    path, host, user, method = record.path, record.remote_host, record.user, record.method
-    referer, agent = record.referer, record.user_agent
-    if len(path) > MAX_PATH_LENGTH or "\x00" in path:
-        path = _clean(path, MAX_PATH_LENGTH)
-    if len(host) > MAX_NAME_LENGTH or "\x00" in host:
-        host = _clean(host, MAX_NAME_LENGTH)
-    if user and (len(user) > MAX_NAME_LENGTH or "\x00" in user):
-        user = _clean(user, MAX_NAME_LENGTH)
-    if len(method) > 64 or "\x00" in method:
-        method = _clean(method, 64)
-    if referer is not None and (len(referer) > MAX_PATH_LENGTH or "\x00" in referer):
-        referer = _clean(referer, MAX_PATH_LENGTH)
-    if agent is not None and (len(agent) > MAX_USER_AGENT or "\x00" in agent):
-        agent = _clean(agent, MAX_USER_AGENT)
+    bounded lengths (checked in one condition first: they almost always are)."""
+    _, host, user, method, path, _, _, referer, agent = record
+    if not (
+        len(path) > MAX_PATH_LENGTH
+        or len(host) > MAX_NAME_LENGTH
+        or len(method) > 64
+        or (user is not None and len(user) > MAX_NAME_LENGTH)
+        or (referer is not None and len(referer) > MAX_PATH_LENGTH)
+        or (agent is not None and len(agent) > MAX_USER_AGENT)
+        or "\x00" in path
+        or "\x00" in host
+        or "\x00" in method
+        or (user is not None and "\x00" in user)
+        or (referer is not None and "\x00" in referer)
+        or (agent is not None and "\x00" in agent)
+    ):
+        return path, host, user, method, referer, agent
+    path, host, method = (
+        _clean(path, MAX_PATH_LENGTH),
+        _clean(host, MAX_NAME_LENGTH),
+        _clean(method, 64),
+    )
+    user = _clean(user, MAX_NAME_LENGTH) if user else user
+    referer = None if referer is None else _clean(referer, MAX_PATH_LENGTH)
+    agent = None if agent is None else _clean(agent, MAX_USER_AGENT)
     return path, host, user, method, referer, agent
 
 
@@ -126,15 +136,20 @@ Collected = tuple[LogRecord, str | None, int]
 def hit_from_record(record: LogRecord, source: str, event_id: str | None = None) -> Hit:
     """The hit of a parsed line; a new random id unless `event_id`.
 
-    Values fit for any store: no NUL, bounded lengths (checked inline: they almost
-    always are), and the Hit built by `codec.new_hit` (every line published goes
-    through here when there is no broker).
+    Values fit for any store (`bounded_fields`), and the Hit built by `codec.new_hit`
+    (every line published goes through here when there is no broker). Lines come in time
+    order: the time last converted is kept.
     """
     path, host, user, method, referer, agent = bounded_fields(record)
     if len(source) > MAX_NAME_LENGTH or "\x00" in source:
         source = _clean(source, MAX_NAME_LENGTH)
+    seconds, moment = _last_moment[0]
+    if record.timestamp != seconds:
+        seconds = record.timestamp
+        moment = datetime.fromtimestamp(seconds, timezone.utc)
+        _last_moment[0] = (seconds, moment)  # (one tuple, replaced whole: safe on any thread)
     return new_hit(
-        datetime.fromtimestamp(record.timestamp, timezone.utc),
+        moment,
         source or "-",
         host or "-",
         user or None,
@@ -147,6 +162,10 @@ def hit_from_record(record: LogRecord, source: str, event_id: str | None = None)
         referer,
         agent,
     )
+
+
+#: The time `hit_from_record` last converted: (seconds, datetime).
+_last_moment: list[tuple[float, datetime]] = [(0.0, datetime.fromtimestamp(0, timezone.utc))]
 
 
 @dataclasses.dataclass

@@ -18,8 +18,6 @@ from website_monitor.codec import SCHEMA_VERSION, Event, new_event_id
 from website_monitor.errors import DeliveryError
 from website_monitor.logs.codec import (
     MAX_NAME_LENGTH,
-    MAX_PATH_LENGTH,
-    MAX_USER_AGENT,
     Hit,
     hit_id,
     hit_id_prefix,
@@ -43,25 +41,11 @@ class HitMessages:
         self._iso = ""
 
     def __call__(self, record: LogRecord, event_id: str) -> _HitDocument:
-        timestamp, host, user, method, path, status, size, referer, agent = record
+        timestamp, _, _, _, _, status, size, _, _ = record
         if timestamp != self._time:
             self._iso = datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
             self._time = timestamp
-        if (  # fields fit for any store, checked inline: they almost always are
-            len(path) > MAX_PATH_LENGTH
-            or len(host) > MAX_NAME_LENGTH
-            or len(method) > 64
-            or (user is not None and len(user) > MAX_NAME_LENGTH)
-            or (referer is not None and len(referer) > MAX_PATH_LENGTH)
-            or (agent is not None and len(agent) > MAX_USER_AGENT)
-            or "\x00" in path
-            or "\x00" in host
-            or "\x00" in method
-            or (user is not None and "\x00" in user)
-            or (referer is not None and "\x00" in referer)
-            or (agent is not None and "\x00" in agent)
-        ):
-            path, host, user, method, referer, agent = bounded_fields(record)
+        path, host, user, method, referer, agent = bounded_fields(record)
         return _HitDocument(
             "hit",
             SCHEMA_VERSION,
