@@ -98,6 +98,10 @@ def command(**kwargs: Any) -> None:
         hits = None
         if tail.publish:
             from website_monitor.transport import open_publisher
+            from website_monitor.transport.background import (
+                BackgroundPublisher,
+                store_takes_writes_in_parallel,
+            )
 
             topic = settings.stream.topic if topic_given else HITS_TOPIC
             publisher: Any
@@ -106,14 +110,15 @@ def command(**kwargs: Any) -> None:
                 from website_monitor.transport.producer import BatchPublisher
 
                 publisher = BatchPublisher(settings, topic, encode)  # type: ignore[arg-type]
-            else:  # the store takes a batch while the next is read
-                from website_monitor.transport.background import BackgroundPublisher
-
-                publisher = BackgroundPublisher(open_publisher(settings, topic=topic))
+            else:
+                publisher = open_publisher(settings, topic=topic)
+            batch = 1000
+            if store_takes_writes_in_parallel(publisher):
+                # The COPY runs in the database server while the next lines are parsed;
+                # larger transactions save it round trips.
+                publisher, batch = BackgroundPublisher(publisher), 10_000
             stack.callback(publisher.close)
-            # A transaction of 10,000 hits costs the store a tenth of ten of 1,000; Kafka
-            # gets 100 hits a message either way.
-            hits = HitPublisher(publisher, source, 1000 if settings.stream.uses_kafka else 10_000)
+            hits = HitPublisher(publisher, source, batch)
         stack.callback(notifiers.close)
         shipper = None
         if tail.ship:

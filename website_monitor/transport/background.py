@@ -6,6 +6,9 @@ tail), then parsed the next. `BackgroundPublisher` hands each batch to a writer
 thread and returns: the next batch is parsed while the store takes the last one.
 At most `depth` batches wait, so a reader faster than the store keeps its memory
 flat; failed batches come back from `take_failed`, as from the Kafka producer.
+Only where the store works in parallel (`store_takes_writes_in_parallel`):
+SQLite's inserts run under the interpreter lock, so a thread of their own only
+made them wait for it (36k against 47k hits/s on 1M lines).
 """
 
 from __future__ import annotations
@@ -17,6 +20,15 @@ from collections.abc import Sequence
 from website_monitor.codec import Event
 from website_monitor.errors import DeliveryError
 from website_monitor.transport import Publisher
+
+
+def store_takes_writes_in_parallel(publisher: Publisher) -> bool:
+    """Whether `publisher` writes to a store whose server does the work (PostgreSQL), so
+    a writer thread overlaps it with the reading."""
+    from website_monitor.transport.direct import StoreWriter
+
+    return isinstance(publisher, StoreWriter) and publisher.repository.dialect.concurrent_writers
+
 
 #: What the writer thread is handed to stop.
 _STOP = None
