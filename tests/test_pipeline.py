@@ -297,3 +297,28 @@ def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> N
             assert ("stored", offset) in log[:i]
     # Batch N+1 was polled before batch N's offsets were committed: the two overlapped.
     assert log.index(("poll", 14)) < log.index(("commit", 7))
+
+
+def test_a_flood_of_bad_messages_is_stored_whole_and_logged_in_a_few_lines(
+    kafka_bootstrap: str, topic: str, pg_url: str
+) -> None:
+    """Every poison message is dead-lettered, but the log shows a few and counts the rest:
+    a flood of them must not become a flood of log lines."""
+    from website_monitor.transport.sink import DEAD_LETTERS_LOGGED
+
+    good = ProbeResult(
+        url="https://ok", timestamp=datetime.now(timezone.utc), http_status_code=200,
+        response_time_ms=5.0,
+    )  # fmt: skip
+    poison = [b"not json %d" % i for i in range(500)]
+    produce(kafka_bootstrap, topic, [*poison, encode(good)])
+    result = CliRunner().invoke(
+        main, [*flush_args(kafka_bootstrap, topic, pg_url, f"g-{topic}"), "--drain"]
+    )
+    assert result.exit_code == 0, result.output
+    shown = [line for line in result.stderr.splitlines() if "dead-lettered message" in line]
+    assert 1 <= len(shown) <= DEAD_LETTERS_LOGGED, result.stderr
+    assert "500 dead-lettered" in result.stderr  # the progress line counts every one
+    with open_store(pg_url) as repository:
+        assert sorted(d.value for d in dead_letters(repository, limit=1000)) == sorted(poison)
+        assert count_probes(repository) == 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -102,16 +103,55 @@ class Batch:
     refused: int = 0
 
 
-def dead_letter(record: Any, reason: str) -> DeadLetter:
-    """Keep an undecodable or unstorable record, with its position and the reason."""
-    logger.warning(
-        "dead-lettered message %s/%d/%d: %s",
-        record.topic,
-        record.partition,
-        record.offset,
-        reason,
-        extra={"event": "dead_letter", "reason": reason},
-    )
+#: Dead letters logged one by one per DEAD_LETTER_LOG_WINDOW seconds; the others are counted
+#: in the next one logged (and all in the progress lines, and in `wm dlq list`).
+DEAD_LETTERS_LOGGED = 10
+DEAD_LETTER_LOG_WINDOW = 60.0
+
+
+class LogBudget:
+    """At most `most` log lines per `window` seconds: a flood of poison messages must not
+    become a flood of log lines (that is a stall of its own)."""
+
+    def __init__(self, most: int, window: float) -> None:
+        self.most = most
+        self.window = window
+        self.started = -math.inf
+        self.used = 0
+        self.held_back = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        """None when this line is held back, else how many were held back before it."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self.started >= self.window:
+                self.started, self.used = now, 0
+            if self.used >= self.most:
+                self.held_back += 1
+                return None
+            self.used += 1
+            held_back, self.held_back = self.held_back, 0
+            return held_back
+
+
+def dead_letter(record: Any, reason: str, log: LogBudget | None = None) -> DeadLetter:
+    """Keep an undecodable or unstorable record, with its position and the reason; logged
+    if `log` has room (always without one)."""
+    held_back = 0 if log is None else log.take()
+    if held_back is not None:
+        logger.warning(
+            "dead-lettered message %s/%d/%d: %s%s",
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+            f" ({held_back} more dead-lettered before it were not logged; `wm dlq list` shows"
+            " every one)"
+            if held_back
+            else "",
+            extra={"event": "dead_letter", "reason": reason, "not_logged_before": held_back},
+        )
     return DeadLetter(
         topic=record.topic,
         partition=record.partition,
@@ -122,23 +162,24 @@ def dead_letter(record: Any, reason: str) -> DeadLetter:
     )
 
 
-def split_batch(records: Iterable[Any]) -> Batch:
-    """Decode polled records into events and dead letters (with the reason)."""
+def split_batch(records: Iterable[Any], log: LogBudget | None = None) -> Batch:
+    """Decode polled records into events and dead letters (with the reason, logged as
+    `log` allows)."""
     batch = Batch()
     for record in records:
         if record.value is None:
-            batch.dead.append(dead_letter(record, "empty message (no value)"))
+            batch.dead.append(dead_letter(record, "empty message (no value)", log))
             continue
         # derived only for a message that carries no id of its own
         fallback = functools.partial(legacy_event_id, record.topic, record.partition, record.offset)
         try:
             events = decode_many(record.value, fallback_id=fallback)
         except DecodeError as exc:
-            batch.dead.append(dead_letter(record, exc.reason))
+            batch.dead.append(dead_letter(record, exc.reason, log))
             continue
         except Exception as exc:  # a decoder bug must not stall the partition
             reason = f"internal error while decoding: {type(exc).__name__}: {exc}"[:500]
-            batch.dead.append(dead_letter(record, reason))
+            batch.dead.append(dead_letter(record, reason, log))
             continue
         if len(events) == 1:
             batch.events.append(events[0])
@@ -224,6 +265,7 @@ class Sink:
         #: Per kind with derived tables (feature name), what catches them up while `run` runs.
         self.rollers: dict[str, Roller] = {}
         self.keep = (keep_raw, keep_dead_letters)
+        self.dead_letter_log = LogBudget(DEAD_LETTERS_LOGGED, DEAD_LETTER_LOG_WINDOW)
 
     def run(
         self,
@@ -262,7 +304,9 @@ class Sink:
                     for roller in self.rollers.values():
                         roller.idle()
                 if polled:
-                    decoded = split_batch(r for part in polled.values() for r in part)
+                    decoded = split_batch(
+                        (r for part in polled.values() for r in part), self.dead_letter_log
+                    )
                     if pending is not None:
                         self.finish(pending)
                         pending = None
@@ -329,7 +373,9 @@ class Sink:
             try:
                 inserted += self._retrying(lambda: store_events(self.repository, [event]), stop)  # noqa: B023
             except StoreError as exc:
-                letter = dead_letter(record, f"rejected by the store: {exc.message}"[:500])
+                letter = dead_letter(
+                    record, f"rejected by the store: {exc.message}"[:500], self.dead_letter_log
+                )
                 batch.dead.append(letter)
                 batch.refused += 1
                 self._retrying(lambda: store_events(self.repository, [], [letter]), stop)  # noqa: B023
