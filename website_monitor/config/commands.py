@@ -105,7 +105,7 @@ class FlushSettings:
         env="WM_FLUSH_BATCH_SIZE",
         minimum=1,
         maximum=100_000,
-        help="Messages stored per transaction.",
+        help="Events stored per transaction (a batch message counts its events).",
     )
     drain: bool = setting(
         False,

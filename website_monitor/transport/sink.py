@@ -266,6 +266,8 @@ class Sink:
         self.rollers: dict[str, Roller] = {}
         self.keep = (keep_raw, keep_dead_letters)
         self.dead_letter_log = LogBudget(DEAD_LETTERS_LOGGED, DEAD_LETTER_LOG_WINDOW)
+        #: Events per message in the last poll: `batch` messages hold up to 100 hits.
+        self.events_per_message = 1.0
 
     def run(
         self,
@@ -295,7 +297,7 @@ class Sink:
                 # With a write under way, wait briefly: if nothing came, finish that write
                 # and commit its offsets now rather than after a long idle poll.
                 timeout_ms = 500 if pending is None else 50
-                polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.batch_size)
+                polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self._messages())
                 now = time.monotonic()
                 if not polled and pending is not None:
                     self.finish(pending)
@@ -306,6 +308,10 @@ class Sink:
                 if polled:
                     decoded = split_batch(
                         (r for part in polled.values() for r in part), self.dead_letter_log
+                    )
+                    messages = sum(len(part) for part in polled.values())
+                    self.events_per_message = (len(decoded.events) + len(decoded.dead)) / max(
+                        messages, 1
                     )
                     if pending is not None:
                         self.finish(pending)
@@ -341,6 +347,12 @@ class Sink:
                 housekeeper.close()
         self.on_progress(self.stats)
         return self.stats
+
+    def _messages(self) -> int:
+        """Messages to poll for a batch of about `batch_size` events. Asked for more than
+        it holds ready, the consumer waits out the poll's timeout for them: 10,000
+        `batch` messages are a million hits."""
+        return max(1, round(self.batch_size / max(self.events_per_message, 1.0)))
 
     def finish(self, write: _Write) -> None:
         """Wait until `write` is committed to the store, then commit its offsets."""
