@@ -4,7 +4,8 @@ Writers store raw rows only; a `Roller` catches a kind's derived tables up on
 a thread and connection of its own: whenever `batch` rows are pending (so
 during a backlog the rollups follow the writes instead of waiting for the end,
 and use the CPU the writes leave idle), whenever the consumer is idle, and,
-when draining, before the flush exits.
+when draining, before the flush exits. A source writing to PostgreSQL without a
+broker (`transport.direct`) uses rollers the same way.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Roller:
         #: Set when closing without a final catch-up: a catch-up under way stops early.
         self._abandon = threading.Event()
         self._wake = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="wm-flush-rollups", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="wm-rollups", daemon=True)
         self._thread.start()
 
     def stored(self, rows: int, frontier: Any = None) -> None:
