@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from website_monitor.cli import main
 from website_monitor.deadletters.store import DeadLetter, dead_letters
 from website_monitor.features import FEATURES
+from website_monitor.logs.codec import Hit
 from website_monitor.probes.codec import ProbeResult
 from website_monitor.probes.queries import count_probes
 from website_monitor.probes.store import copy_rows
@@ -268,3 +269,34 @@ def test_copy_rows_of_generated_batches() -> None:
     probes += [result(event_id=None)]
     assert copy_rows(probes) == reference_copy_rows(probes)
     assert copy_rows([]) == ""
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.builds(
+            Hit,
+            timestamp=_times,
+            source=_strings,
+            remote_host=st.sampled_from(["10.0.0.1", "a\\b"]) | _strings,
+            user=st.none() | _strings,
+            method=st.sampled_from(["GET", "PO\tST"]) | _strings,
+            path=_strings,
+            section=_strings,
+            status=st.integers(100, 999),
+            size=st.integers(0, 2**63 - 1),
+            event_id=st.uuids().map(str),
+            referer=st.none() | st.just("") | _strings,
+            user_agent=st.none() | _strings,
+        ),
+        max_size=8,
+    )
+)
+def test_hit_copy_rows_match_the_generic_text(hits: list[Hit]) -> None:
+    """The hits' COPY text, by rows when nothing needs escaping and by columns when some
+    text does, is what the generic formatter writes for their rows."""
+    from website_monitor.logs.store import copy_rows as hit_copy_rows
+    from website_monitor.logs.store import hit_row
+    from website_monitor.store.copytext import copy_text
+
+    assert hit_copy_rows(hits) == copy_text([hit_row(hit) for hit in hits])
