@@ -58,14 +58,10 @@ class StoreWriter:
             if self._rollers is None:
                 self._rollers = rollers_of_all_kinds(self.repository)
             tell_rollers(self._rollers, self.repository, events)
-            if time.monotonic() - self._caught_up >= self.catch_up_every:
-                self._caught_up = time.monotonic()
-                for roller in self._rollers.values():
-                    roller.idle()
         else:
             self._behind |= kinds_stored(events)
-            if time.monotonic() - self._caught_up >= self.catch_up_every:
-                self._catch_up()
+        if time.monotonic() - self._caught_up >= self.catch_up_every:
+            self._catch_up()
         housekeeping.prune_if_due(self.repository, self.keep_raw, self.keep_dead_letters)
         refused = [reason for reason in refusals if reason]
         if refused:
@@ -77,9 +73,12 @@ class StoreWriter:
         return len(events)
 
     def _catch_up(self) -> None:
-        """Keep the derived tables of the kinds written current, as a flush does in bulk."""
-        behind, self._behind = self._behind, set()
+        """Keep the derived tables of the kinds written current, as a flush does in bulk:
+        the rollers catch up on their thread, or (SQLite) the kinds behind, here."""
         self._caught_up = time.monotonic()
+        for roller in (self._rollers or {}).values():
+            roller.idle()
+        behind, self._behind = self._behind, set()
         for name in sorted(behind):
             derived = features.named(name).derived
             if derived is None:
