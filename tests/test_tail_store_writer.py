@@ -99,3 +99,29 @@ def test_background_publisher_reports_failed_batches_and_raises_a_crash() -> Non
     writer.send(["ok-after", "the crash"])
     writer.close()  # writes what was sent before stopping
     assert inner.stored[-2:] == ["ok-after", "the crash"]
+
+
+def test_hits_kafka_did_not_take_are_counted_and_logged(
+    own_broker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Kafka outlet: hits handed to librdkafka that never reach a broker (it stopped)
+    come back when the publisher settles, counted as failed and logged once."""
+    from website_monitor.config import Settings, StreamSettings
+    from website_monitor.logs.codec import encode
+    from website_monitor.logs.formats import parse_ncsa
+    from website_monitor.logs.publish import HitPublisher
+    from website_monitor.transport.producer import BatchPublisher
+
+    settings = Settings(stream=StreamSettings(bootstrap_servers=(own_broker.bootstrap,)))
+    producer = BatchPublisher(settings, "hits-lost", encode, timeout_s=0.1)  # type: ignore[arg-type]
+    own_broker.stop()
+    records = [(parse_ncsa(LINE.format(n=i, m=0, s=i % 60)), "inode-1", i * 80) for i in range(250)]
+    hits = HitPublisher(producer, "web-1", batch_size=100)
+    try:
+        hits.publish(records)  # type: ignore[arg-type]
+        hits.finish()
+    finally:
+        producer.close()
+    assert (hits.published, hits.failed) == (0, 250)
+    lost = [r.getMessage() for r in caplog.records if "not acknowledged by Kafka" in r.getMessage()]
+    assert len(lost) == 1 and lost[0].startswith("250 hits were not acknowledged by Kafka: ")

@@ -8,8 +8,9 @@ its parsed line.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
@@ -18,7 +19,6 @@ from website_monitor.codec import SCHEMA_VERSION, Event, new_event_id
 from website_monitor.errors import DeliveryError
 from website_monitor.logs.codec import (
     MAX_NAME_LENGTH,
-    Hit,
     hit_id,
     hit_id_prefix,
 )
@@ -92,9 +92,9 @@ class HitPublisher:
 
     A hit read from a file gets the id of its place in it (`codec.hit_id_prefix`), so
     the same line published again is stored once; from standard input, a new one.
-    To Kafka, hits go as `batch` messages; to a `BackgroundPublisher`, as batches its
-    thread writes; both are waited for in `finish` (which must be called at the end).
-    To any other publisher, each batch is written before `publish` returns.
+    Where the hits go is an outlet (`_KafkaOutlet`, `_StoreOutlet`) picked once: both
+    send a batch, give back what failed since, and settle in `finish` (which must be
+    called at the end).
     """
 
     def __init__(self, publisher: Publisher, source: str, batch_size: int = 1000) -> None:
@@ -104,7 +104,11 @@ class HitPublisher:
         self.published = 0
         self.failed = 0
         self._prefixes: dict[str, str] = {}
-        self._messages: HitMessages | None = None
+        self._outlet: _Outlet = (
+            _KafkaOutlet(publisher, source, self._event_id)
+            if isinstance(publisher, MessageProducer)
+            else _StoreOutlet(publisher, source, self._event_id)
+        )
 
     def _event_id(self, fingerprint: str | None, offset: int) -> str | None:
         if fingerprint is None:
@@ -115,74 +119,118 @@ class HitPublisher:
         return hit_id(prefix, offset)
 
     def publish(self, records: list[Collected]) -> None:
-        if hasattr(self.publisher, "send_values"):  # a Kafka producer: messages, no hits
-            self._publish_messages(records)
-            return
-        background = self.publisher if isinstance(self.publisher, BackgroundPublisher) else None
         for start in range(0, len(records), self.batch_size):
-            batch = self._hits(records[start : start + self.batch_size])
-            if background is not None:
-                background.send(batch)
-                self.published += len(batch)
-                continue
-            try:
-                self.published += self.publisher.publish(batch)
-            except DeliveryError as exc:
-                self._failed_batch(batch, exc)
-        if background is not None:
-            for sent, error in background.take_failed():
-                self.published -= len(sent)
-                self._failed_batch(sent, error)
-
-    def _hits(self, records: list[Collected]) -> list[Hit]:
-        source, event_id = self.source, self._event_id
-        return [
-            hit_from_record(record, source, event_id(fingerprint, offset))
-            for record, fingerprint, offset in records
-        ]
-
-    def _failed_batch(self, batch: Sequence[Event], exc: DeliveryError) -> None:
-        self.failed += len(exc.undelivered) or len(batch)
-        self.published += len(batch) - (len(exc.undelivered) or len(batch))
-        logger.error("%s", exc.message)
-
-    def _publish_messages(self, records: list[Collected]) -> None:
-        if self._messages is None:
-            self._messages = HitMessages(self.source)
-        message, event_id, key = self._messages, self._event_id, self._messages.source.encode()
-        publish = self.publisher.send_values  # type: ignore[attr-defined]
-        for start in range(0, len(records), self.batch_size):
-            values = [
-                message(record, event_id(fingerprint, offset) or new_event_id())
-                for record, fingerprint, offset in records[start : start + self.batch_size]
-            ]
-            publish(key, _batch_messages(values))
-            self.published += len(values)
+            batch = records[start : start + self.batch_size]
+            self._outlet.send(batch)
+            self.published += len(batch)
         self._account()
-
-    def _account(self) -> None:
-        """Count, and report, the hits of the messages Kafka did not take."""
-        failed = self.publisher.take_failed()  # type: ignore[attr-defined]
-        if not failed:
-            return
-        lost = sum(value.count(b'"kind":"hit"') for value, _ in failed)
-        self.failed += lost
-        self.published -= lost
-        logger.error(
-            "%d hits were not acknowledged by Kafka: %s; the next ones are sent anyway",
-            lost,
-            failed[0][1],
-        )
 
     def finish(self) -> None:
         """Wait until Kafka, or the store's writer thread, took every hit sent (or gave up on
         it), and count what it did not take."""
-        if self._messages is not None:
-            self.publisher.settle()  # type: ignore[attr-defined]
-            self._account()
-        elif isinstance(self.publisher, BackgroundPublisher):
-            self.publisher.settle()
-            self.publish([])
+        self._outlet.settle()
+        self._account()
+
+    def _account(self) -> None:
+        """Count, and report, the hits the outlet did not deliver."""
+        for lost, message in self._outlet.take_failed():
+            self.failed += lost
+            self.published -= lost
+            logger.error("%s", message)
+
+
+EventIds = Callable[[str | None, int], str | None]
+
+
+@runtime_checkable
+class MessageProducer(Protocol):
+    """What hits need of Kafka's producer (`transport.producer.BatchPublisher`), named
+    here so that a tail without Kafka never imports its clients."""
+
+    def send_values(self, key: bytes, values: Sequence[bytes]) -> None: ...
+
+    def take_failed(self) -> list[tuple[bytes, str]]: ...
+
+    def settle(self) -> None: ...
+
+
+class _Outlet(Protocol):
+    def send(self, records: list[Collected]) -> None: ...
+
+    def take_failed(self) -> list[tuple[int, str]]:
+        """(hits lost, what to log) of the batches that failed since the last call."""
+        ...
+
+    def settle(self) -> None: ...
+
+
+class _KafkaOutlet:
+    """Hits as `batch` messages, handed to librdkafka without building a `Hit`."""
+
+    def __init__(self, producer: MessageProducer, source: str, event_id: EventIds) -> None:
+        self.producer = producer
+        self.message = HitMessages(source)
+        self.key = self.message.source.encode()
+        self.event_id = event_id
+
+    def send(self, records: list[Collected]) -> None:
+        message, event_id = self.message, self.event_id
+        values = [
+            message(record, event_id(fingerprint, offset) or new_event_id())
+            for record, fingerprint, offset in records
+        ]
+        self.producer.send_values(self.key, _batch_messages(values))
+
+    def take_failed(self) -> list[tuple[int, str]]:
+        failed = self.producer.take_failed()
+        if not failed:
+            return []
+        lost = sum(value.count(b'"kind":"hit"') for value, _ in failed)
+        return [
+            (
+                lost,
+                f"{lost} hits were not acknowledged by Kafka: {failed[0][1]};"
+                " the next ones are sent anyway",
+            )
+        ]
+
+    def settle(self) -> None:
+        self.producer.settle()
+
+
+class _StoreOutlet:
+    """Hits written by a publisher: on its writer thread (`BackgroundPublisher`), or before
+    `send` returns."""
+
+    def __init__(self, publisher: Publisher, source: str, event_id: EventIds) -> None:
+        self.publisher = publisher
+        self.background = publisher if isinstance(publisher, BackgroundPublisher) else None
+        self.source = source
+        self.event_id = event_id
+        self._failed: list[tuple[Sequence[Event], DeliveryError]] = []
+
+    def send(self, records: list[Collected]) -> None:
+        source, event_id = self.source, self.event_id
+        hits = [
+            hit_from_record(record, source, event_id(fingerprint, offset))
+            for record, fingerprint, offset in records
+        ]
+        if self.background is not None:
+            self.background.send(hits)
+            return
+        try:
+            self.publisher.publish(hits)
+        except DeliveryError as exc:
+            self._failed.append((hits, exc))
+
+    def take_failed(self) -> list[tuple[int, str]]:
+        failed = self.background.take_failed() if self.background is not None else []
+        failed, self._failed = self._failed + failed, []
+        return [(len(exc.undelivered) or len(hits), exc.message) for hits, exc in failed]
+
+    def settle(self) -> None:
+        if self.background is not None:
+            self.background.settle()
 
 
 #: Most hits, and bytes, in one Kafka message (a `batch` message, `codec.decode_many`).
