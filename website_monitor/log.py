@@ -11,9 +11,13 @@ appear: message, arguments, traceback, extra fields.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 import sys
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -185,6 +189,44 @@ def masked_secrets() -> tuple[str, ...]:
     """What every record is masked of now (`setup`'s secrets and `also_mask`'s), for text
     stored rather than logged."""
     return _masking.secrets if _masking is not None else ()
+
+
+class LogRate:
+    """At most `most` log lines of a kind per `window` seconds: a flood of bad input, or a
+    client failing the same way, must not become a flood of log lines (a stall of its own).
+
+    `take(kind)` says whether to log now, and how many lines of that kind were held
+    back since the last one logged, for that line to say.
+    """
+
+    def __init__(self, most: int, window: float) -> None:
+        self.most = most
+        self.window = window
+        self._kinds: dict[str, _Window] = {}
+        self._lock = threading.Lock()
+
+    def take(self, kind: str = "") -> int | None:
+        """None when this line is held back, else how many were held back before it."""
+        now = time.monotonic()
+        with self._lock:
+            window = self._kinds.get(kind) or self._kinds.setdefault(kind, _Window())
+            if now - window.started >= self.window:
+                window.started, window.logged = now, 0
+            if window.logged >= self.most:
+                window.held_back += 1
+                return None
+            window.logged += 1
+            held_back, window.held_back = window.held_back, 0
+            return held_back
+
+
+@dataclasses.dataclass
+class _Window:
+    """A kind's current window: when it started, lines logged in it, lines held back."""
+
+    started: float = -math.inf
+    logged: int = 0
+    held_back: int = 0
 
 
 def get(name: str) -> logging.Logger:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -143,8 +142,7 @@ class _Reporter:
     def __init__(self, secrets: str | Sequence[str] | None, every: float = LOG_EVERY_S) -> None:
         self.secrets = (secrets,) if isinstance(secrets, str) else tuple(secrets or ())
         self.every = every
-        self._last: dict[str, float] = {}
-        self._skipped: dict[str, int] = {}
+        self._rate = log.LogRate(1, every)
 
     def mask(self, text: str) -> str:
         return mask(" ".join(text.split()), self.secrets)
@@ -152,13 +150,9 @@ class _Reporter:
     def emit(self, kind: str, level: int, message: str, **extra: Any) -> None:
         if not logger.isEnabledFor(level):
             return
-        now = time.monotonic()
-        last = self._last.get(kind)
-        if last is not None and now - last < self.every and level < logging.CRITICAL:
-            self._skipped[kind] = self._skipped.get(kind, 0) + 1
+        skipped = self._rate.take(kind) if level < logging.CRITICAL else 0
+        if skipped is None:
             return
-        self._last[kind] = now
-        skipped = self._skipped.pop(kind, 0)
         message = self.mask(message)
         if skipped:
             message += f" ({skipped} more like this in the last {self.every:.0f}s)"

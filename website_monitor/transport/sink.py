@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -109,33 +108,7 @@ DEAD_LETTERS_LOGGED = 10
 DEAD_LETTER_LOG_WINDOW = 60.0
 
 
-class LogBudget:
-    """At most `most` log lines per `window` seconds: a flood of poison messages must not
-    become a flood of log lines (that is a stall of its own)."""
-
-    def __init__(self, most: int, window: float) -> None:
-        self.most = most
-        self.window = window
-        self.started = -math.inf
-        self.used = 0
-        self.held_back = 0
-        self._lock = threading.Lock()
-
-    def take(self) -> int | None:
-        """None when this line is held back, else how many were held back before it."""
-        now = time.monotonic()
-        with self._lock:
-            if now - self.started >= self.window:
-                self.started, self.used = now, 0
-            if self.used >= self.most:
-                self.held_back += 1
-                return None
-            self.used += 1
-            held_back, self.held_back = self.held_back, 0
-            return held_back
-
-
-def dead_letter(record: Any, reason: str, log: LogBudget | None = None) -> DeadLetter:
+def dead_letter(record: Any, reason: str, log: log.LogRate | None = None) -> DeadLetter:
     """Keep an undecodable or unstorable record, with its position and the reason; logged
     if `log` has room (always without one)."""
     held_back = 0 if log is None else log.take()
@@ -162,7 +135,7 @@ def dead_letter(record: Any, reason: str, log: LogBudget | None = None) -> DeadL
     )
 
 
-def split_batch(records: Iterable[Any], log: LogBudget | None = None) -> Batch:
+def split_batch(records: Iterable[Any], log: log.LogRate | None = None) -> Batch:
     """Decode polled records into events and dead letters (with the reason, logged as
     `log` allows)."""
     batch = Batch()
@@ -265,7 +238,7 @@ class Sink:
         #: Per kind with derived tables (feature name), what catches them up while `run` runs.
         self.rollers: dict[str, Roller] = {}
         self.keep = (keep_raw, keep_dead_letters)
-        self.dead_letter_log = LogBudget(DEAD_LETTERS_LOGGED, DEAD_LETTER_LOG_WINDOW)
+        self.dead_letter_log = log.LogRate(DEAD_LETTERS_LOGGED, DEAD_LETTER_LOG_WINDOW)
         #: Events per message in the last poll: `batch` messages hold up to 100 hits.
         self.events_per_message = 1.0
 
