@@ -286,6 +286,11 @@ def test_example_messages_decode() -> None:
             assert [e.event_id for e in events] == [d["event_id"] for d in data["events"]]
             assert [e.kind for e in events] == [d["kind"] for d in data["events"]], block.where
             continue
+        if data.get("kind") == "hits":  # many hits of one source, a row each
+            hits = decode_many(block.code.encode())
+            assert [h.source for h in hits] == [data["source"]] * len(data["rows"]), block.where
+            assert [h.path for h in hits] == [row[4] for row in data["rows"]], block.where
+            continue
         event = decode(block.code.encode(), fallback_id="00000000-0000-4000-8000-000000000000")
         assert event.kind == data.get("kind", "probe"), block.where
         assert event.to_dict().keys() >= data.keys(), block.where

@@ -148,33 +148,6 @@ def test_hit_ids_are_uuids_that_name_the_place() -> None:
     assert hit_id_prefix("web-2", "abc") != prefix != hit_id_prefix("web-1", "abd")
 
 
-def test_kafka_messages_are_the_hits_documents() -> None:
-    """`wm tail --publish -b` encodes records straight to messages: the same documents as
-    the hits the store path builds, long values and NULs cut and replaced alike."""
-    import orjson
-
-    from website_monitor.codec import encode
-    from website_monitor.logs.codec import MAX_PATH_LENGTH
-    from website_monitor.logs.formats import LogRecord
-    from website_monitor.logs.monitor import hit_from_record
-    from website_monitor.logs.publish import HitMessages, encode_document
-
-    records = [
-        LogRecord(BASE + 0.5, "10.0.0.1", None, "GET", "/api/x?y=1", 200, 5),
-        LogRecord(BASE, "h\x00st", "", "", "", 503, 2**64, "-", "curl\x00"),
-        LogRecord(BASE, "x" * 300, "u" * 300, "M" * 70, "/" + "p" * MAX_PATH_LENGTH, 404, 0,
-                  "r" * (MAX_PATH_LENGTH + 1), "a" * 5000),
-        LogRecord(BASE + 1, "::1", "bob", "POST", "http://h.example/a/b", 301, 1, None, None),
-    ]  # fmt: skip
-    for source in ("web-1", "s" * 300, "\x00"):
-        messages = HitMessages(source)
-        for index, record in enumerate(records):
-            event_id = hit_id(hit_id_prefix(source, "f"), index)
-            hit = hit_from_record(record, source, event_id)
-            document = encode_document(messages(record, event_id))
-            assert orjson.loads(document) == orjson.loads(encode(hit))
-
-
 _HIT = {
     "kind": "hit", "v": 1, "timestamp": "2018-05-09T16:00:01+00:00", "source": "web-1",
     "remote_host": "10.0.0.1", "user": None, "method": "GET", "path": "/a/b?c=1",
@@ -222,40 +195,22 @@ def test_the_fast_hit_decoder_accepts_only_what_the_slow_one_does() -> None:
 
 
 def test_batch_messages_decode_whole_or_not_at_all() -> None:
-    """`wm tail --publish -b` sends up to 100 hits per message: they decode to the hits the
-    single messages hold, fast or field by field; one bad hit refuses the whole message,
-    saying which."""
+    """A `batch` message (what `wm tail --publish -b` sent before `hits` messages) holds
+    whole hit documents: they decode to the hits the single messages hold, fast or field
+    by field; one bad hit refuses the whole message, saying which."""
     import json
 
     import pytest
 
     from website_monitor.codec import decode, decode_many
     from website_monitor.errors import DecodeError
-    from website_monitor.logs.formats import LogRecord
-    from website_monitor.logs.monitor import hit_from_record
-    from website_monitor.logs.publish import HitMessages, _batch_messages
 
     docs = [{**_HIT, "event_id": hit_id(hit_id_prefix("w", "f"), i)} for i in range(250)]
     singles = [json.dumps(doc).encode() for doc in docs]
     expected = [decode(raw) for raw in singles]
-    records = [
-        LogRecord(BASE + i // 7, "10.0.0.1", None, "GET", f"/a/{i}", 200, i, None, "a" * 3000)
-        for i in range(250)
-    ]
-    messages = HitMessages("w")
-    documents = [messages(r, hit_id(hit_id_prefix("w", "f"), i)) for i, r in enumerate(records)]
-    batches = _batch_messages(documents[:150])
-    assert [len(decode_many(raw)) for raw in batches] == [100, 50]
-    assert [e for raw in batches for e in decode_many(raw)] == [
-        hit_from_record(r, "w", hit_id(hit_id_prefix("w", "f"), i))
-        for i, r in enumerate(records[:150])
-    ]
-    long = [
-        messages(r._replace(path="/" + "p" * 8000), "0d9c1b2e-4a1f-8c3d-9e2f-000000000001")
-        for r in records
-    ]  # over 256 KiB in 100: split in halves
-    assert all(len(raw) <= 256 * 1024 for raw in _batch_messages(long))
-    assert sum(len(decode_many(raw)) for raw in _batch_messages(long)) == 250
+    for count in (1, 100, 250):
+        raw = json.dumps({"kind": "batch", "v": 1, "events": docs[:count]}).encode()
+        assert decode_many(raw) == expected[:count]
     # The same batch, `kind` last and one hit without an id: the slow path, same hits.
     reordered = {"v": 1, "events": docs[:3], "kind": "batch"}
     assert decode_many(json.dumps(reordered).encode()) == expected[:3]

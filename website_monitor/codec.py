@@ -59,6 +59,9 @@ Decoder = Callable[[dict[str, Any], FallbackId], Event]
 FastDecoder = Callable[[bytes, FallbackId], Event | None]
 #: The events of a valid `batch` message of one kind, every one with its id, else None.
 BatchDecoder = Callable[[bytes], "list[Event] | None"]
+#: The events of a parsed message that holds many in a form of its own (`hits`), or
+#: DecodeError saying why not.
+ManyDecoder = Callable[[dict[str, Any], FallbackId], "list[Event]"]
 
 
 def encode(event: Event) -> bytes:
@@ -78,8 +81,11 @@ class _Kinds:
     fast: tuple[FastDecoder, ...] = ()
     #: The fast path of each kind, by the kind's name (bytes) after `{"kind":"`.
     by_kind: dict[bytes, tuple[FastDecoder, ...]] = {}
-    #: Fast paths for `batch` messages whose events are all of one kind.
-    batch_fast: tuple[BatchDecoder, ...] = ()
+    #: Fast paths of the messages holding many events, by their kind's name (bytes):
+    #: `batch` (tried for every kind that has one) and each kind's own (`hits`).
+    many_fast: dict[bytes, tuple[BatchDecoder, ...]] = {}
+    #: Field-by-field decoders of the messages holding many events in a form of their own.
+    many: dict[str, ManyDecoder] = {}
 
     @classmethod
     def load(cls) -> dict[str, Decoder]:
@@ -88,9 +94,14 @@ class _Kinds:
         kinds = [k for k in features.event_kinds() if k.decode_fast]
         cls.fast = tuple(k.decode_fast for k in kinds if k.decode_fast)
         cls.by_kind = {k.kind.encode(): (k.decode_fast,) for k in kinds if k.decode_fast}
-        cls.batch_fast = tuple(
-            k.decode_batch_fast for k in features.event_kinds() if k.decode_batch_fast
-        )
+        bulk = [k.bulk for k in features.event_kinds() if k.bulk]
+        cls.many_fast = {
+            b"batch": tuple(
+                k.decode_batch_fast for k in features.event_kinds() if k.decode_batch_fast
+            ),
+            **{b.kind.encode(): (b.decode_fast,) for b in bulk},
+        }
+        cls.many = {b.kind: b.decode for b in bulk}
         cls.decoders = {k.kind: k.decode for k in features.event_kinds()}
         return cls.decoders
 
@@ -123,38 +134,43 @@ def decode(raw: bytes, *, fallback_id: FallbackId = None) -> Event:
 
 #: Most events in one `batch` message.
 MAX_BATCH = 1000
-_BATCH = b'{"kind":"batch"'
 
 
 def decode_many(raw: bytes, *, fallback_id: FallbackId = None) -> list[Event]:
-    """The events of a message: one, or those of a `batch` message, in order.
+    """The events of a message: one, or those of a message holding many, in order.
 
-    A batch message (`{"kind": "batch", "v": 1, "events": [...]}`, what `wm tail
-    --publish -b` sends: several hits per message) holds up to MAX_BATCH whole event
-    documents of any kind. It decodes whole or not at all: DecodeError names the
-    first event that does not decode and why, and the message is dead-lettered as
-    one. An event without an id gets one derived from the message's fallback id
-    and its index.
+    A batch message (`{"kind": "batch", "v": 1, "events": [...]}`) holds up to
+    MAX_BATCH whole event documents of any kind. A kind may have a message of its own
+    for many events (`feature.BulkMessage`: `hits`, what `wm tail --publish -b`
+    sends). Either decodes whole or not at all: DecodeError names the first event that
+    does not decode and why, and the message is dead-lettered as one. An event of a
+    batch without an id gets one derived from the message's fallback id and its index.
     """
     if _Kinds.decoders is None:
         _Kinds.load()
-    if type(raw) is bytes and raw.startswith(_BATCH):
-        for fast in _Kinds.batch_fast:
+    many = None
+    if type(raw) is bytes and raw.startswith(b'{"kind":"'):
+        many = _Kinds.many_fast.get(raw[9 : raw.find(b'"', 9)])
+    if many is not None:
+        for fast in many:
             events = fast(raw)
             if events is not None:
                 return events
     elif type(raw) is bytes:
         try:
             return [decode(raw, fallback_id=fallback_id)]
-        except DecodeError as exc:  # a batch whose `kind` is not first: read below
-            if exc.reason != "unknown event kind 'batch'":
+        except DecodeError as exc:  # one holding many whose `kind` is not first: read below
+            if not exc.reason.startswith("unknown event kind"):
                 raise
     data = parse_object(raw)
-    if data.get("kind") != "batch":
-        return [decode_object(data, fallback_id)]
-    version = data.get("v", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION or isinstance(version, bool):
-        raise DecodeError(f"unsupported schema version {short(version)}")
+    kind = data.get("kind")
+    if kind != "batch":
+        bulk = _Kinds.many.get(kind) if isinstance(kind, str) else None
+        if bulk is None:
+            return [decode_object(data, fallback_id)]
+        _check_version(data)
+        return bulk(data, fallback_id)
+    _check_version(data)
     items = data.get("events")
     if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
         raise DecodeError(f"field 'events' is not a list of 1 to {MAX_BATCH} events")
@@ -167,6 +183,12 @@ def decode_many(raw: bytes, *, fallback_id: FallbackId = None) -> list[Event]:
         except DecodeError as exc:
             raise DecodeError(f"event {index} of the batch: {exc.reason}") from None
     return events
+
+
+def _check_version(data: dict[str, Any]) -> None:
+    version = data.get("v", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise DecodeError(f"unsupported schema version {short(version)}")
 
 
 def _item_id(fallback_id: FallbackId, index: int) -> FallbackId:
@@ -193,9 +215,7 @@ def decode_object(data: dict[str, Any], fallback_id: FallbackId = None) -> Event
     decoder = decoders.get(kind) if isinstance(kind, str) else None
     if decoder is None:
         raise DecodeError(f"unknown event kind {short(kind)}")
-    version = data.get("v", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION or isinstance(version, bool):
-        raise DecodeError(f"unsupported schema version {short(version)}")
+    _check_version(data)
     return decoder(data, fallback_id)
 
 

@@ -5,7 +5,8 @@ is one package that defines a `Feature` and one line in the registry
 (`website_monitor.features.FEATURES`). Everything generic finds the kind
 through it, and through nothing else:
 
-* the codec and the sink decode its messages (`events[].decode`),
+* the codec and the sink decode its messages (`events[].decode`, and `events[].bulk`
+  for a message holding many),
 * the direct writer, the flush and the ingest store them (`events[].write`),
 * the migration runner creates and upgrades its tables (`migrations`),
 * the flush and the direct writer keep its derived tables current (`derived`),
@@ -22,7 +23,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from website_monitor.codec import BatchDecoder, Decoder, FastDecoder
+from website_monitor.codec import BatchDecoder, Decoder, FastDecoder, ManyDecoder
 from website_monitor.store.base import Reader, Repository, Transaction
 from website_monitor.store.migrate import Migration
 
@@ -47,6 +48,20 @@ class EventKind:
     decode_fast: FastDecoder | None = None
     #: A faster decoder for valid `batch` messages of this kind only (`codec.decode_many`).
     decode_batch_fast: BatchDecoder | None = None
+    #: A message of its own holding many events of this kind (`hits`), if it has one.
+    bulk: BulkMessage | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkMessage:
+    """A kind of message holding many events of one kind, in a form of its own: fields
+    said once per message, not once per event (`codec.decode_many` reads it)."""
+
+    kind: str
+    #: Field by field, or DecodeError saying why not.
+    decode: ManyDecoder
+    #: The events of a valid message, else None (then `decode` decides).
+    decode_fast: BatchDecoder
 
 
 class Frontier(Protocol):

@@ -105,7 +105,7 @@ class FlushSettings:
         env="WM_FLUSH_BATCH_SIZE",
         minimum=1,
         maximum=100_000,
-        help="Events stored per transaction (a batch message counts its events).",
+        help="Events stored per transaction (a message holding many counts each).",
     )
     drain: bool = setting(
         False,

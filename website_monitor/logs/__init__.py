@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from website_monitor.feature import EventKind, Feature
-from website_monitor.logs import codec, schema, store
+from website_monitor.feature import BulkMessage, EventKind, Feature
+from website_monitor.logs import bulk, codec, schema, store
 from website_monitor.logs.rollups import DERIVED
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ FEATURE = Feature(
             decode=codec.decode,
             decode_fast=codec.decode_fast,
             decode_batch_fast=codec.decode_batch_fast,
+            bulk=BulkMessage("hits", bulk.decode_hits, bulk.decode_hits_fast),
             write=store.write,
         ),
     ),

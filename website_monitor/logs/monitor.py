@@ -12,9 +12,9 @@ import itertools
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from website_monitor import collector, log
 from website_monitor.codec import new_event_id
@@ -126,6 +126,22 @@ def bounded_fields(
     referer = None if referer is None else _clean(referer, MAX_PATH_LENGTH)
     agent = None if agent is None else _clean(agent, MAX_USER_AGENT)
     return path, host, user, method, referer, agent
+
+
+def bounded_already(columns: Sequence[Sequence[Any]]) -> bool:
+    """Whether `bounded_fields` would keep every value of these records as it is, but for
+    NULs (looked for in what is written of them). `columns`: the records transposed
+    (`zip(*records)`), so each bound is one pass over a column."""
+    _, hosts, users, methods, paths, _, sizes, referers, agents = columns
+    return (
+        max(map(len, paths)) <= MAX_PATH_LENGTH
+        and max(map(len, hosts)) <= MAX_NAME_LENGTH
+        and max(map(len, methods)) <= 64
+        and max(map(len, filter(None, users)), default=0) <= MAX_NAME_LENGTH
+        and max(map(len, filter(None, referers)), default=0) <= MAX_PATH_LENGTH
+        and max(map(len, filter(None, agents)), default=0) <= MAX_USER_AGENT
+        and max(sizes) < 2**63
+    )
 
 
 #: A parsed line kept for publishing: the record, and where it was read (the file's

@@ -1,90 +1,39 @@
-"""Publishing `wm tail`'s hits: to Kafka as batch messages, or written to a store.
+"""Publishing `wm tail`'s hits: to Kafka as `hits` messages, or written to a store.
 
 `HitPublisher` gives each hit the id of its place in the file it was read from
-(`codec.hit_id_prefix`); `HitMessages` writes a hit's Kafka message straight from
-its parsed line.
+(`codec.hit_id_prefix`); `hits_messages` writes the parsed lines as the rows of
+`hits` messages (`logs.bulk`), without building a hit.
 """
 
 from __future__ import annotations
 
-import math
+import itertools
+import operator
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
 import msgspec
 
 from website_monitor import log
-from website_monitor.codec import SCHEMA_VERSION, Event, new_event_id
+from website_monitor.codec import MAX_BATCH, SCHEMA_VERSION, Event, new_event_id
 from website_monitor.errors import DeliveryError
 from website_monitor.logs.codec import (
     MAX_NAME_LENGTH,
     hit_id,
     hit_id_prefix,
 )
-from website_monitor.logs.formats import LogRecord, path_keys
-from website_monitor.logs.monitor import Collected, _clean, bounded_fields, hit_from_record
+from website_monitor.logs.formats import LogRecord
+from website_monitor.logs.monitor import (
+    Collected,
+    _clean,
+    bounded_already,
+    bounded_fields,
+    hit_from_record,
+)
 from website_monitor.transport import Publisher
 from website_monitor.transport.background import BackgroundPublisher
 
 logger = log.get("tail")
-
-
-class HitMessages:
-    """The Kafka message of a parsed line, straight from its record: the document
-    `codec.encode(hit_from_record(...))` is, without building the hit (a tail publishing
-    to Kafka does this for every line). Times repeat from line to line: the last is kept."""
-
-    def __init__(self, source: str) -> None:
-        self.source = _clean(source, MAX_NAME_LENGTH) or "-"
-        self._time = math.nan
-        self._iso = ""
-
-    def __call__(self, record: LogRecord, event_id: str) -> _HitDocument:
-        timestamp, _, _, _, _, status, size, _, _ = record
-        if timestamp != self._time:
-            self._iso = datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
-            self._time = timestamp
-        path, host, user, method, referer, agent = bounded_fields(record)
-        return _HitDocument(
-            "hit",
-            SCHEMA_VERSION,
-            self._iso,
-            self.source,
-            host or "-",
-            user or None,
-            method or "-",
-            path or "-",
-            (path_keys(path)[0] or "-") if path else "-",
-            status,
-            size if size < 2**63 else 2**63 - 1,
-            event_id,
-            referer,
-            agent,
-        )
-
-
-class _HitDocument(msgspec.Struct, gc=False):
-    """A hit's message, fields in `Hit.to_dict`'s order: msgspec encodes a list of these
-    in a fraction of the time a dict per hit takes."""
-
-    kind: str
-    v: int
-    timestamp: str
-    source: str
-    remote_host: str
-    user: str | None
-    method: str
-    path: str
-    section: str
-    status: int
-    bytes: int
-    event_id: str
-    referer: str | None
-    user_agent: str | None
-
-
-_ENCODER = msgspec.json.Encoder()
 
 
 class HitPublisher:
@@ -105,18 +54,16 @@ class HitPublisher:
         self.failed = 0
         self._prefixes: dict[str, str] = {}
         self._outlet: _Outlet = (
-            _KafkaOutlet(publisher, source, self._event_id)
+            _KafkaOutlet(publisher, source, self._id_prefix)
             if isinstance(publisher, MessageProducer)
-            else _StoreOutlet(publisher, source, self._event_id)
+            else _StoreOutlet(publisher, source, self._id_prefix)
         )
 
-    def _event_id(self, fingerprint: str | None, offset: int) -> str | None:
-        if fingerprint is None:
-            return None
+    def _id_prefix(self, fingerprint: str) -> str:
         prefix = self._prefixes.get(fingerprint)
         if prefix is None:
             prefix = self._prefixes[fingerprint] = hit_id_prefix(self.source, fingerprint)
-        return hit_id(prefix, offset)
+        return prefix
 
     def publish(self, records: list[Collected]) -> None:
         for start in range(0, len(records), self.batch_size):
@@ -137,9 +84,6 @@ class HitPublisher:
             self.failed += lost
             self.published -= lost
             logger.error("%s", message)
-
-
-EventIds = Callable[[str | None, int], str | None]
 
 
 @runtime_checkable
@@ -165,27 +109,24 @@ class _Outlet(Protocol):
 
 
 class _KafkaOutlet:
-    """Hits as `batch` messages, handed to librdkafka without building a `Hit`."""
+    """Hits as `hits` messages, handed to librdkafka without building a `Hit`."""
 
-    def __init__(self, producer: MessageProducer, source: str, event_id: EventIds) -> None:
+    def __init__(
+        self, producer: MessageProducer, source: str, id_prefix: Callable[[str], str]
+    ) -> None:
         self.producer = producer
-        self.message = HitMessages(source)
-        self.key = self.message.source.encode()
-        self.event_id = event_id
+        self.source = source
+        self.key = (_clean(source, MAX_NAME_LENGTH) or "-").encode()
+        self.id_prefix = id_prefix
 
     def send(self, records: list[Collected]) -> None:
-        message, event_id = self.message, self.event_id
-        values = [
-            message(record, event_id(fingerprint, offset) or new_event_id())
-            for record, fingerprint, offset in records
-        ]
-        self.producer.send_values(self.key, _batch_messages(values))
+        self.producer.send_values(self.key, hits_messages(self.source, records, self.id_prefix))
 
     def take_failed(self) -> list[tuple[int, str]]:
         failed = self.producer.take_failed()
         if not failed:
             return []
-        lost = sum(value.count(b'"kind":"hit"') for value, _ in failed)
+        lost = sum(_hits_in(value) for value, _ in failed)
         return [
             (
                 lost,
@@ -202,17 +143,21 @@ class _StoreOutlet:
     """Hits written by a publisher: on its writer thread (`BackgroundPublisher`), or before
     `send` returns."""
 
-    def __init__(self, publisher: Publisher, source: str, event_id: EventIds) -> None:
+    def __init__(self, publisher: Publisher, source: str, id_prefix: Callable[[str], str]) -> None:
         self.publisher = publisher
         self.background = publisher if isinstance(publisher, BackgroundPublisher) else None
         self.source = source
-        self.event_id = event_id
+        self.id_prefix = id_prefix
         self._failed: list[tuple[Sequence[Event], DeliveryError]] = []
 
     def send(self, records: list[Collected]) -> None:
-        source, event_id = self.source, self.event_id
+        source, id_prefix = self.source, self.id_prefix
         hits = [
-            hit_from_record(record, source, event_id(fingerprint, offset))
+            hit_from_record(
+                record,
+                source,
+                None if fingerprint is None else hit_id(id_prefix(fingerprint), offset),
+            )
             for record, fingerprint, offset in records
         ]
         if self.background is not None:
@@ -233,30 +178,100 @@ class _StoreOutlet:
             self.background.settle()
 
 
-#: Most hits, and bytes, in one Kafka message (a `batch` message, `codec.decode_many`).
-HITS_PER_MESSAGE = 100
+#: Most hits, and bytes, in one Kafka message (a `hits` message, `logs.bulk`).
+HITS_PER_MESSAGE = MAX_BATCH
 MESSAGE_BYTES = 256 * 1024
 
 
-def _batch_messages(documents: list[_HitDocument]) -> list[bytes]:
-    """`documents` in `batch` messages of at most HITS_PER_MESSAGE hits and MESSAGE_BYTES.
-    Fewer, larger messages cost the producer, the broker and the flush less per hit."""
+class _HitsMessage(msgspec.Struct, omit_defaults=True, gc=False):
+    """A `hits` message as the tail writes it: the records are the rows, as they are."""
+
+    kind: str
+    v: int
+    source: str
+    id_prefix: str | None = None
+    offsets: Sequence[int] | None = None
+    event_ids: Sequence[str] | None = None
+    rows: Sequence[LogRecord] = ()
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def hits_messages(
+    source: str, collected: Sequence[Collected], id_prefix: Callable[[str], str]
+) -> list[bytes]:
+    """The `hits` messages of `collected`, in order: one run of messages per file read
+    (`id_prefix` of its fingerprint), of at most HITS_PER_MESSAGE hits and MESSAGE_BYTES.
+
+    Values are fit for any store (`monitor.bounded_fields`); checked for a whole run at
+    once, and fit record by record only when one is not.
+    """
     messages: list[bytes] = []
-    for start in range(0, len(documents), HITS_PER_MESSAGE):
-        _encode_batch(documents[start : start + HITS_PER_MESSAGE], messages)
+    if not collected:
+        return messages
+    source = _clean(source, MAX_NAME_LENGTH) or "-"
+    records, fingerprints, offsets = zip(*collected, strict=True)
+    runs: list[tuple[str | None, Sequence[LogRecord], Sequence[int]]]
+    if fingerprints.count(fingerprints[0]) == len(fingerprints):  # one file: nearly always
+        runs = [(fingerprints[0], records, offsets)]
+    else:
+        runs = []
+        for fingerprint, items in itertools.groupby(collected, key=operator.itemgetter(1)):
+            run_records, _, run_offsets = zip(*items, strict=True)
+            runs.append((fingerprint, run_records, run_offsets))
+    for fingerprint, rows, positions in runs:
+        if not bounded_already(tuple(zip(*rows, strict=True))):
+            rows = [_fit(record) for record in rows]
+        for start in range(0, len(rows), HITS_PER_MESSAGE):
+            end = start + HITS_PER_MESSAGE
+            if fingerprint is None:  # standard input: new ids
+                message = _HitsMessage(
+                    "hits", SCHEMA_VERSION, source,
+                    event_ids=[new_event_id() for _ in rows[start:end]], rows=rows[start:end],
+                )  # fmt: skip
+            else:
+                message = _HitsMessage(
+                    "hits", SCHEMA_VERSION, source, id_prefix(fingerprint),
+                    positions[start:end], rows=rows[start:end],
+                )  # fmt: skip
+            _encode(message, messages)
     return messages
 
 
-def _encode_batch(documents: list[_HitDocument], out: list[bytes]) -> None:
-    message = b'{"kind":"batch","v":1,"events":' + _ENCODER.encode(documents) + b"}"
-    if len(message) <= MESSAGE_BYTES or len(documents) == 1:
-        out.append(message)
+def _hits_in(message: bytes) -> int:
+    """How many hits a message this tail wrote holds."""
+    return len(msgspec.json.decode(message, type=_Counted).rows)
+
+
+class _Counted(msgspec.Struct):
+    rows: list[msgspec.Raw]
+
+
+def _fit(record: LogRecord) -> LogRecord:
+    path, host, user, method, referer, agent = bounded_fields(record)
+    return record._replace(
+        remote_host=host, user=user, method=method, path=path,
+        bytes=min(record.bytes, 2**63 - 1), referer=referer, user_agent=agent,
+    )  # fmt: skip
+
+
+def _encode(message: _HitsMessage, out: list[bytes]) -> None:
+    encoded = _ENCODER.encode(message)
+    if b"\\u0000" in encoded:  # a NUL in a value: fit every record of the message
+        message.rows = [_fit(record) for record in message.rows]
+        encoded = _ENCODER.encode(message)
+    if len(encoded) <= MESSAGE_BYTES or len(message.rows) == 1:
+        out.append(encoded)
         return
-    half = len(documents) // 2  # long paths and agents: in two messages
-    _encode_batch(documents[:half], out)
-    _encode_batch(documents[half:], out)
-
-
-def encode_document(document: _HitDocument) -> bytes:
-    """One hit's message (what a batch holds for it)."""
-    return _ENCODER.encode(document)
+    half = len(message.rows) // 2  # long paths and agents: in two messages
+    for part in (slice(None, half), slice(half, None)):
+        _encode(
+            msgspec.structs.replace(
+                message,
+                rows=message.rows[part],
+                offsets=None if message.offsets is None else message.offsets[part],
+                event_ids=None if message.event_ids is None else message.event_ids[part],
+            ),
+            out,
+        )
