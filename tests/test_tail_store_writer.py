@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from website_monitor.cli import main
 from website_monitor.errors import DeliveryError
+from website_monitor.logs.formats import LogRecord
 from website_monitor.store import open_store
 from website_monitor.transport.background import BackgroundPublisher
 
@@ -125,3 +128,62 @@ def test_hits_kafka_did_not_take_are_counted_and_logged(
     assert (hits.published, hits.failed) == (0, 250)
     lost = [r.getMessage() for r in caplog.records if "not acknowledged by Kafka" in r.getMessage()]
     assert len(lost) == 1 and lost[0].startswith("250 hits were not acknowledged by Kafka: ")
+
+
+_PLAIN = st.sampled_from(["-", "10.0.0.1", "GET", "/a/b?c=1", "/", "ü€ 𝄞", "curl/8"])
+_ODD = _PLAIN | st.sampled_from(["", "a\\b", "\\N", "t\tab", "l\ni", "c\rr", "n\x00l"])
+_ODD = _ODD | st.text(max_size=12) | st.sampled_from(["x" * 300, "p" * 9000])
+
+
+def _records(text: st.SearchStrategy[str], sizes: st.SearchStrategy[int]) -> Any:
+    return st.builds(
+        LogRecord,
+        timestamp=st.sampled_from([0.0, 1_525_881_600.0, 1_525_881_600.25]),
+        remote_host=text,
+        user=st.none() | text,
+        method=text,
+        path=text,
+        status=st.integers(100, 999),
+        bytes=sizes,
+        referer=st.none() | text,
+        user_agent=st.none() | text,
+    )
+
+
+_SIZES = st.integers(0, 10**6) | st.just(2**63 - 1)
+_COLLECTED = st.tuples(
+    _records(_PLAIN, _SIZES) | _records(_ODD, _SIZES | st.just(2**64)),
+    st.sampled_from(["inode-1", "inode-2", None]),
+    st.integers(0, 2**50),
+)
+_PLAIN_COLLECTED = st.tuples(
+    _records(_PLAIN, _SIZES), st.sampled_from(["inode-1", None]), st.integers(0, 2**50)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(_PLAIN_COLLECTED, min_size=1, max_size=6)
+    | st.lists(_COLLECTED, min_size=1, max_size=6),
+    st.sampled_from(["web-1", "t\tab", "s" * 300, ""]),
+)
+def test_parsed_hits_are_the_hits_the_lines_make(collected: list[Any], source: str) -> None:
+    """The batch a tail hands a store: its hits are those `hit_from_record` builds (ids of
+    the file and offset, or drawn once for standard input), and its COPY text, written
+    straight from the lines, is what `copy_rows` writes of those hits."""
+    from website_monitor.logs.codec import hit_id, hit_id_prefix
+    from website_monitor.logs.monitor import hit_from_record
+    from website_monitor.logs.parsed import ParsedHits
+    from website_monitor.logs.store import copy_rows
+
+    def prefix(fingerprint: str) -> str:
+        return hit_id_prefix(source, fingerprint)
+
+    hits = ParsedHits(source, collected, prefix)
+    built = list(hits)
+    assert len(hits) == len(built) == len(collected)
+    assert hits[:] == built and hits[-1] == built[-1]
+    for hit, (record, fingerprint, offset) in zip(built, collected, strict=True):
+        expected_id = hit.event_id if fingerprint is None else hit_id(prefix(fingerprint), offset)
+        assert hit == hit_from_record(record, source, expected_id)
+    assert hits.copy_text() == copy_rows(built)

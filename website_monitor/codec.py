@@ -10,10 +10,11 @@ message is dead-lettered instead of crashing the sink.
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -62,6 +63,15 @@ BatchDecoder = Callable[[bytes], "list[Event] | None"]
 #: The events of a parsed message that holds many in a form of its own (`hits`), or
 #: DecodeError saying why not.
 ManyDecoder = Callable[[dict[str, Any], FallbackId], "list[Event]"]
+
+
+def count_by_type(events: Sequence[Event]) -> dict[type, int]:
+    """How many of `events` are of each type; at once for a batch of one type that says so
+    (`event_type`: `logs.parsed.ParsedHits`, which builds its events only when read)."""
+    one_type = getattr(events, "event_type", None)
+    if one_type is not None:
+        return {one_type: len(events)} if events else {}
+    return dict(collections.Counter(map(type, events)))
 
 
 def encode(event: Event) -> bytes:

@@ -19,7 +19,6 @@ from website_monitor.codec import MAX_BATCH, SCHEMA_VERSION, Event, new_event_id
 from website_monitor.errors import DeliveryError
 from website_monitor.logs.codec import (
     MAX_NAME_LENGTH,
-    hit_id,
     hit_id_prefix,
 )
 from website_monitor.logs.formats import LogRecord
@@ -28,8 +27,8 @@ from website_monitor.logs.monitor import (
     _clean,
     bounded_already,
     bounded_fields,
-    hit_from_record,
 )
+from website_monitor.logs.parsed import ParsedHits
 from website_monitor.transport import Publisher
 from website_monitor.transport.background import BackgroundPublisher
 
@@ -141,7 +140,7 @@ class _KafkaOutlet:
 
 class _StoreOutlet:
     """Hits written by a publisher: on its writer thread (`BackgroundPublisher`), or before
-    `send` returns."""
+    `send` returns. The hits are built only if the store reads them (`ParsedHits`)."""
 
     def __init__(self, publisher: Publisher, source: str, id_prefix: Callable[[str], str]) -> None:
         self.publisher = publisher
@@ -151,16 +150,11 @@ class _StoreOutlet:
         self._failed: list[tuple[Sequence[Event], DeliveryError]] = []
 
     def send(self, records: list[Collected]) -> None:
-        source, id_prefix = self.source, self.id_prefix
-        hits = [
-            hit_from_record(
-                record,
-                source,
-                None if fingerprint is None else hit_id(id_prefix(fingerprint), offset),
-            )
-            for record, fingerprint, offset in records
-        ]
+        hits = ParsedHits(self.source, records, self.id_prefix)
         if self.background is not None:
+            # The COPY text written on this thread: the writer thread holding the interpreter
+            # to write it made both threads wait (its COPY for the text, this for the lock).
+            hits.copy_text()
             self.background.send(hits)
             return
         try:

@@ -51,8 +51,15 @@ def hit_row(hit: Hit) -> tuple[Any, ...]:
 
 
 def write(tx: Transaction, hits: Sequence[Hit]) -> int:
-    """Insert hits, skipping ids already stored; returns the rows inserted."""
-    return tx.insert("hits", HIT_COLUMNS, RowsOf(hits, hit_row), copy_text=lambda: copy_rows(hits))
+    """Insert hits, skipping ids already stored; returns the rows inserted. A batch that
+    writes its own COPY text (`parsed.ParsedHits`, straight from the lines) gives it."""
+    own_text = getattr(hits, "copy_text", None)
+    return tx.insert(
+        "hits",
+        HIT_COLUMNS,
+        RowsOf(hits, hit_row),
+        copy_text=own_text if callable(own_text) else lambda: copy_rows(hits),
+    )
 
 
 def copy_rows(hits: Sequence[Hit]) -> str:

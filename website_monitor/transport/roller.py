@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from website_monitor import features, log
+from website_monitor.codec import count_by_type
 from website_monitor.errors import StoreError
 from website_monitor.feature import Derived
 from website_monitor.store import Repository
@@ -113,9 +114,10 @@ def tell_rollers(rollers: dict[str, Roller], repository: Repository, events: Seq
     """Tell each kind's roller how many of `events` it can now catch up with, and up to
     where the store holds rows (read here, right after their commit, so a catch-up covers
     them without waiting for the writes begun since)."""
+    counts = count_by_type(events)
     for name, roller in rollers.items():
         types = {kind.type for kind in features.named(name).events}
-        rows = sum(type(event) in types for event in events)
+        rows = sum(n for event_type, n in counts.items() if event_type in types)
         if rows:
             try:
                 stored_to = roller.derived.frontier(repository)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from website_monitor import features, log
-from website_monitor.codec import Event, encode
+from website_monitor.codec import Event, count_by_type, encode
 from website_monitor.deadletters import store as dead_letter_store
 from website_monitor.deadletters.store import DeadLetter
 from website_monitor.errors import StoreDataError
@@ -38,6 +38,9 @@ def store_events(
 
 def write_events(tx: Transaction, events: Sequence[Event]) -> int:
     """Store events of any kind inside `tx`, each kind through its registered writer."""
+    one_type = getattr(events, "event_type", None)
+    if one_type is not None:  # a batch of one type, whose events are built when read
+        return features.kind_of(one_type).write(tx, events) if events else 0
     by_type: dict[type, list[Any]] = {}
     for event in events:
         by_type.setdefault(type(event), []).append(event)
@@ -46,7 +49,7 @@ def write_events(tx: Transaction, events: Sequence[Event]) -> int:
 
 def kinds_stored(events: Sequence[Event]) -> set[str]:
     """The feature names whose events are in `events` (for catching up their rollups)."""
-    types = {type(event) for event in events}
+    types = count_by_type(events)
     return {
         feature.name
         for feature in features.FEATURES
