@@ -95,13 +95,12 @@ class ParsedHits(Sequence[Hit]):
         columns = tuple(zip(*records, strict=True))
         if not records or not bounded_already(columns):
             return copy_rows(list(self))
-        _, _, users, _, _, _, _, referers, agents = columns
+        timestamps, _, users, _, paths, _, _, referers, agents = columns
         nulls = users.count(None) + users.count("") + referers.count(None) + agents.count(None)
         source = self.source
         if len(source) > MAX_NAME_LENGTH or "\x00" in source:
             source = _clean(source, MAX_NAME_LENGTH)
         source = source or "-"
-        timestamps, paths = [r.timestamp for r in records], [r.path for r in records]
         times = {seconds: _iso(seconds) for seconds in set(timestamps)}
         sections = {path: (path_keys(path)[0] or "-") if path else "-" for path in set(paths)}
         ids = self._all_ids()
