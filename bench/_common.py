@@ -92,11 +92,18 @@ def log(message: str) -> None:
 
 
 def time_sink(
-    sink: Any, consumer: Any, stop: threading.Event | None = None, stop_at: int | None = None
+    sink: Any,
+    consumer: Any,
+    stop: threading.Event | None = None,
+    stop_at: int | None = None,
+    *,
+    events: bool = False,
 ) -> dict[str, float]:
     """Time a flush's `Sink` as it runs: the marks returned get "first", when a poll first
     brought messages, and "last", when a batch was last stored and its offsets committed.
-    With `stop_at`, `stop` is set once the sink consumed that many messages."""
+    With `stop_at`, `stop` is set once the sink consumed that many messages (with `events`,
+    once it handled that many events: a message may hold many), so the run's end is not
+    an idle wait for messages that will not come."""
     marks: dict[str, float] = {}
     poll, finish = consumer.poll, sink.finish
 
@@ -109,7 +116,9 @@ def time_sink(
     def timed_finish(write: Any) -> None:
         finish(write)  # stored, then offsets committed
         marks["last"] = time.perf_counter()
-        if stop is not None and stop_at is not None and sink.stats.consumed >= stop_at:
+        stats = sink.stats
+        done = stats.stored + stats.duplicates + stats.dead_lettered if events else stats.consumed
+        if stop is not None and stop_at is not None and done >= stop_at:
             stop.set()
 
     consumer.poll = timed_poll

@@ -125,23 +125,26 @@ def bare_executemany(sqlite_path: Path, log_file: Path) -> float:
     return elapsed + timer.elapsed
 
 
-def flush(bootstrap: str, db_url: str, topic: str, group: str) -> tuple[float, int]:
-    """The real sink until the topic is drained: seconds from its first poll until the last
-    batch's offsets are committed and the hits' rollups caught up; hits it stored."""
+def flush(bootstrap: str, db_url: str, topic: str, group: str, hits: int) -> tuple[float, int]:
+    """The real sink until it handled `hits` hits: seconds from its first poll until the
+    last batch's offsets are committed and the hits' rollups caught up; hits it stored.
+    It stops as the probe flush bench does, once every hit is handled, not after an idle
+    wait for more (what `--drain` does before it exits)."""
     settings = config.resolve(
         {"bootstrap_servers": bootstrap, "topic": topic, "consumer_group_id": group}, env={}
     )
     repository = open_store(db_url)
     consumer = open_consumer(settings, topic, session_timeout_ms=6000)
     marks: dict[str, float] = {}
+    stop = threading.Event()
     try:
         sink = Sink(
             consumer, repository, batch_size=settings.flush.batch_size, on_progress=lambda s: None
         )
-        marks = time_sink(sink, consumer)
-        stats = sink.run(threading.Event(), drain=True, idle_timeout=2.0)
+        marks = time_sink(sink, consumer, stop, stop_at=hits, events=True)
+        stats = sink.run(stop, drain=True, idle_timeout=10.0)
         rollups.catch_up(repository)
-        marks["last"] = max(marks.get("last", 0.0), time.perf_counter())
+        marks["last"] = time.perf_counter()
     finally:
         consumer.close(autocommit=False)
         repository.close()
@@ -235,7 +238,7 @@ def run(lines: int, stats_count: int, log_file: str | None = None) -> list[Resul
             copy_rate = lines / copy_s
             log(f"hits: raw COPY {copy_rate:,.0f} rows/s")
             reset(db_url)
-            flush_s, flushed = flush(bootstrap, db_url, topic, f"bench-{topic}")
+            flush_s, flushed = flush(bootstrap, db_url, topic, f"bench-{topic}", lines)
             rows, distinct = stored(db_url)
             log(f"hits: wm flush {flushed / flush_s:,.0f} rows/s; {rows:,} rows, {distinct:,} ids")
             results.append(
@@ -249,7 +252,7 @@ def run(lines: int, stats_count: int, log_file: str | None = None) -> list[Resul
 
             # 6. exactly once through Kafka: every line once; the same file again adds nothing
             measure(tail_argv(access, *kafka), env)
-            _, again = flush(bootstrap, db_url, topic, f"bench-{topic}")
+            _, again = flush(bootstrap, db_url, topic, f"bench-{topic}", lines)
             rows_again, distinct_again = stored(db_url)
             log(f"hits: again: flush stored {again}; {rows_again:,} rows, {distinct_again:,} ids")
             once = rows == distinct == lines and rows_again == rows and again == 0
