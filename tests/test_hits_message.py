@@ -214,3 +214,40 @@ def test_bad_hits_messages_are_dead_lettered_whole_and_the_next_ones_stored(
     for i, (name, _, reason) in enumerate(hostile):
         assert letters[2 * i + 1].reason.startswith(reason), (name, letters[2 * i + 1].reason)
         assert letters[2 * i + 1].value == values[2 * i + 1]
+
+
+def test_a_flush_writes_hits_messages_in_batches_of_about_batch_size_hits(
+    kafka_bootstrap: str, topic: str, pg_url: str
+) -> None:
+    """A message holds up to 1,000 hits: the flush's first poll asks for no more messages
+    than `--batch-size` hits fill, then as many as the last poll's messages held, so each
+    write is about `--batch-size` hits, not `--batch-size` messages' worth."""
+    import threading
+
+    from tests.test_hostile import produce_large
+    from website_monitor import config
+    from website_monitor.store import open_store
+    from website_monitor.transport.kafka import open_consumer
+    from website_monitor.transport.sink import Sink
+
+    records = [
+        (LogRecord(BASE + i // 10, "10.0.0.1", None, "GET", f"/b/{i}", 200, i), "f", i * 100)
+        for i in range(30_000)
+    ]
+    produce_large(kafka_bootstrap, topic, hits_messages("web-1", records, prefix_of))
+    settings = config.resolve(
+        {"bootstrap_servers": kafka_bootstrap, "consumer_group_id": f"g-{topic}"}, env={}
+    )
+    with open_store(pg_url) as repository:
+        consumer = open_consumer(settings, topic, session_timeout_ms=6000)
+        sink = Sink(consumer, repository, batch_size=5000, on_progress=lambda s: None)
+        sizes: list[int] = []
+        write = sink._write
+        sink._write = lambda batch, stop: sizes.append(len(batch.events)) or write(batch, stop)  # type: ignore[method-assign]
+        try:
+            stats = sink.run(threading.Event(), drain=True, idle_timeout=2.0)
+        finally:
+            consumer.close(autocommit=False)
+        stored = repository.query("SELECT count(*) AS n FROM hits")[0]["n"]
+    assert stats.stored == stored == 30_000
+    assert sum(sizes) == 30_000 and max(sizes) <= 5000, sizes

@@ -236,6 +236,7 @@ def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> N
     from collections import namedtuple
 
     from website_monitor.store import Repository
+    from website_monitor.store.dialect import SQLITE
     from website_monitor.transport._consumer import Partition
     from website_monitor.transport.sink import Sink
 
@@ -281,6 +282,8 @@ def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> N
             return len(new)
 
     class Store(Repository):
+        dialect = SQLITE
+
         @contextlib.contextmanager
         def transaction(self) -> Iterator[Transaction]:  # type: ignore[override]
             yield Transaction()
@@ -291,12 +294,15 @@ def test_sink_commits_offsets_in_order_and_only_after_the_store_committed() -> N
     stats = sink.run(threading.Event(), drain=True, idle_timeout=0.5)
     assert stats.consumed == stats.stored == 30
     commits = [offset for what, offset in log if what == "commit"]
-    assert commits == [7, 14, 21, 28, 30]
+    # The first poll asks for what 7 events fill if a message held as many as one may
+    # (one message), the next ones for 7.
+    assert commits == [1, 8, 15, 22, 29, 30]
     for i, (what, offset) in enumerate(log):
         if what == "commit":  # the rows up to this offset were stored before
             assert ("stored", offset) in log[:i]
     # Batch N+1 was polled before batch N's offsets were committed: the two overlapped.
-    assert log.index(("poll", 14)) < log.index(("commit", 7))
+    assert log.index(("poll", 8)) < log.index(("commit", 1))
+    assert log.index(("poll", 15)) < log.index(("commit", 8))
 
 
 def test_a_flood_of_bad_messages_is_stored_whole_and_logged_in_a_few_lines(

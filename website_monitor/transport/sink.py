@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from website_monitor import collector, log
-from website_monitor.codec import Event, decode_many, legacy_event_id
+from website_monitor.codec import MAX_BATCH, Event, decode_many, legacy_event_id
 from website_monitor.deadletters.store import DeadLetter
 from website_monitor.errors import (
     DecodeError,
@@ -239,8 +239,10 @@ class Sink:
         self.rollers: dict[str, Roller] = {}
         self.keep = (keep_raw, keep_dead_letters)
         self.dead_letter_log = log.LogRate(DEAD_LETTERS_LOGGED, DEAD_LETTER_LOG_WINDOW)
-        #: Events per message in the last poll: `batch` messages hold up to 100 hits.
-        self.events_per_message = 1.0
+        #: Events per message in the last poll (a `hits` message holds up to MAX_BATCH).
+        #: Before the first, the most a message holds: the first batch is then at most
+        #: `batch_size` events, not `batch_size` messages of up to MAX_BATCH each.
+        self.events_per_message = float(MAX_BATCH)
 
     def run(
         self,
