@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg2
@@ -300,3 +302,31 @@ def test_hit_copy_rows_match_the_generic_text(hits: list[Hit]) -> None:
     from website_monitor.store.copytext import copy_text
 
     assert hit_copy_rows(hits) == copy_text([hit_row(hit) for hit in hits])
+
+
+def test_a_batch_of_one_kind_has_its_copy_text_written_ahead_on_postgresql(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """`writer.prepare`, which the flush calls on its polling thread: on PostgreSQL a batch of
+    one kind gets the COPY text its writer would write, and is stored the same; a batch of
+    several kinds, or on SQLite, is left as it is."""
+    from website_monitor.logs.codec import new_hit
+    from website_monitor.logs.store import copy_rows as hit_copy_rows
+    from website_monitor.transport.writer import Prepared, prepare
+
+    moment = datetime(2026, 12, 6, tzinfo=timezone.utc)
+    hits = [
+        new_hit(moment, "web", "h", None, "GET", f"/p/{i}", "/p", 200, i, str(uuid.uuid4()),
+                None, "a\tb" if i == 1 else None)
+        for i in range(3)
+    ]  # fmt: skip
+    probe = ProbeResult("https://example.org/", moment, 200, 1.0)
+    with open_store(pg_url) as postgres, open_store(f"sqlite:///{tmp_path}/s.db") as sqlite:
+        prepared = prepare(postgres, list(hits))
+        assert isinstance(prepared, Prepared) and prepared == hits
+        assert prepared.copy_text() == hit_copy_rows(hits)
+        assert store_events(postgres, prepared) == 3
+        assert postgres.query("SELECT count(*) AS n FROM hits")[0]["n"] == 3
+        mixed = [*hits, probe]
+        assert type(prepare(postgres, mixed)) is list
+        assert type(prepare(sqlite, list(hits))) is list

@@ -50,6 +50,10 @@ class EventKind:
     decode_batch_fast: BatchDecoder | None = None
     #: A message of its own holding many events of this kind (`hits`), if it has one.
     bulk: BulkMessage | None = None
+    #: The COPY text `write` hands PostgreSQL for a batch of these events, if it uses one:
+    #: the flush writes it on its polling thread (`transport.writer.prepare`), so that the
+    #: writing thread's COPY waits only on the server.
+    copy_text: Callable[[Sequence[Any]], str] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,6 +35,7 @@ FEATURE = Feature(
             decode_fast=codec.decode_fast,
             decode_batch_fast=codec.decode_batch_fast,
             bulk=BulkMessage("hits", bulk.decode_hits, bulk.decode_hits_fast),
+            copy_text=store.copy_rows,
             write=store.write,
         ),
     ),

@@ -15,7 +15,7 @@ from website_monitor.alerts.incidents import Incident
 from website_monitor.logs.alerts import AlertEvent
 from website_monitor.logs.codec import Hit
 from website_monitor.store import Repository, RowsOf, Transaction
-from website_monitor.store.copytext import NULL, text_column, utc_times
+from website_monitor.store.copytext import NULL, text_column, text_of, utc_times
 
 HIT_COLUMNS = (
     "event_id",
@@ -51,14 +51,9 @@ def hit_row(hit: Hit) -> tuple[Any, ...]:
 
 
 def write(tx: Transaction, hits: Sequence[Hit]) -> int:
-    """Insert hits, skipping ids already stored; returns the rows inserted. A batch that
-    writes its own COPY text (`parsed.ParsedHits`, straight from the lines) gives it."""
-    own_text = getattr(hits, "copy_text", None)
+    """Insert hits, skipping ids already stored; returns the rows inserted."""
     return tx.insert(
-        "hits",
-        HIT_COLUMNS,
-        RowsOf(hits, hit_row),
-        copy_text=own_text if callable(own_text) else lambda: copy_rows(hits),
+        "hits", HIT_COLUMNS, RowsOf(hits, hit_row), copy_text=text_of(hits, lambda: copy_rows(hits))
     )
 
 

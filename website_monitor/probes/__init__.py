@@ -38,6 +38,7 @@ FEATURE = Feature(
             decode=codec.decode,
             decode_fast=codec.decode_fast,
             write=store.write,
+            copy_text=store.copy_rows,
         ),
     ),
     migrations=schema.MIGRATIONS,

@@ -15,7 +15,7 @@ import orjson
 
 from website_monitor.probes.codec import ProbeResult
 from website_monitor.store.base import RowsOf, Transaction
-from website_monitor.store.copytext import NULL, copy_escape
+from website_monitor.store.copytext import NULL, copy_escape, text_of
 
 PROBE_COLUMNS = (
     "event_id",
@@ -48,7 +48,7 @@ def write(tx: Transaction, probes: Sequence[ProbeResult]) -> int:
         "url_probes",
         PROBE_COLUMNS,
         RowsOf(probes, probe_row),
-        copy_text=lambda: copy_rows(probes),
+        copy_text=text_of(probes, lambda: copy_rows(probes)),
     )
 
 

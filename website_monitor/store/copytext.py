@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 
 NULL = r"\N"
+
+
+def text_of(batch: Sequence[Any], write: Callable[[], str]) -> Callable[[], str]:
+    """What writes `batch`'s COPY text: the batch's own `copy_text` when it has one (written
+    ahead, `transport.writer.prepare`, or straight from parsed lines, `logs.parsed`), else
+    `write`."""
+    own = getattr(batch, "copy_text", None)
+    return own if callable(own) else write
 
 
 def copy_escape(value: str) -> str:

@@ -19,6 +19,9 @@ class Dialect:
     #: Whether several writers may commit concurrently, so that a row with a lower id can
     #: become visible after one with a higher id (PostgreSQL). SQLite has one writer at a time.
     concurrent_writers: bool
+    #: Whether writers hand rows over as COPY text (PostgreSQL), so that a batch's text is
+    #: worth writing ahead of its write (`transport.writer.prepare`).
+    copies_text: bool
     #: A query listing the store's tables, one `name` per row.
     tables_query: str
 
@@ -79,6 +82,7 @@ class PostgreSQL(Dialect):
     name = "postgresql"
     placeholder = "%s"
     concurrent_writers = True
+    copies_text = True
     tables_query = "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()"
 
     def percentile(self, fraction: float, column: str) -> str:
@@ -118,6 +122,7 @@ class SQLite(Dialect):
     name = "sqlite"
     placeholder = "?"
     concurrent_writers = False
+    copies_text = False
     tables_query = "SELECT name FROM sqlite_master WHERE type = 'table'"
 
     def percentile(self, fraction: float, column: str) -> str:

@@ -37,7 +37,7 @@ from website_monitor.transport.roller import (
     rollers_of_all_kinds,
     tell_rollers,
 )
-from website_monitor.transport.writer import store_events
+from website_monitor.transport.writer import prepare, store_events
 
 logger = log.get("flush")
 
@@ -284,6 +284,7 @@ class Sink:
                     decoded = split_batch(
                         (r for part in polled.values() for r in part), self.dead_letter_log
                     )
+                    decoded.events = prepare(self.repository, decoded.events)
                     messages = sum(len(part) for part in polled.values())
                     self.events_per_message = (len(decoded.events) + len(decoded.dead)) / max(
                         messages, 1

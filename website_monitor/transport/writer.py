@@ -47,6 +47,36 @@ def write_events(tx: Transaction, events: Sequence[Event]) -> int:
     return sum(features.kind_of(kind).write(tx, batch) for kind, batch in by_type.items())
 
 
+class Prepared(list[Any]):
+    """A batch of events of one type, its COPY text written ahead (`prepare`)."""
+
+    def __init__(self, events: Sequence[Any], event_type: type, text: str) -> None:
+        super().__init__(events)
+        #: The type of every event (`write_events` stores the batch at once).
+        self.event_type = event_type
+        self._text = text
+
+    def copy_text(self) -> str:
+        return self._text
+
+
+def prepare(repository: Repository, events: list[Any]) -> list[Any]:
+    """`events`, with their COPY text written now when the store takes COPY text and they
+    are all of one kind that writes one (nearly always: a topic holds one kind). The flush
+    calls this on its polling thread, so that its writing thread's COPY waits only on the
+    server, not for the interpreter lock the next batch's decoding holds."""
+    if not events or not repository.dialect.copies_text:
+        return events
+    types = count_by_type(events)
+    if len(types) != 1:
+        return events
+    (event_type,) = types
+    copy_text = features.kind_of(event_type).copy_text
+    if copy_text is None:
+        return events
+    return Prepared(events, event_type, copy_text(events))
+
+
 def kinds_stored(events: Sequence[Event]) -> set[str]:
     """The feature names whose events are in `events` (for catching up their rollups)."""
     types = count_by_type(events)
