@@ -135,6 +135,7 @@ def test_ingest_answers_every_line_and_stores_the_good_ones(served: Served) -> N
         good[1],
         traffic.clf(now + timedelta(hours=3), "/future", 200, 1),
         "two\nlines",
+        traffic.clf(datetime(1969, 12, 31, 23, 59, tzinfo=timezone.utc), "/old", 200, 1),
     ]
     before = served.get("/api/hits").json()
     response = post_logs(served, json={"source": "host1", "lines": lines})
@@ -146,6 +147,7 @@ def test_ingest_answers_every_line_and_stores_the_good_ones(served: Served) -> N
             {"line": 1, "reason": "not a valid clf access-log line"},
             {"line": 4, "reason": "timestamp more than an hour ahead of the server clock"},
             {"line": 5, "reason": "more than one line"},
+            {"line": 6, "reason": "timestamp before 1970"},
         ],
         "ignored": [{"line": 2, "reason": "blank line"}],
     }

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -187,3 +188,29 @@ def test_parsed_hits_are_the_hits_the_lines_make(collected: list[Any], source: s
         expected_id = hit.event_id if fingerprint is None else hit_id(prefix(fingerprint), offset)
         assert hit == hit_from_record(record, source, expected_id)
     assert hits.copy_text() == copy_rows(built)
+
+
+@pytest.mark.parametrize("clock", ["log", "wall"])
+def test_lines_dated_before_1970_or_from_9000_are_counted_not_stored(
+    clock: str, tmp_path: Path
+) -> None:
+    """No store keeps such a time, and through Kafka one such row would have a whole hits
+    message refused: the tail counts these lines as incorrect, whatever the clock."""
+    log = tmp_path / "access.log"
+    write_log(log, 3)
+    with log.open("a") as out:
+        out.write('10.0.0.9 - - [31/Dec/1969:23:59:59 +0000] "GET /old HTTP/1.1" 200 1\n')
+        out.write('10.0.0.9 - - [31/Dec/9999:23:59:59 -0100] "GET /late HTTP/1.1" 200 1\n')
+    url = f"sqlite:///{tmp_path}/hits.db"
+    result = CliRunner().invoke(
+        main,
+        ["tail", str(log), "--from-start", "--exit-at-eof", "--publish", "--no-record-alerts",
+         "--clock", clock, "-d", url, "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    summaries = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sum(s.get("bad_lines", 0) for s in summaries) == 2
+    with open_store(url) as store:
+        paths = {row["path"] for row in store.query("SELECT path FROM hits")}
+    assert paths == {"/p/0", "/p/1", "/p/2"}

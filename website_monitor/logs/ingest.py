@@ -105,6 +105,9 @@ def parse_lines(
                 LineNote(line=index, reason="timestamp more than an hour ahead of the server clock")
             )
             continue
+        if record.timestamp < 0:  # no store keeps it, as `wm tail` counts it
+            result.rejected.append(LineNote(line=index, reason="timestamp before 1970"))
+            continue
         event_id = None if prefix is None else hit_id(prefix, index)
         result.hits.append(hit_from_record(record, source, event_id))
         result.lines.append(index)

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from website_monitor import collector, log
-from website_monitor.codec import new_event_id
+from website_monitor.codec import LATEST, new_event_id
 from website_monitor.errors import ConfigError
 from website_monitor.logs.alerts import AlertEvent, HighTrafficAlert
 from website_monitor.logs.codec import (
@@ -40,6 +40,8 @@ logger = log.get("tail")
 
 #: The offsets of lines whose position is not kept.
 _NO_OFFSETS = itertools.repeat(-1)
+#: The last time a hit may have (`codec.LATEST` excluded).
+_LAST_SECOND = math.nextafter(LATEST.timestamp(), 0.0)
 
 CLOCKS = ("log", "wall")
 
@@ -235,7 +237,9 @@ class Monitor:
         parser = state.parser
         add = self.windows.add
         wall = self.wall
-        future = math.inf if wall else now + self.options.max_future
+        # Past that, or before 1970, a time is no hit's: a store keeps 1970 to 9000
+        # (`codec.LATEST`), and a hits message with one such row would be refused whole.
+        future = min(math.inf if wall else now + self.options.max_future, _LAST_SECOND)
         collect = self.records.append if self.collect_hits else None
         fingerprint = chunk.fingerprint
         offsets: Iterable[int] = _NO_OFFSETS
@@ -251,7 +255,7 @@ class Monitor:
                 self._bad(line, now if wall else last)
                 continue
             timestamp = record.timestamp
-            if timestamp > future:
+            if not 0.0 <= timestamp <= future:
                 self._bad(line, now if wall else last)
                 continue
             parsed += 1
