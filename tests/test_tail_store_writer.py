@@ -214,3 +214,25 @@ def test_lines_dated_before_1970_or_from_9000_are_counted_not_stored(
     with open_store(url) as store:
         paths = {row["path"] for row in store.query("SELECT path FROM hits")}
     assert paths == {"/p/0", "/p/1", "/p/2"}
+
+
+def test_a_hit_the_store_refuses_is_dead_lettered_and_counted_alone(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The store refuses one hit's data: that hit is dead-lettered with the reason and
+    counted as not published; the others of its batch are stored and not counted."""
+    from website_monitor.deadletters.store import dead_letters
+
+    log = tmp_path / "access.log"
+    write_log(log, 12)
+    open_store(pg_url).close()
+    with open_store(pg_url) as store:
+        store.execute("ALTER TABLE hits ADD CONSTRAINT wm_test_refuse CHECK (path <> '/p/3')")
+    code, output = tail(log, pg_url)
+    assert code == 1
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert errors == ["Error: 1 of 12 hits were not published (hint: see the errors above)"]
+    with open_store(pg_url) as store:
+        assert store.query("SELECT count(*) AS n FROM hits")[0]["n"] == 11
+        letters = dead_letters(store, limit=10)
+    assert len(letters) == 1 and "wm_test_refuse" in letters[0].reason

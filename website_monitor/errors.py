@@ -74,7 +74,12 @@ class DeliveryError(TransportError):
 
 class EventsRefused(DeliveryError):
     """The store refused the data of some events and they were kept in `dead_letters` instead:
-    nothing is left to retry or spool, but they are not stored where they belong."""
+    nothing is left to retry or spool, but `refused` of them are not stored where they
+    belong (the others are)."""
+
+    def __init__(self, message: str, hint: str | None = None, refused: int = 0) -> None:
+        super().__init__(message, hint)
+        self.refused = refused
 
 
 class DecodeError(WebsiteMonitorError):

@@ -16,7 +16,7 @@ import msgspec
 
 from website_monitor import log
 from website_monitor.codec import MAX_BATCH, SCHEMA_VERSION, Event, new_event_id
-from website_monitor.errors import DeliveryError
+from website_monitor.errors import DeliveryError, EventsRefused
 from website_monitor.logs.codec import (
     MAX_NAME_LENGTH,
     hit_id_prefix,
@@ -165,7 +165,7 @@ class _StoreOutlet:
     def take_failed(self) -> list[tuple[int, str]]:
         failed = self.background.take_failed() if self.background is not None else []
         failed, self._failed = self._failed + failed, []
-        return [(len(exc.undelivered) or len(hits), exc.message) for hits, exc in failed]
+        return [(_lost(hits, exc), exc.message) for hits, exc in failed]
 
     def settle(self) -> None:
         if self.background is not None:
@@ -231,6 +231,14 @@ def hits_messages(
                 )  # fmt: skip
             _encode(message, messages)
     return messages
+
+
+def _lost(hits: Sequence[Event], error: DeliveryError) -> int:
+    """How many of `hits` a store's error says were not stored: those it refused (the rest
+    were stored), those undelivered, or all."""
+    if isinstance(error, EventsRefused):
+        return error.refused
+    return len(error.undelivered) or len(hits)
 
 
 def _hits_in(message: bytes) -> int:

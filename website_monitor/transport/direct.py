@@ -69,6 +69,7 @@ class StoreWriter:
                 f"{len(refused)} of {len(events)} results were refused by the store and kept"
                 f" in dead_letters: {refused[0]}",
                 hint="`wm dlq list` shows them; `wm dlq replay` stores them once the store accepts",
+                refused=len(refused),
             )
         return len(events)
 
