@@ -327,7 +327,7 @@ class Sink:
     def _messages(self) -> int:
         """Messages to poll for a batch of about `batch_size` events. Asked for more than
         it holds ready, the consumer waits out the poll's timeout for them: 10,000
-        `batch` messages are a million hits."""
+        `hits` messages are up to ten million hits."""
         return max(1, round(self.batch_size / max(self.events_per_message, 1.0)))
 
     def finish(self, write: _Write) -> None:
