@@ -77,6 +77,33 @@ def test_stats_is_what_wm_stats_prints(served: Served, params: list[tuple[str, s
     assert response.json()["stats"], "the sample data must give entries"
 
 
+def test_a_query_holding_the_longest_url_is_answered(served: Served) -> None:
+    """A URL of 8,192 characters, percent-encoded in `?url=` (48 KiB of request line) and
+    arriving in pieces, as over a slow network: the app answers it."""
+    import socket
+    import time
+    import urllib.parse
+
+    from website_monitor.probes.codec import MAX_URL_LENGTH
+
+    url = "https://example.org/" + "é" * (MAX_URL_LENGTH - 20)
+    query = urllib.parse.urlencode({"url": url})
+    where = urllib.parse.urlsplit(served.base).netloc
+    request = f"GET /api/stats?{query} HTTP/1.1\r\nHost: {where}\r\nConnection: close\r\n\r\n"
+    host, port = where.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        data = request.encode()
+        for start in range(0, len(data), 20_000):
+            conn.sendall(data[start : start + 20_000])
+            time.sleep(0.05)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert json.loads(body)["stats"] == []
+
+
 def _expected_series(probes: list[ProbeResult], bucket: int) -> dict[str, list[dict[str, object]]]:
     groups: dict[tuple[str, int], list[ProbeResult]] = defaultdict(list)
     for p in probes:

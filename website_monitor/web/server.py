@@ -95,6 +95,10 @@ def address_of(sock: socket.socket) -> str:
 HEADER_TIMEOUT = 10.0
 #: How long an idle keep-alive connection stays open between requests.
 KEEP_ALIVE_TIMEOUT = 5.0
+#: The most bytes of a request's line and headers held while they arrive. h11's default,
+#: 16 KiB, refused a `?url=` holding a URL of 8,192 characters percent-encoded (24 KiB),
+#: or answered the app's own 400 or its own, by how the bytes happened to arrive.
+MAX_REQUEST_HEAD = 128 * 1024
 
 
 class _TimedH11Protocol(H11Protocol):
@@ -197,6 +201,7 @@ class WebServer:
             lifespan="off",
             http=_TimedH11Protocol,
             timeout_keep_alive=int(KEEP_ALIVE_TIMEOUT),
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
             # Live-event streams never end on their own: cut them short on shutdown.
             timeout_graceful_shutdown=2,
         )
