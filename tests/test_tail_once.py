@@ -77,6 +77,26 @@ def test_a_file_published_twice_through_kafka_is_stored_once(
     assert stored(pg_url) == (total, total)
 
 
+def test_standard_input_through_kafka_is_stored_with_new_ids_each_time(
+    kafka_bootstrap: str, topic: str, pg_url: str
+) -> None:
+    """Lines from standard input have no place in a file: their `hits` messages carry an id
+    per hit, drawn anew, so the same lines piped twice are stored twice."""
+    lines = [clf(s, f"/stdin{s % 3}/x") for s in range(2500)]
+    flush = [*flush_args(kafka_bootstrap, topic, pg_url, f"group-{topic}"), "--drain"]
+    for _ in range(2):
+        result = CliRunner().invoke(
+            main,
+            ["tail", "-", "--publish", "--source", "web-1", "--no-record-alerts",
+             "-b", kafka_bootstrap, "-t", topic, "--json"],
+            input="\n".join(lines) + "\n",
+            catch_exceptions=False,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+    run(*flush)
+    assert stored(pg_url) == (2 * len(lines), 2 * len(lines))
+
+
 def test_reading_again_stores_only_what_is_new(store_url: str, tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     first = write_log(log, range(1500))
