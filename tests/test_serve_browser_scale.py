@@ -11,8 +11,8 @@ import pytest
 
 from bench import views
 from tests.test_serve_browser import (
+    assert_plots_the_api_series,
     browser,  # noqa: F401 (the fixture)
-    expected_plot,
     plotted,
     save_full_page,
     summary_row,
@@ -48,7 +48,7 @@ def test_default_view_on_a_million_probes(browser: Any, pg_url: str) -> None:  #
             s["url"]: s for s in served.get("/api/stats", params={"since": "1h"}).json()["stats"]
         }
         for url in urls:
-            assert charts[url] == expected_plot(served, url)
+            assert_plots_the_api_series(charts[url], served, url)
             assert len(charts[url][0]) >= 55, "an hour of 1-minute buckets"
             row = summary_row(browser, url)
             assert row["probes"] == str(stats[url]["probes"])
