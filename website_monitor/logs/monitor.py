@@ -98,6 +98,12 @@ def _clean(text: str, limit: int) -> str:
     return text[:limit]
 
 
+def source_name(source: str) -> str:
+    """The `source` a hit stores: fit for any store, "-" for none (as `hit_from_record`
+    writes it, a hit at a time)."""
+    return _clean(source, MAX_NAME_LENGTH) or "-"
+
+
 def bounded_fields(
     record: LogRecord,
 ) -> tuple[str, str, str | None, str, str | None, str | None]:

@@ -17,9 +17,14 @@ from datetime import datetime, timezone
 from typing import overload
 
 from website_monitor.codec import new_event_id
-from website_monitor.logs.codec import MAX_NAME_LENGTH, Hit, hit_id, hit_ids
+from website_monitor.logs.codec import Hit, hit_id, hit_ids
 from website_monitor.logs.formats import LogRecord, path_keys
-from website_monitor.logs.monitor import Collected, _clean, bounded_already, hit_from_record
+from website_monitor.logs.monitor import (
+    Collected,
+    bounded_already,
+    hit_from_record,
+    source_name,
+)
 from website_monitor.store.copytext import NULL
 
 
@@ -97,10 +102,7 @@ class ParsedHits(Sequence[Hit]):
             return copy_rows(list(self))
         timestamps, _, users, _, paths, _, _, referers, agents = columns
         nulls = users.count(None) + users.count("") + referers.count(None) + agents.count(None)
-        source = self.source
-        if len(source) > MAX_NAME_LENGTH or "\x00" in source:
-            source = _clean(source, MAX_NAME_LENGTH)
-        source = source or "-"
+        source = source_name(self.source)
         times = {seconds: _iso(seconds) for seconds in set(timestamps)}
         sections = {path: (path_keys(path)[0] or "-") if path else "-" for path in set(paths)}
         ids = self._all_ids()

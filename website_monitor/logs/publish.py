@@ -18,15 +18,14 @@ from website_monitor import log
 from website_monitor.codec import MAX_BATCH, SCHEMA_VERSION, Event, new_event_id
 from website_monitor.errors import DeliveryError, EventsRefused
 from website_monitor.logs.codec import (
-    MAX_NAME_LENGTH,
     hit_id_prefix,
 )
 from website_monitor.logs.formats import LogRecord
 from website_monitor.logs.monitor import (
     Collected,
-    _clean,
     bounded_already,
     bounded_fields,
+    source_name,
 )
 from website_monitor.logs.parsed import ParsedHits
 from website_monitor.transport import Publisher
@@ -115,7 +114,7 @@ class _KafkaOutlet:
     ) -> None:
         self.producer = producer
         self.source = source
-        self.key = (_clean(source, MAX_NAME_LENGTH) or "-").encode()
+        self.key = source_name(source).encode()
         self.id_prefix = id_prefix
 
     def send(self, records: list[Collected]) -> None:
@@ -204,7 +203,7 @@ def hits_messages(
     messages: list[bytes] = []
     if not collected:
         return messages
-    source = _clean(source, MAX_NAME_LENGTH) or "-"
+    source = source_name(source)
     records, fingerprints, offsets = zip(*collected, strict=True)
     runs: list[tuple[str | None, Sequence[LogRecord], Sequence[int]]]
     if fingerprints.count(fingerprints[0]) == len(fingerprints):  # one file: nearly always
