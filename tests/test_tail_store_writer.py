@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,12 +29,16 @@ def write_log(path: Path, lines: int) -> None:
     )
 
 
-def tail(log: Path, url: str) -> tuple[int, str]:
-    result = CliRunner().invoke(
+def run_tail(log: Path, url: str, *extra: str) -> Result:
+    return CliRunner().invoke(
         main,
         ["tail", str(log), "--from-start", "--exit-at-eof", "--publish", "--no-record-alerts",
-         "--source", "web-1", "-d", url, "--json"],
+         "--source", "web-1", "-d", url, "--json", *extra],
     )  # fmt: skip
+
+
+def tail(log: Path, url: str) -> tuple[int, str]:
+    result = run_tail(log, url)
     return result.exit_code, result.output
 
 
@@ -202,11 +206,7 @@ def test_lines_dated_before_1970_or_from_9000_are_counted_not_stored(
         out.write('10.0.0.9 - - [31/Dec/1969:23:59:59 +0000] "GET /old HTTP/1.1" 200 1\n')
         out.write('10.0.0.9 - - [31/Dec/9999:23:59:59 -0100] "GET /late HTTP/1.1" 200 1\n')
     url = f"sqlite:///{tmp_path}/hits.db"
-    result = CliRunner().invoke(
-        main,
-        ["tail", str(log), "--from-start", "--exit-at-eof", "--publish", "--no-record-alerts",
-         "--clock", clock, "-d", url, "--json"],
-    )  # fmt: skip
+    result = run_tail(log, url, "--clock", clock)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     summaries = [json.loads(line) for line in result.stdout.splitlines()]
