@@ -42,6 +42,20 @@ def tail(log: Path, url: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def tail_into_altered(
+    pg_url: str, tmp_path: Path, lines: int, alter: str
+) -> tuple[int, list[str], str]:
+    """`wm tail` of `lines` lines into a PostgreSQL store whose hits table was altered
+    (`ALTER TABLE hits <alter>`): its exit code, its `Error:` lines and its output."""
+    log = tmp_path / "access.log"
+    write_log(log, lines)
+    open_store(pg_url).close()
+    with open_store(pg_url) as store:
+        store.execute(f"ALTER TABLE hits {alter}")
+    code, output = tail(log, pg_url)
+    return code, [line for line in output.splitlines() if line.startswith("Error:")], output
+
+
 def test_a_large_file_is_stored_whole_and_once(store_url: str, tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     write_log(log, 25_000)  # three of the writer's batches, the last one partial
@@ -55,14 +69,8 @@ def test_a_large_file_is_stored_whole_and_once(store_url: str, tmp_path: Path) -
 
 
 def test_hits_the_store_cannot_take_are_counted_and_reported(pg_url: str, tmp_path: Path) -> None:
-    log = tmp_path / "access.log"
-    write_log(log, 12_000)
-    open_store(pg_url).close()
-    with open_store(pg_url) as store:
-        store.execute("ALTER TABLE hits RENAME TO hits_elsewhere")
-    code, output = tail(log, pg_url)
+    code, errors, output = tail_into_altered(pg_url, tmp_path, 12_000, "RENAME TO hits_elsewhere")
     assert code == 1
-    errors = [line for line in output.splitlines() if line.startswith("Error:")]
     assert errors == ["Error: 12000 of 12000 hits were not published (hint: see the errors above)"]
     assert "Traceback" not in output
 
@@ -223,14 +231,9 @@ def test_a_hit_the_store_refuses_is_dead_lettered_and_counted_alone(
     counted as not published; the others of its batch are stored and not counted."""
     from website_monitor.deadletters.store import dead_letters
 
-    log = tmp_path / "access.log"
-    write_log(log, 12)
-    open_store(pg_url).close()
-    with open_store(pg_url) as store:
-        store.execute("ALTER TABLE hits ADD CONSTRAINT wm_test_refuse CHECK (path <> '/p/3')")
-    code, output = tail(log, pg_url)
+    refuse = "ADD CONSTRAINT wm_test_refuse CHECK (path <> '/p/3')"
+    code, errors, _ = tail_into_altered(pg_url, tmp_path, 12, refuse)
     assert code == 1
-    errors = [line for line in output.splitlines() if line.startswith("Error:")]
     assert errors == ["Error: 1 of 12 hits were not published (hint: see the errors above)"]
     with open_store(pg_url) as store:
         assert store.query("SELECT count(*) AS n FROM hits")[0]["n"] == 11
